@@ -1,0 +1,320 @@
+import {
+  type ActorRefFrom,
+  assertEvent,
+  assign,
+  type ContextFrom,
+  type EventFromLogic,
+  type SnapshotFrom,
+  setup,
+} from 'xstate';
+import type { AgentAddressJSON } from '../agent/AgentAddress.js';
+import type { Task } from '../task/createTask.js';
+
+/** How an attempt ended, or where it stands while it is still open. */
+export type AttemptOutcome = 'running' | 'pr_created' | 'pr_merged' | 'failed';
+
+/** One attempt in the ledger: when it started and ended, how it ended, and what it produced. */
+export interface AttemptRecord {
+  readonly attemptNum: number;
+  /** ISO-8601 time of `START`; null for a task that failed before it ran (blocked). */
+  readonly startedAt: string | null;
+  /** ISO-8601 time of `PR_MERGED` or `FAIL`; null while the attempt is open. */
+  readonly endedAt: string | null;
+  readonly outcome: AttemptOutcome;
+  readonly error: string | null;
+  readonly retryable: boolean | null;
+  readonly prUrl: string | null;
+}
+
+/** The machine's context: plain JSON, every nested object frozen. */
+export interface TaskContext {
+  readonly task: Task;
+  /** Positive integer, or null for no limit. */
+  readonly maxAttempts: number | null;
+  readonly attemptNum: number;
+  readonly worktreePath: string | null;
+  readonly branchName: string | null;
+  readonly signalDir: string | null;
+  readonly integrationBranch: string | null;
+  readonly workstreamWorktreePath: string | null;
+  readonly error: string | null;
+  /** Whether the current failure may be retried; null when there is no failure. */
+  readonly retryable: boolean | null;
+  readonly prUrl: string | null;
+  readonly concerns: readonly string[];
+  readonly agentAddress: AgentAddressJSON | null;
+  readonly attempts: readonly AttemptRecord[];
+}
+
+/** What `createActor(taskMachine, { input })` needs. */
+export interface TaskMachineInput {
+  readonly task: Task;
+  /** Positive integer; absent for no limit. */
+  readonly maxAttempts?: number;
+}
+
+/** Every event may carry `at`, the ISO-8601 time recorded in the attempt ledger. */
+interface Timed {
+  readonly at?: string;
+}
+
+/** The events of {@link taskMachine}, discriminated by `type`. */
+export type TaskEvent =
+  | ({ readonly type: 'PREPARE_ATTEMPT'; readonly attemptNum: number } & Timed)
+  | ({ readonly type: 'START' } & Timed)
+  | ({ readonly type: 'PR_CREATED'; readonly prUrl: string } & Timed)
+  | ({ readonly type: 'PR_MERGED' } & Timed)
+  | ({ readonly type: 'FAIL'; readonly error: string; readonly retryable?: boolean } & Timed)
+  | ({ readonly type: 'RETRY' } & Timed)
+  | ({ readonly type: 'MARK_PENDING' } & Timed)
+  | ({
+      readonly type: 'ASSIGN_WORKTREE';
+      readonly worktreePath: string;
+      readonly branchName: string;
+      readonly signalDir?: string;
+    } & Timed)
+  | ({
+      readonly type: 'ASSIGN_WORKSTREAM';
+      readonly integrationBranch: string;
+      readonly workstreamWorktreePath: string;
+    } & Timed)
+  | ({ readonly type: 'RECORD_AGENT_ADDRESS'; readonly address: AgentAddressJSON } & Timed)
+  | ({ readonly type: 'ADD_CONCERN'; readonly concern: string } & Timed);
+
+/** One of the machine's event type names, e.g. `'PR_MERGED'`. */
+export type TaskEventType = TaskEvent['type'];
+
+/** Every event type, in the order of the contract's table. */
+export const TASK_EVENT_TYPES: readonly TaskEventType[] = Object.freeze([
+  'PREPARE_ATTEMPT',
+  'START',
+  'PR_CREATED',
+  'PR_MERGED',
+  'FAIL',
+  'RETRY',
+  'MARK_PENDING',
+  'ASSIGN_WORKTREE',
+  'ASSIGN_WORKSTREAM',
+  'RECORD_AGENT_ADDRESS',
+  'ADD_CONCERN',
+]);
+
+type GuardArgs = { readonly context: TaskContext; readonly event: TaskEvent };
+
+const timeOf = (event: TaskEvent): string => event.at ?? new Date().toISOString();
+const isUsed = (context: TaskContext, attemptNum: number): boolean =>
+  context.attempts.some((record) => record.attemptNum === attemptNum);
+/** The ledger with its last record replaced by `change` applied to it. */
+const withLastAttempt = (
+  attempts: readonly AttemptRecord[],
+  change: Partial<AttemptRecord>,
+): readonly AttemptRecord[] => {
+  const last = attempts[attempts.length - 1];
+  return last === undefined
+    ? attempts
+    : Object.freeze([...attempts.slice(0, -1), Object.freeze({ ...last, ...change })]);
+};
+
+/** Why a requested attempt number cannot be prepared, or null when it can. */
+export function attemptProblem(
+  context: TaskContext,
+  attemptNum: number,
+): 'behind' | 'used' | 'beyondLimit' | null {
+  if (attemptNum < context.attemptNum) return 'behind';
+  if (isUsed(context, attemptNum)) return 'used';
+  if (context.maxAttempts !== null && attemptNum >= context.maxAttempts) return 'beyondLimit';
+  return null;
+}
+
+/** The named guards of {@link taskMachine}; the facade names the one that refused in IllegalTransitionError. */
+export const taskGuards = {
+  /** PREPARE_ATTEMPT: the number is not behind the current one, not used yet, and below maxAttempts. */
+  isAttemptAvailable: ({ context, event }: GuardArgs) => {
+    assertEvent(event, 'PREPARE_ATTEMPT');
+    return attemptProblem(context, event.attemptNum) === null;
+  },
+  /** START: the current attempt has not run or failed yet. */
+  isCurrentAttemptUnused: ({ context }: GuardArgs) => !isUsed(context, context.attemptNum),
+  /** RETRY, MARK_PENDING: the failure was not marked `retryable: false` and an attempt is left under maxAttempts. */
+  isRetryAllowed: ({ context }: GuardArgs) =>
+    context.retryable !== false && hasAttemptLeft(context),
+};
+
+/** Whether a next attempt exists under maxAttempts. */
+export function hasAttemptLeft(context: TaskContext): boolean {
+  return context.maxAttempts === null || context.attemptNum + 1 < context.maxAttempts;
+}
+
+/** The name of one of {@link taskGuards}. */
+export type TaskGuardName = keyof typeof taskGuards;
+
+/** Record-keeping that is legal before and during a run, not after it. */
+const whileActive = {
+  ASSIGN_WORKTREE: { actions: 'assignWorktree' },
+  ASSIGN_WORKSTREAM: { actions: 'assignWorkstream' },
+  RECORD_AGENT_ADDRESS: { actions: 'recordAgentAddress' },
+  FAIL: { target: 'failed', actions: 'recordFailure' },
+} as const;
+
+/**
+ * The task lifecycle as an XState v5 machine: pending → running → pr_created → pr_merged, or → failed,
+ * with guarded attempts and retries. State keys are the {@link TaskStatus} values; every guard and action is named.
+ */
+export const taskMachine = setup({
+  types: {
+    context: {} as TaskContext,
+    events: {} as TaskEvent,
+    input: {} as TaskMachineInput,
+  },
+  guards: taskGuards,
+  actions: {
+    prepareAttempt: assign(({ event }) => {
+      assertEvent(event, 'PREPARE_ATTEMPT');
+      return { attemptNum: event.attemptNum, error: null, retryable: null };
+    }),
+    openAttempt: assign(({ context, event }) => ({
+      attempts: Object.freeze([
+        ...context.attempts,
+        Object.freeze({
+          attemptNum: context.attemptNum,
+          startedAt: timeOf(event),
+          endedAt: null,
+          outcome: 'running',
+          error: null,
+          retryable: null,
+          prUrl: null,
+        } satisfies AttemptRecord),
+      ]),
+    })),
+    recordPullRequest: assign(({ context, event }) => {
+      assertEvent(event, 'PR_CREATED');
+      return {
+        prUrl: event.prUrl,
+        attempts: withLastAttempt(context.attempts, { outcome: 'pr_created', prUrl: event.prUrl }),
+      };
+    }),
+    closeAttemptAsMerged: assign(({ context, event }) => ({
+      attempts: withLastAttempt(context.attempts, { outcome: 'pr_merged', endedAt: timeOf(event) }),
+    })),
+    recordFailure: assign(({ context, event }) => {
+      assertEvent(event, 'FAIL');
+      const retryable = event.retryable ?? true;
+      const failure = {
+        outcome: 'failed',
+        endedAt: timeOf(event),
+        error: event.error,
+        retryable,
+      } as const;
+      const last = context.attempts[context.attempts.length - 1];
+      const attemptIsOpen = last?.attemptNum === context.attemptNum && last.endedAt === null;
+      const attempts = attemptIsOpen
+        ? withLastAttempt(context.attempts, failure)
+        : isUsed(context, context.attemptNum)
+          ? context.attempts
+          : Object.freeze([
+              ...context.attempts,
+              Object.freeze({
+                attemptNum: context.attemptNum,
+                startedAt: null,
+                prUrl: null,
+                ...failure,
+              }),
+            ]);
+      return { error: event.error, retryable, attempts };
+    }),
+    archiveError: assign(({ context }) => ({
+      concerns: Object.freeze([
+        ...context.concerns,
+        `attempt_${context.attemptNum}_error: ${context.error}`,
+      ]),
+      error: null,
+      retryable: null,
+    })),
+    assignWorktree: assign(({ event }) => {
+      assertEvent(event, 'ASSIGN_WORKTREE');
+      return {
+        worktreePath: event.worktreePath,
+        branchName: event.branchName,
+        signalDir: event.signalDir ?? null,
+      };
+    }),
+    assignWorkstream: assign(({ event }) => {
+      assertEvent(event, 'ASSIGN_WORKSTREAM');
+      return {
+        integrationBranch: event.integrationBranch,
+        workstreamWorktreePath: event.workstreamWorktreePath,
+      };
+    }),
+    recordAgentAddress: assign(({ event }) => {
+      assertEvent(event, 'RECORD_AGENT_ADDRESS');
+      return { agentAddress: Object.freeze({ ...event.address }) };
+    }),
+    addConcern: assign(({ context, event }) => {
+      assertEvent(event, 'ADD_CONCERN');
+      return { concerns: Object.freeze([...context.concerns, event.concern]) };
+    }),
+  },
+}).createMachine({
+  id: 'task',
+  initial: 'pending',
+  context: ({ input }) => ({
+    task: input.task,
+    maxAttempts: input.maxAttempts ?? null,
+    attemptNum: 0,
+    worktreePath: null,
+    branchName: null,
+    signalDir: null,
+    integrationBranch: null,
+    workstreamWorktreePath: null,
+    error: null,
+    retryable: null,
+    prUrl: null,
+    concerns: Object.freeze([]),
+    agentAddress: null,
+    attempts: Object.freeze([]),
+  }),
+  on: {
+    ADD_CONCERN: { actions: 'addConcern' },
+  },
+  states: {
+    pending: {
+      on: {
+        PREPARE_ATTEMPT: {
+          guard: 'isAttemptAvailable',
+          actions: 'prepareAttempt',
+        },
+        START: { target: 'running', guard: 'isCurrentAttemptUnused', actions: 'openAttempt' },
+        MARK_PENDING: { target: 'pending' },
+        ...whileActive,
+      },
+    },
+    running: {
+      on: {
+        PR_CREATED: { target: 'pr_created', actions: 'recordPullRequest' },
+        ...whileActive,
+      },
+    },
+    pr_created: {
+      on: {
+        PR_MERGED: { target: 'pr_merged', actions: 'closeAttemptAsMerged' },
+        FAIL: whileActive.FAIL,
+      },
+    },
+    pr_merged: {},
+    failed: {
+      on: {
+        RETRY: { target: 'pending', guard: 'isRetryAllowed', actions: 'archiveError' },
+        MARK_PENDING: { target: 'pending', guard: 'isRetryAllowed' },
+      },
+    },
+  },
+});
+
+/** The machine's context type, derived from the machine. */
+export type TaskMachineContext = ContextFrom<typeof taskMachine>;
+/** The machine's event type, derived from the machine. */
+export type TaskMachineEvent = EventFromLogic<typeof taskMachine>;
+/** A snapshot of {@link taskMachine}. */
+export type TaskSnapshot = SnapshotFrom<typeof taskMachine>;
+/** A running actor of {@link taskMachine}. */
+export type TaskActor = ActorRefFrom<typeof taskMachine>;

@@ -1,0 +1,329 @@
+import { type ActorOptions, createActor } from 'xstate';
+import { AgentAddress } from '../agent/AgentAddress.js';
+import { IllegalTransitionError, InvalidArgumentError } from '../errors.js';
+import { explainRefusal } from '../machines/refusal.js';
+import { isTerminalStatus, type TaskStatus } from '../machines/status.js';
+import {
+  type AttemptRecord,
+  type TaskActor,
+  type TaskEvent,
+  taskMachine,
+} from '../machines/taskMachine.js';
+import { createTask, type Task, type TaskInput } from '../task/createTask.js';
+import { describeValue, isPositiveInteger, isRecord } from '../validation.js';
+import { checkEvent } from './checkEvent.js';
+import {
+  type PersistedTaskRuntime,
+  readPersistedTaskRuntime,
+  SNAPSHOT_SCHEMA_VERSION,
+} from './snapshot.js';
+
+/** Options of {@link TaskRuntime} and {@link TaskRuntime.restore}. */
+export interface TaskRuntimeOptions {
+  /** Attempts allowed, numbered 0 to maxAttempts - 1; a positive integer. @default undefined (no limit, as in agentrelay) */
+  readonly maxAttempts?: number;
+  /** Source of the attempt ledger's times. @default () => new Date() */
+  readonly clock?: () => Date;
+  /** Passed to `createActor` as its `inspect` option: the Stately inspector or your own observer. */
+  readonly inspect?: ActorOptions<typeof taskMachine>['inspect'];
+}
+
+/** The operational state of a task; absent values are `null`. */
+export interface TaskStateView {
+  readonly status: TaskStatus;
+  readonly worktreePath: string | null;
+  readonly branchName: string | null;
+  readonly signalDir: string | null;
+  readonly error: string | null;
+  readonly attemptNum: number;
+  readonly integrationBranch: string | null;
+  readonly workstreamWorktreePath: string | null;
+}
+
+/** What the task's agent produced and noticed. */
+export interface TaskArtifactsView {
+  readonly prUrl: string | null;
+  readonly concerns: readonly string[];
+  readonly agentAddress: AgentAddress | null;
+}
+
+/** Where the agent of a task works; `signalDir` is null when omitted. */
+export interface WorktreeAssignment {
+  readonly worktreePath: string;
+  readonly branchName: string;
+  readonly signalDir?: string;
+}
+
+/** The workstream a task integrates into. */
+export interface WorkstreamAssignment {
+  readonly integrationBranch: string;
+  readonly workstreamWorktreePath: string;
+}
+
+interface Views {
+  readonly snapshot: ReturnType<TaskActor['getSnapshot']>;
+  readonly state: TaskStateView;
+  readonly artifacts: TaskArtifactsView;
+}
+
+const restoring = Symbol('restoring');
+type InternalOptions = TaskRuntimeOptions & { readonly [restoring]?: PersistedTaskRuntime };
+
+function readOptions(options: unknown): TaskRuntimeOptions {
+  if (!isRecord(options))
+    throw new InvalidArgumentError('options', 'an options object', describeValue(options));
+  const { maxAttempts, clock } = options;
+  if (maxAttempts !== undefined && !isPositiveInteger(maxAttempts)) {
+    throw new InvalidArgumentError('maxAttempts', 'a positive integer', describeValue(maxAttempts));
+  }
+  if (clock !== undefined && typeof clock !== 'function') {
+    throw new InvalidArgumentError('clock', 'a function returning a Date', describeValue(clock));
+  }
+  return options;
+}
+
+/**
+ * One task's lifecycle behind plain verbs: every command is checked against the task machine, a refused one
+ * throws {@link IllegalTransitionError} and changes nothing, and the state can be persisted and restored in any status.
+ * @example
+ * const runtime = new TaskRuntime(createTask({ id: 'login', role: AgentRole.IMPLEMENTER }), { maxAttempts: 3 });
+ * runtime.markRunning();
+ * runtime.markFailed('tests failed');
+ * runtime.resetForRetry();          // pending again, the error archived in concerns
+ * runtime.prepareForAttempt(1);
+ * runtime.markRunning();
+ * runtime.markPrCreated('https://github.com/org/repo/pull/7');
+ * runtime.markPrMerged();
+ * runtime.status;                   // 'pr_merged'
+ */
+export class TaskRuntime {
+  /** The underlying XState actor, for `subscribe` and inspection; send commands through the facade. */
+  readonly actor: TaskActor;
+  readonly #clock: () => Date;
+  #views: Views | undefined;
+
+  constructor(task: Task | TaskInput, options: TaskRuntimeOptions = {}) {
+    const { maxAttempts, clock, inspect } = readOptions(options);
+    const restored = (options as InternalOptions)[restoring];
+    this.#clock = clock ?? (() => new Date());
+    this.actor = createActor(taskMachine, {
+      input: { task: createTask(task), ...(maxAttempts === undefined ? {} : { maxAttempts }) },
+      ...(inspect === undefined ? {} : { inspect }),
+      ...(restored === undefined
+        ? {}
+        : {
+            snapshot: taskMachine.resolveState({
+              value: restored.status,
+              context: { ...restored.context, maxAttempts: maxAttempts ?? null },
+            }),
+          }),
+    });
+    this.actor.start();
+  }
+
+  /**
+   * Rebuilds a runtime from {@link TaskRuntime.persist}'s output (also after a JSON round trip), in any status.
+   * `options.maxAttempts` replaces the persisted limit when given.
+   * @throws {SnapshotError} naming where the snapshot is malformed; nothing is half-restored.
+   */
+  static restore(snapshot: unknown, options: TaskRuntimeOptions = {}): TaskRuntime {
+    const persisted = readPersistedTaskRuntime(snapshot);
+    const { maxAttempts = persisted.context.maxAttempts ?? undefined } = readOptions(options);
+    const internal: InternalOptions = { ...options, maxAttempts, [restoring]: persisted };
+    return new TaskRuntime(persisted.context.task, internal);
+  }
+
+  /** The immutable task specification. */
+  get task(): Task {
+    return this.actor.getSnapshot().context.task;
+  }
+
+  /** The current status. */
+  get status(): TaskStatus {
+    return this.actor.getSnapshot().value;
+  }
+
+  /** Whether the task is pr_merged or failed. */
+  get isTerminal(): boolean {
+    return isTerminalStatus(this.status);
+  }
+
+  /** The operational state (frozen). */
+  get state(): TaskStateView {
+    return this.#currentViews().state;
+  }
+
+  /** PR URL, concerns and agent address (frozen). */
+  get artifacts(): TaskArtifactsView {
+    return this.#currentViews().artifacts;
+  }
+
+  /** The attempt ledger, one frozen record per attempt used. */
+  get attempts(): readonly AttemptRecord[] {
+    return this.actor.getSnapshot().context.attempts;
+  }
+
+  /** Sets the attempt number and clears the error; refused unless pending with that attempt unused and allowed. */
+  prepareForAttempt(attemptNum: number): void {
+    this.#send({ type: 'PREPARE_ATTEMPT', attemptNum });
+  }
+
+  /** pending → running, opening the attempt's ledger record; refused if the current attempt was already used. */
+  markRunning(): void {
+    this.#send({ type: 'START' });
+  }
+
+  /** running → pr_created, storing the PR's URL. */
+  markPrCreated(prUrl: string): void {
+    this.#send({ type: 'PR_CREATED', prUrl });
+  }
+
+  /** pr_created → pr_merged, closing the attempt. */
+  markPrMerged(): void {
+    this.#send({ type: 'PR_MERGED' });
+  }
+
+  /** → failed with `error`, from pending (a blocked task), running or pr_created. @param options.retryable @default true */
+  markFailed(error: string, options: { readonly retryable?: boolean } = {}): void {
+    if (!isRecord(options))
+      throw new InvalidArgumentError('options', 'an object { retryable? }', describeValue(options));
+    this.#send({
+      type: 'FAIL',
+      error,
+      ...(options.retryable === undefined ? {} : { retryable: options.retryable }),
+    });
+  }
+
+  /** failed → pending, appending `attempt_N_error: …` to concerns and clearing the error. */
+  resetForRetry(): void {
+    this.#send({ type: 'RETRY' });
+  }
+
+  /** failed → pending keeping the error (retry normalization); a no-op when already pending. */
+  markPending(): void {
+    this.#send({ type: 'MARK_PENDING' });
+  }
+
+  /** Records where the agent works (pending or running). */
+  assignWorktree(worktree: WorktreeAssignment): void {
+    if (!isRecord(worktree)) {
+      throw new InvalidArgumentError(
+        'worktree',
+        'an object { worktreePath, branchName, signalDir? }',
+        describeValue(worktree),
+      );
+    }
+    const { worktreePath, branchName, signalDir } = worktree;
+    this.#send({
+      type: 'ASSIGN_WORKTREE',
+      worktreePath,
+      branchName,
+      ...(signalDir === undefined ? {} : { signalDir }),
+    });
+  }
+
+  /** Records the workstream the task integrates into (pending or running). */
+  assignWorkstream(workstream: WorkstreamAssignment): void {
+    if (!isRecord(workstream)) {
+      throw new InvalidArgumentError(
+        'workstream',
+        'an object { integrationBranch, workstreamWorktreePath }',
+        describeValue(workstream),
+      );
+    }
+    const { integrationBranch, workstreamWorktreePath } = workstream;
+    this.#send({ type: 'ASSIGN_WORKSTREAM', integrationBranch, workstreamWorktreePath });
+  }
+
+  /** Stores the agent's address as an audit trail (pending or running). */
+  recordAgentAddress(address: AgentAddress): void {
+    if (!(address instanceof AgentAddress)) {
+      throw new InvalidArgumentError(
+        'address',
+        'an AgentAddress such as a TmuxAddress',
+        describeValue(address),
+      );
+    }
+    this.#send({ type: 'RECORD_AGENT_ADDRESS', address: address.toJSON() });
+  }
+
+  /** Appends a concern; legal in every status (teardown notes arrive after the end). */
+  addConcern(concern: string): void {
+    this.#send({ type: 'ADD_CONCERN', concern });
+  }
+
+  /** Whether the machine would accept `event` now; false for malformed events too. Never throws. */
+  can(event: TaskEvent): boolean {
+    try {
+      checkEvent(event);
+      return this.actor.getSnapshot().can(event);
+    } catch {
+      return false;
+    }
+  }
+
+  /** A JSON-safe, versioned, frozen snapshot; {@link TaskRuntime.restore} accepts it in any status. */
+  persist(): PersistedTaskRuntime {
+    const { value, context } = this.actor.getSnapshot();
+    return Object.freeze({
+      schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+      status: value,
+      context: Object.freeze({ ...context }),
+    });
+  }
+
+  /** `JSON.stringify(runtime)` gives the persisted snapshot. */
+  toJSON(): PersistedTaskRuntime {
+    return this.persist();
+  }
+
+  #now(): string {
+    const now: unknown = this.#clock();
+    if (!(now instanceof Date) || Number.isNaN(now.getTime())) {
+      throw new InvalidArgumentError('clock()', 'a valid Date', describeValue(now));
+    }
+    return now.toISOString();
+  }
+
+  #send(command: TaskEvent): void {
+    checkEvent(command);
+    const event = { ...command, at: this.#now() };
+    const snapshot = this.actor.getSnapshot();
+    if (!snapshot.can(event)) {
+      const refusal = explainRefusal(snapshot, event);
+      throw new IllegalTransitionError({
+        taskId: snapshot.context.task.id,
+        status: snapshot.value,
+        event: event.type,
+        ...refusal,
+      });
+    }
+    this.actor.send(event);
+  }
+
+  #currentViews(): Views {
+    const snapshot = this.actor.getSnapshot();
+    if (this.#views?.snapshot === snapshot) return this.#views;
+    const { context } = snapshot;
+    this.#views = {
+      snapshot,
+      state: Object.freeze({
+        status: snapshot.value,
+        worktreePath: context.worktreePath,
+        branchName: context.branchName,
+        signalDir: context.signalDir,
+        error: context.error,
+        attemptNum: context.attemptNum,
+        integrationBranch: context.integrationBranch,
+        workstreamWorktreePath: context.workstreamWorktreePath,
+      }),
+      artifacts: Object.freeze({
+        prUrl: context.prUrl,
+        concerns: context.concerns,
+        agentAddress:
+          context.agentAddress === null ? null : AgentAddress.fromJSON(context.agentAddress),
+      }),
+    };
+    return this.#views;
+  }
+}

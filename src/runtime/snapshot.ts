@@ -1,0 +1,299 @@
+import { AgentAddress } from '../agent/AgentAddress.js';
+import { InvalidArgumentError, SnapshotError } from '../errors.js';
+import { TASK_STATUSES, TaskStatus } from '../machines/status.js';
+import type { AttemptOutcome, AttemptRecord, TaskContext } from '../machines/taskMachine.js';
+import { createTask } from '../task/createTask.js';
+import {
+  describeValue,
+  isAttemptNumber,
+  isNonEmptyString,
+  isPositiveInteger,
+  isRecord,
+} from '../validation.js';
+
+/** The snapshot schema this version writes; older ones are migrated on restore, newer ones refused. */
+export const SNAPSHOT_SCHEMA_VERSION = 1;
+
+/** What `TaskRuntime.persist()` returns: plain JSON, versioned, restorable in every status. */
+export interface PersistedTaskRuntime {
+  readonly schemaVersion: typeof SNAPSHOT_SCHEMA_VERSION;
+  readonly status: TaskStatus;
+  readonly context: TaskContext;
+}
+
+/** Upgrades a snapshot of version `n` (the key) to version `n + 1`. */
+export type SnapshotMigration = (snapshot: Record<string, unknown>) => Record<string, unknown>;
+
+/** Migrations by the version they upgrade from; restore applies them in order up to the current version. */
+export const snapshotMigrations: Readonly<Record<number, SnapshotMigration>> = Object.freeze({});
+
+const OUTCOMES: readonly AttemptOutcome[] = ['running', 'pr_created', 'pr_merged', 'failed'];
+const CONTEXT_KEYS = [
+  'task',
+  'maxAttempts',
+  'attemptNum',
+  'worktreePath',
+  'branchName',
+  'signalDir',
+  'integrationBranch',
+  'workstreamWorktreePath',
+  'error',
+  'retryable',
+  'prUrl',
+  'concerns',
+  'agentAddress',
+  'attempts',
+] as const;
+const RECORD_KEYS = [
+  'attemptNum',
+  'startedAt',
+  'endedAt',
+  'outcome',
+  'error',
+  'retryable',
+  'prUrl',
+] as const;
+
+function fail(path: string, problem: string): never {
+  throw new SnapshotError(path, problem);
+}
+
+function expect<T>(
+  value: unknown,
+  path: string,
+  test: (v: unknown) => v is T,
+  expected: string,
+): T {
+  return test(value) ? value : fail(path, `must be ${expected}, got ${describeValue(value)}`);
+}
+
+const isNullableText = (v: unknown): v is string | null => v === null || isNonEmptyString(v);
+const isNullableBoolean = (v: unknown): v is boolean | null => v === null || typeof v === 'boolean';
+const isNullableTime = (v: unknown): v is string | null =>
+  v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v)));
+const isStatus = (v: unknown): v is TaskStatus => TASK_STATUSES.includes(v as TaskStatus);
+const isOutcome = (v: unknown): v is AttemptOutcome => OUTCOMES.includes(v as AttemptOutcome);
+
+function readObject(
+  value: unknown,
+  path: string,
+  keys: readonly string[],
+): Record<string, unknown> {
+  const object = expect(value, path, isRecord, 'an object');
+  for (const key of keys) {
+    if (!(key in object)) fail(path === '' ? key : `${path}.${key}`, 'is missing');
+  }
+  for (const key of Object.keys(object)) {
+    if (!keys.includes(key)) fail(path === '' ? key : `${path}.${key}`, 'is not a known field');
+  }
+  return object;
+}
+
+/** Re-throws an InvalidArgumentError from a nested constructor as a SnapshotError at `path`. */
+function atPath<T>(path: string, build: () => T, argumentPrefix: string): T {
+  try {
+    return build();
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    const rest = error.argument.slice(argumentPrefix.length);
+    return fail(`${path}${rest}`, `must be ${error.expected}, got ${error.received}`);
+  }
+}
+
+function migrate(raw: Record<string, unknown>): Record<string, unknown> {
+  const version = raw.schemaVersion;
+  if (!Number.isSafeInteger(version)) {
+    fail('schemaVersion', `must be an integer schema version, got ${describeValue(version)}`);
+  }
+  let snapshot = raw;
+  for (let from = version as number; from < SNAPSHOT_SCHEMA_VERSION; from += 1) {
+    const migration = snapshotMigrations[from];
+    if (migration === undefined)
+      fail('schemaVersion', `${from} is too old: no migration to ${from + 1} exists`);
+    snapshot = migration(snapshot);
+  }
+  if ((version as number) > SNAPSHOT_SCHEMA_VERSION) {
+    fail(
+      'schemaVersion',
+      `is ${version}, newer than the ${SNAPSHOT_SCHEMA_VERSION} this version of task-runtime reads; upgrade task-runtime`,
+    );
+  }
+  return snapshot;
+}
+
+function readAttempts(
+  value: unknown,
+  attemptNum: number,
+  maxAttempts: number | null,
+): readonly AttemptRecord[] {
+  const list = expect(value, 'context.attempts', Array.isArray, 'an array');
+  let previous = -1;
+  return Object.freeze(
+    list.map((item, index) => {
+      const path = `context.attempts[${index}]`;
+      const raw = readObject(item, path, RECORD_KEYS);
+      const record: AttemptRecord = Object.freeze({
+        attemptNum: expect(
+          raw.attemptNum,
+          `${path}.attemptNum`,
+          isAttemptNumber,
+          'a non-negative integer',
+        ),
+        startedAt: expect(
+          raw.startedAt,
+          `${path}.startedAt`,
+          isNullableTime,
+          'an ISO-8601 time or null',
+        ),
+        endedAt: expect(raw.endedAt, `${path}.endedAt`, isNullableTime, 'an ISO-8601 time or null'),
+        outcome: expect(raw.outcome, `${path}.outcome`, isOutcome, `one of ${OUTCOMES.join(', ')}`),
+        error: expect(raw.error, `${path}.error`, isNullableText, 'a non-empty string or null'),
+        retryable: expect(
+          raw.retryable,
+          `${path}.retryable`,
+          isNullableBoolean,
+          'a boolean or null',
+        ),
+        prUrl: expect(raw.prUrl, `${path}.prUrl`, isNullableText, 'a non-empty string or null'),
+      });
+      if (record.attemptNum <= previous)
+        fail(`${path}.attemptNum`, 'must be greater than the attempt before it');
+      if (record.attemptNum > attemptNum)
+        fail(`${path}.attemptNum`, `must not exceed context.attemptNum (${attemptNum})`);
+      if (maxAttempts !== null && record.attemptNum >= maxAttempts) {
+        fail(`${path}.attemptNum`, `must be below context.maxAttempts (${maxAttempts})`);
+      }
+      if (index < list.length - 1 && record.outcome !== 'failed') {
+        fail(
+          `${path}.outcome`,
+          `must be 'failed': only the last attempt can still be open or succeed`,
+        );
+      }
+      if ((record.outcome === 'failed') !== (record.error !== null)) {
+        fail(`${path}.error`, 'must be set exactly when the outcome is failed');
+      }
+      if (
+        (record.endedAt === null) !==
+        (record.outcome === 'running' || record.outcome === 'pr_created')
+      ) {
+        fail(
+          `${path}.endedAt`,
+          'must be null exactly while the attempt is open (running or pr_created)',
+        );
+      }
+      previous = record.attemptNum;
+      return record;
+    }),
+  );
+}
+
+function readContext(value: unknown, status: TaskStatus): TaskContext {
+  const raw = readObject(value, 'context', CONTEXT_KEYS);
+  const text = (key: (typeof CONTEXT_KEYS)[number]) =>
+    expect(raw[key], `context.${key}`, isNullableText, 'a non-empty string or null');
+  const maxAttempts = expect(
+    raw.maxAttempts,
+    'context.maxAttempts',
+    (v): v is number | null => v === null || isPositiveInteger(v),
+    'a positive integer or null',
+  );
+  const attemptNum = expect(
+    raw.attemptNum,
+    'context.attemptNum',
+    isAttemptNumber,
+    'a non-negative integer',
+  );
+  if (maxAttempts !== null && attemptNum >= maxAttempts) {
+    fail(
+      'context.attemptNum',
+      `must be below context.maxAttempts (${maxAttempts}), got ${attemptNum}`,
+    );
+  }
+  const concerns = expect(raw.concerns, 'context.concerns', Array.isArray, 'an array');
+  const context: TaskContext = {
+    task: atPath('context.task', () => createTask(raw.task as never), 'task'),
+    maxAttempts,
+    attemptNum,
+    worktreePath: text('worktreePath'),
+    branchName: text('branchName'),
+    signalDir: text('signalDir'),
+    integrationBranch: text('integrationBranch'),
+    workstreamWorktreePath: text('workstreamWorktreePath'),
+    error: text('error'),
+    retryable: expect(raw.retryable, 'context.retryable', isNullableBoolean, 'a boolean or null'),
+    prUrl: text('prUrl'),
+    concerns: Object.freeze(
+      concerns.map((c, i) =>
+        expect(c, `context.concerns[${i}]`, isNonEmptyString, 'a non-empty string'),
+      ),
+    ),
+    agentAddress:
+      raw.agentAddress === null
+        ? null
+        : atPath(
+            'context.agentAddress',
+            () => Object.freeze(AgentAddress.fromJSON(raw.agentAddress, 'address').toJSON()),
+            'address',
+          ),
+    attempts: readAttempts(raw.attempts, attemptNum, maxAttempts),
+  };
+  checkStatusInvariants(status, context);
+  return context;
+}
+
+/** The invariants that tie the status to the context and the ledger. */
+function checkStatusInvariants(status: TaskStatus, context: TaskContext): void {
+  const last = context.attempts[context.attempts.length - 1];
+  const lastOutcome = last?.attemptNum === context.attemptNum ? last.outcome : undefined;
+  const expectedOutcome: Record<TaskStatus, AttemptOutcome | 'closed'> = {
+    pending: 'closed',
+    running: 'running',
+    pr_created: 'pr_created',
+    pr_merged: 'pr_merged',
+    failed: 'failed',
+  };
+  const expected = expectedOutcome[status];
+  if (expected === 'closed') {
+    if (last !== undefined && last.outcome !== 'failed') {
+      fail(
+        'context.attempts',
+        `must not hold an open or merged attempt while pending (last is ${last.outcome})`,
+      );
+    }
+  } else if (lastOutcome !== expected) {
+    fail(
+      'context.attempts',
+      `must end with attempt ${context.attemptNum} as '${expected}' when the status is ${status}`,
+    );
+  }
+  if (status === TaskStatus.FAILED && (context.error === null || context.retryable === null)) {
+    fail(
+      context.error === null ? 'context.error' : 'context.retryable',
+      'must be set when the status is failed',
+    );
+  }
+  if (status === TaskStatus.RUNNING && context.error !== null) {
+    fail('context.error', 'must be null while running');
+  }
+  if (
+    (status === TaskStatus.PR_CREATED || status === TaskStatus.PR_MERGED) &&
+    context.prUrl === null
+  ) {
+    fail('context.prUrl', `must be set when the status is ${status}`);
+  }
+}
+
+/**
+ * Validates anything claiming to be a persisted runtime and returns a fresh, frozen copy.
+ * @throws {SnapshotError} naming the path of the first problem; nothing is restored.
+ */
+export function readPersistedTaskRuntime(snapshot: unknown): PersistedTaskRuntime {
+  const raw = migrate(expect(snapshot, '', isRecord, 'an object'));
+  readObject(raw, '', ['schemaVersion', 'status', 'context']);
+  const status = expect(raw.status, 'status', isStatus, `one of ${TASK_STATUSES.join(', ')}`);
+  return Object.freeze({
+    schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+    status,
+    context: Object.freeze(readContext(raw.context, status)),
+  });
+}
