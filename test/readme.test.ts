@@ -1,0 +1,32 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(__dirname, '..');
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+function quickStart(): string {
+  const section = readme.slice(readme.indexOf('## Quick start'));
+  const match = /```ts\n([\s\S]*?)```/.exec(section);
+  if (match?.[1] === undefined) throw new Error('README has no ```ts block under "## Quick start"');
+  return match[1];
+}
+
+describe('README', () => {
+  it('should show the test command', () => {
+    expect(readme).toContain('npm test');
+  });
+
+  it('should have a quick start that runs as written and prints what its // => comments say', () => {
+    const code = quickStart();
+    const expected = [...code.matchAll(/console\.log\(.*\); \/\/ => (.*)$/gm)].map((m) => m[1]);
+    expect(expected.length).toBeGreaterThan(0);
+    const dir = mkdtempSync(join(tmpdir(), 'readme-'));
+    const file = join(dir, 'quickstart.mjs');
+    const distIndex = join(root, 'dist', 'index.js');
+    writeFileSync(file, code.replace("from 'task-runtime'", `from ${JSON.stringify(distIndex)}`));
+    const output = execFileSync(process.execPath, [file], { encoding: 'utf8' });
+    expect(output.trimEnd().split('\n')).toEqual(expected);
+  });
+});
