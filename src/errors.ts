@@ -80,3 +80,40 @@ export class SnapshotError extends TaskRuntimeError {
     );
   }
 }
+
+/** A save or delete whose `expectedRevision` is not the stored one; nothing was written. */
+export class ConflictError extends TaskRuntimeError {
+  override readonly name = 'ConflictError';
+
+  constructor(
+    /** The task whose revision did not match. */
+    readonly taskId: string,
+    /** The revision the caller expected (`null`: must not exist yet). */
+    readonly expectedRevision: number | null,
+    /** The revision stored now (`null`: the task does not exist). */
+    readonly actualRevision: number | null,
+  ) {
+    super(
+      `Task '${taskId}' is at revision ${actualRevision ?? 'none (not stored)'}, ` +
+        `not ${expectedRevision ?? 'none (must not exist yet)'}: another writer got there first. ` +
+        'Load it again and decide what to do with the newer state.',
+    );
+  }
+}
+
+/** A store operation failed for a reason outside the task's data (permissions, disk full…); `cause` has the details. */
+export class TaskStoreError extends TaskRuntimeError {
+  override readonly name = 'TaskStoreError';
+
+  constructor(
+    /** The task concerned, or null for a store-wide operation. */
+    readonly taskId: string | null,
+    /** What the store was doing, e.g. `'save'`. */
+    readonly operation: string,
+    /** A sentence on what went wrong and what to do. */
+    readonly problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Cannot ${operation}${taskId === null ? '' : ` task '${taskId}'`}: ${problem}.`, options);
+  }
+}

@@ -5,11 +5,13 @@ export {
   type TmuxAddressJSON,
 } from './agent/AgentAddress.js';
 export {
+  ConflictError,
   type IllegalTransitionDetails,
   IllegalTransitionError,
   InvalidArgumentError,
   SnapshotError,
   TaskRuntimeError,
+  TaskStoreError,
 } from './errors.js';
 export { TaskStatus } from './machines/status.js';
 export {
@@ -24,6 +26,7 @@ export {
   type TaskSnapshot,
   taskMachine,
 } from './machines/taskMachine.js';
+export { DurableTaskRuntime } from './runtime/DurableTaskRuntime.js';
 export { type PersistedTaskRuntime, SNAPSHOT_SCHEMA_VERSION } from './runtime/snapshot.js';
 export {
   type TaskArtifactsView,
@@ -33,6 +36,9 @@ export {
   type WorkstreamAssignment,
   type WorktreeAssignment,
 } from './runtime/TaskRuntime.js';
+export { FileTaskStore } from './store/FileTaskStore.js';
+export type { DeleteOptions, SaveOptions, StoredTask, TaskStore } from './store/TaskStore.js';
+export { MAX_TASK_ID_LENGTH } from './store/taskIdFileName.js';
 export {
   type AgentConfig,
   type AgentConfigInput,

@@ -24,10 +24,43 @@ export interface PersistedTaskRuntime {
 /** Upgrades a snapshot of version `n` (the key) to version `n + 1`. */
 export type SnapshotMigration = (snapshot: Record<string, unknown>) => Record<string, unknown>;
 
-/** Migrations by the version they upgrade from; restore applies them in order up to the current version. */
-export const snapshotMigrations: Readonly<Record<number, SnapshotMigration>> = Object.freeze({});
-
 const OUTCOMES: readonly AttemptOutcome[] = ['running', 'pr_created', 'pr_merged', 'failed'];
+
+/**
+ * Schema 0 is the format before the attempt ledger: `{ schemaVersion: 0, status, context }` with neither
+ * `context.attempts` nor `context.retryable`. Its ledger is rebuilt from the status: one record for the current
+ * attempt unless pending, with unknown (null) times; a failure counts as retryable.
+ */
+function migrateFrom0(snapshot: Record<string, unknown>): Record<string, unknown> {
+  const { status } = snapshot;
+  const context = isRecord(snapshot.context) ? snapshot.context : {};
+  const outcome = OUTCOMES.find((candidate) => candidate === status);
+  const record = {
+    attemptNum: context.attemptNum,
+    startedAt: null,
+    endedAt: null,
+    outcome,
+    error: status === TaskStatus.FAILED ? context.error : null,
+    retryable: status === TaskStatus.FAILED ? true : null,
+    prUrl:
+      status === TaskStatus.PR_CREATED || status === TaskStatus.PR_MERGED ? context.prUrl : null,
+  };
+  return {
+    ...snapshot,
+    schemaVersion: 1,
+    context: {
+      ...context,
+      retryable: status === TaskStatus.FAILED ? true : null,
+      attempts: outcome === undefined ? [] : [record],
+    },
+  };
+}
+
+/** Migrations by the version they upgrade from; restore applies them in order up to the current version. */
+export const snapshotMigrations: Readonly<Record<number, SnapshotMigration>> = Object.freeze({
+  0: migrateFrom0,
+});
+
 const CONTEXT_KEYS = [
   'task',
   'maxAttempts',
