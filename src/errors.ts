@@ -117,3 +117,24 @@ export class TaskStoreError extends TaskRuntimeError {
     super(`Cannot ${operation}${taskId === null ? '' : ` task '${taskId}'`}: ${problem}.`, options);
   }
 }
+
+/** A save that carries a lease whose fencing token is no longer current: another worker owns the task now. */
+export class LeaseLostError extends TaskRuntimeError {
+  override readonly name = 'LeaseLostError';
+
+  constructor(
+    /** The task whose lease was lost. */
+    readonly taskId: string,
+    /** The worker that held the lost lease. */
+    readonly workerId: string,
+    /** The fencing token the save carried. */
+    readonly token: number,
+    /** The task's current fencing token, or null when no lease is held. */
+    readonly currentToken: number | null,
+  ) {
+    super(
+      `Worker '${workerId}' no longer holds the lease on task '${taskId}' (token ${token}, current ` +
+        `${currentToken ?? 'none'}): nothing was written. Stop working on it; load it again to see who owns it.`,
+    );
+  }
+}

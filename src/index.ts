@@ -9,6 +9,7 @@ export {
   type IllegalTransitionDetails,
   IllegalTransitionError,
   InvalidArgumentError,
+  LeaseLostError,
   SnapshotError,
   TaskRuntimeError,
   TaskStoreError,
@@ -27,7 +28,12 @@ export {
   taskMachine,
 } from './machines/taskMachine.js';
 export { DurableTaskRuntime } from './runtime/DurableTaskRuntime.js';
-export { type PersistedTaskRuntime, SNAPSHOT_SCHEMA_VERSION } from './runtime/snapshot.js';
+export {
+  type PersistedTaskRuntime,
+  SNAPSHOT_SCHEMA_VERSION,
+  type SnapshotMigration,
+  snapshotMigrations,
+} from './runtime/snapshot.js';
 export {
   type TaskArtifactsView,
   TaskRuntime,

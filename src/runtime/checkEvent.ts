@@ -1,7 +1,13 @@
 import { AgentAddress } from '../agent/AgentAddress.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { TaskEvent } from '../machines/taskMachine.js';
-import { describeValue, isAttemptNumber, isNonEmptyString, isRecord } from '../validation.js';
+import {
+  describeValue,
+  isAttemptNumber,
+  isIsoTime,
+  isNonEmptyString,
+  isRecord,
+} from '../validation.js';
 
 function requireText(event: Record<string, unknown>, key: string, optional = false): void {
   const value = event[key];
@@ -17,10 +23,7 @@ function requireText(event: Record<string, unknown>, key: string, optional = fal
 export function checkEvent(event: unknown): asserts event is TaskEvent {
   if (!isRecord(event))
     throw new InvalidArgumentError('event', 'an event object with a type', describeValue(event));
-  if (
-    event.at !== undefined &&
-    (typeof event.at !== 'string' || Number.isNaN(Date.parse(event.at)))
-  ) {
+  if (event.at !== undefined && !isIsoTime(event.at)) {
     throw new InvalidArgumentError('at', 'an ISO-8601 time', describeValue(event.at));
   }
   switch (event.type) {

@@ -6,6 +6,7 @@ import { createTask } from '../task/createTask.js';
 import {
   describeValue,
   isAttemptNumber,
+  isIsoTime,
   isNonEmptyString,
   isPositiveInteger,
   isRecord,
@@ -102,8 +103,7 @@ function expect<T>(
 
 const isNullableText = (v: unknown): v is string | null => v === null || isNonEmptyString(v);
 const isNullableBoolean = (v: unknown): v is boolean | null => v === null || typeof v === 'boolean';
-const isNullableTime = (v: unknown): v is string | null =>
-  v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v)));
+const isNullableTime = (v: unknown): v is string | null => v === null || isIsoTime(v);
 const isStatus = (v: unknown): v is TaskStatus => TASK_STATUSES.includes(v as TaskStatus);
 const isOutcome = (v: unknown): v is AttemptOutcome => OUTCOMES.includes(v as AttemptOutcome);
 

@@ -1,0 +1,968 @@
+import { AgentAddress, TmuxAddress } from '../../src/agent/AgentAddress.js';
+import {
+  IllegalTransitionError,
+  InvalidArgumentError,
+  TaskRuntimeError,
+} from '../../src/errors.js';
+import type { TaskStatus } from '../../src/machines/status.js';
+import type { TaskEventType } from '../../src/machines/taskMachine.js';
+import { TaskRuntime, type TaskRuntimeOptions } from '../../src/runtime/TaskRuntime.js';
+import { createTask, type Task } from '../../src/task/createTask.js';
+import { AgentRole } from '../../src/task/enums.js';
+
+const PR_URL = 'https://github.com/org/repo/pull/7';
+
+/** A clock that stands still until told otherwise; `set` moves it. */
+function fakeClock(start = '2025-01-02T03:04:05.678Z') {
+  let now = new Date(start);
+  return {
+    clock: (): Date => new Date(now.getTime()),
+    set(iso: string): string {
+      now = new Date(iso);
+      return now.toISOString();
+    },
+  };
+}
+
+function makeTask(id = 'implement-login'): Task {
+  return createTask({ id, role: AgentRole.IMPLEMENTER, dependencies: ['spec-login'] });
+}
+
+/** A runtime brought into `status` by legal commands only. */
+function runtimeIn(status: TaskStatus, options: TaskRuntimeOptions = {}): TaskRuntime {
+  const runtime = new TaskRuntime(makeTask(), options);
+  if (status === 'pending') return runtime;
+  if (status === 'failed') {
+    runtime.markRunning();
+    runtime.markFailed('boom');
+    return runtime;
+  }
+  runtime.markRunning();
+  if (status === 'running') return runtime;
+  runtime.markPrCreated(PR_URL);
+  if (status === 'pr_created') return runtime;
+  runtime.markPrMerged();
+  return runtime;
+}
+
+/** Runs `command`, asserts it threw an IllegalTransitionError and left persist() unchanged. */
+function refused(runtime: TaskRuntime, command: (r: TaskRuntime) => void): IllegalTransitionError {
+  const before = JSON.stringify(runtime.persist());
+  let caught: unknown;
+  try {
+    command(runtime);
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(IllegalTransitionError);
+  expect(JSON.stringify(runtime.persist())).toBe(before);
+  return caught as IllegalTransitionError;
+}
+
+/** Runs `command`, asserts it threw an InvalidArgumentError and left persist() unchanged. */
+function invalid(runtime: TaskRuntime, command: (r: TaskRuntime) => void): InvalidArgumentError {
+  const before = JSON.stringify(runtime.persist());
+  let caught: unknown;
+  try {
+    command(runtime);
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(InvalidArgumentError);
+  expect(JSON.stringify(runtime.persist())).toBe(before);
+  return caught as InvalidArgumentError;
+}
+
+const sorted = (types: readonly string[]): string[] => [...types].sort();
+
+const RECORD_KEEPING: readonly TaskEventType[] = [
+  'ASSIGN_WORKTREE',
+  'ASSIGN_WORKSTREAM',
+  'RECORD_AGENT_ADDRESS',
+];
+/** Event types legal in each status of a fresh lifecycle (no maxAttempts, retryable failure). */
+const ALLOWED: Record<TaskStatus, readonly TaskEventType[]> = {
+  pending: ['PREPARE_ATTEMPT', 'START', 'FAIL', 'MARK_PENDING', ...RECORD_KEEPING, 'ADD_CONCERN'],
+  running: ['PR_CREATED', 'FAIL', ...RECORD_KEEPING, 'ADD_CONCERN'],
+  pr_created: ['PR_MERGED', 'FAIL', 'ADD_CONCERN'],
+  pr_merged: ['ADD_CONCERN'],
+  failed: ['RETRY', 'MARK_PENDING', 'ADD_CONCERN'],
+};
+const STATUSES: readonly TaskStatus[] = ['pending', 'running', 'pr_created', 'pr_merged', 'failed'];
+
+function expectRefusal(
+  error: IllegalTransitionError,
+  expected: {
+    status: TaskStatus;
+    event: TaskEventType;
+    reason: string;
+    allowed: readonly TaskEventType[];
+  },
+): void {
+  expect(error).toBeInstanceOf(TaskRuntimeError);
+  expect(error.taskId).toBe('implement-login');
+  expect(error.status).toBe(expected.status);
+  expect(error.event).toBe(expected.event);
+  expect(error.reason).toBe(expected.reason);
+  expect(sorted(error.allowed)).toEqual(sorted(expected.allowed));
+  expect(error.message).toContain(expected.status);
+  expect(error.message).toContain(expected.event);
+  expect(error.message).toContain(expected.reason);
+  for (const type of expected.allowed) expect(error.message).toContain(type);
+}
+
+describe('TaskRuntime', () => {
+  describe('agentrelay behaviour', () => {
+    it('should start pending at attempt 0 with no paths, error, PR, concerns or agent address', () => {
+      const runtime = new TaskRuntime(makeTask());
+      expect(runtime.status).toBe('pending');
+      expect(runtime.isTerminal).toBe(false);
+      expect(runtime.state).toEqual({
+        status: 'pending',
+        worktreePath: null,
+        branchName: null,
+        signalDir: null,
+        error: null,
+        attemptNum: 0,
+        integrationBranch: null,
+        workstreamWorktreePath: null,
+      });
+      expect(runtime.artifacts).toEqual({ prUrl: null, concerns: [], agentAddress: null });
+      expect(runtime.attempts).toEqual([]);
+    });
+
+    it('should build the task from a TaskInput with defaults', () => {
+      const runtime = new TaskRuntime({ id: 't', role: AgentRole.GENERIC });
+      expect(runtime.task).toEqual(createTask({ id: 't', role: AgentRole.GENERIC }));
+      expect(Object.isFrozen(runtime.task)).toBe(true);
+    });
+
+    it('should keep the very task object it was given', () => {
+      const task = makeTask();
+      expect(new TaskRuntime(task).task).toBe(task);
+    });
+
+    it('should record worktree, branch, concerns and agent address through a full lifecycle', () => {
+      const runtime = new TaskRuntime(makeTask());
+      runtime.assignWorktree({
+        worktreePath: '/work/wt/login',
+        branchName: 'task/login',
+        signalDir: '/work/signals/login',
+      });
+      runtime.assignWorkstream({
+        integrationBranch: 'ws/auth',
+        workstreamWorktreePath: '/work/wt/auth',
+      });
+      runtime.recordAgentAddress(new TmuxAddress('agentrelay', '%3'));
+      runtime.markRunning();
+      expect(runtime.status).toBe('running');
+      expect(runtime.isTerminal).toBe(false);
+      runtime.addConcern('the login form has no rate limit');
+      runtime.markPrCreated(PR_URL);
+      expect(runtime.status).toBe('pr_created');
+      expect(runtime.isTerminal).toBe(false);
+      runtime.markPrMerged();
+      expect(runtime.status).toBe('pr_merged');
+      expect(runtime.isTerminal).toBe(true);
+      expect(runtime.state).toEqual({
+        status: 'pr_merged',
+        worktreePath: '/work/wt/login',
+        branchName: 'task/login',
+        signalDir: '/work/signals/login',
+        error: null,
+        attemptNum: 0,
+        integrationBranch: 'ws/auth',
+        workstreamWorktreePath: '/work/wt/auth',
+      });
+      expect(runtime.artifacts.prUrl).toBe(PR_URL);
+      expect(runtime.artifacts.concerns).toEqual(['the login form has no rate limit']);
+      const agentAddress = runtime.artifacts.agentAddress;
+      expect(agentAddress).toBeInstanceOf(TmuxAddress);
+      expect(agentAddress?.label).toBe('agentrelay:%3');
+      expect(agentAddress?.equals(new TmuxAddress('agentrelay', '%3'))).toBe(true);
+    });
+
+    it('should record a worktree without a signal directory as signalDir null', () => {
+      const runtime = new TaskRuntime(makeTask());
+      runtime.assignWorktree({ worktreePath: '/w', branchName: 'b' });
+      expect(runtime.state.worktreePath).toBe('/w');
+      expect(runtime.state.branchName).toBe('b');
+      expect(runtime.state.signalDir).toBeNull();
+    });
+
+    it('should record worktree, workstream and agent address while running', () => {
+      const runtime = runtimeIn('running');
+      runtime.assignWorktree({ worktreePath: '/w', branchName: 'b', signalDir: '/s' });
+      runtime.assignWorkstream({ integrationBranch: 'ws', workstreamWorktreePath: '/ws' });
+      runtime.recordAgentAddress(new TmuxAddress('s', '%9'));
+      expect(runtime.state).toMatchObject({
+        status: 'running',
+        worktreePath: '/w',
+        branchName: 'b',
+        signalDir: '/s',
+        integrationBranch: 'ws',
+        workstreamWorktreePath: '/ws',
+      });
+      expect(runtime.artifacts.agentAddress?.label).toBe('s:%9');
+    });
+
+    it('should set the attempt number with prepareForAttempt(2)', () => {
+      const runtime = new TaskRuntime(makeTask());
+      runtime.prepareForAttempt(2);
+      expect(runtime.state.attemptNum).toBe(2);
+      expect(runtime.status).toBe('pending');
+    });
+
+    it('should clear a kept error with prepareForAttempt', () => {
+      const runtime = runtimeIn('failed');
+      runtime.markPending();
+      expect(runtime.state.error).toBe('boom');
+      runtime.prepareForAttempt(2);
+      expect(runtime.state.attemptNum).toBe(2);
+      expect(runtime.state.error).toBeNull();
+    });
+
+    it("should fail with markFailed('boom') from running", () => {
+      const runtime = runtimeIn('running');
+      runtime.markFailed('boom');
+      expect(runtime.status).toBe('failed');
+      expect(runtime.isTerminal).toBe(true);
+      expect(runtime.state.error).toBe('boom');
+    });
+
+    it('should fail straight from pending, as a task blocked by a failed dependency', () => {
+      const runtime = new TaskRuntime(makeTask());
+      runtime.markFailed('dependency spec-login failed');
+      expect(runtime.status).toBe('failed');
+      expect(runtime.state.error).toBe('dependency spec-login failed');
+    });
+
+    it('should fail from pr_created, keeping the PR URL', () => {
+      const runtime = runtimeIn('pr_created');
+      runtime.markFailed('review rejected');
+      expect(runtime.status).toBe('failed');
+      expect(runtime.state.error).toBe('review rejected');
+      expect(runtime.artifacts.prUrl).toBe(PR_URL);
+    });
+
+    it("should archive attempt 1's error on resetForRetry", () => {
+      const runtime = new TaskRuntime(makeTask());
+      runtime.prepareForAttempt(1);
+      runtime.markRunning();
+      runtime.markFailed('oops');
+      runtime.resetForRetry();
+      expect(runtime.status).toBe('pending');
+      expect(runtime.state.error).toBeNull();
+      expect(runtime.state.attemptNum).toBe(1);
+      expect(runtime.artifacts.concerns).toEqual(['attempt_1_error: oops']);
+    });
+
+    it('should append the archived error after earlier concerns', () => {
+      const runtime = runtimeIn('running');
+      runtime.addConcern('first');
+      runtime.markFailed('second');
+      runtime.resetForRetry();
+      expect(runtime.artifacts.concerns).toEqual(['first', 'attempt_0_error: second']);
+    });
+
+    it('should go back to pending from failed with markPending, keeping the error', () => {
+      const runtime = runtimeIn('failed');
+      runtime.markPending();
+      expect(runtime.status).toBe('pending');
+      expect(runtime.state.error).toBe('boom');
+      expect(runtime.artifacts.concerns).toEqual([]);
+    });
+
+    it('should treat markPending as a no-op when pending', () => {
+      const runtime = new TaskRuntime(makeTask());
+      runtime.addConcern('note');
+      const before = JSON.stringify(runtime.persist());
+      runtime.markPending();
+      expect(runtime.status).toBe('pending');
+      expect(JSON.stringify(runtime.persist())).toBe(before);
+    });
+
+    it('should run a second attempt to a merge after a retry', () => {
+      const runtime = runtimeIn('failed');
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(1);
+      runtime.markRunning();
+      runtime.markPrCreated(PR_URL);
+      runtime.markPrMerged();
+      expect(runtime.status).toBe('pr_merged');
+      expect(runtime.state.attemptNum).toBe(1);
+      expect(runtime.artifacts.concerns).toEqual(['attempt_0_error: boom']);
+    });
+
+    it('should keep several runtimes of one task independent', () => {
+      const task = makeTask();
+      const first = new TaskRuntime(task);
+      const second = new TaskRuntime(task);
+      first.markRunning();
+      first.addConcern('only in first');
+      first.markFailed('boom');
+      expect(first.status).toBe('failed');
+      expect(second.status).toBe('pending');
+      expect(second.state.error).toBeNull();
+      expect(second.artifacts.concerns).toEqual([]);
+      expect(second.attempts).toEqual([]);
+      second.prepareForAttempt(3);
+      expect(first.state.attemptNum).toBe(0);
+      expect(first.task).toBe(second.task);
+    });
+
+    it('should never change the task spec', () => {
+      const task = makeTask();
+      const before = JSON.stringify(task);
+      const runtime = new TaskRuntime(task);
+      runtime.assignWorktree({ worktreePath: '/w', branchName: 'b' });
+      runtime.markRunning();
+      runtime.addConcern('c');
+      runtime.markFailed('boom');
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(1);
+      runtime.markRunning();
+      runtime.markPrCreated(PR_URL);
+      runtime.markPrMerged();
+      expect(runtime.task).toBe(task);
+      expect(JSON.stringify(runtime.task)).toBe(before);
+    });
+
+    it('should accept addConcern in every status', () => {
+      for (const status of STATUSES) {
+        const runtime = runtimeIn(status);
+        runtime.addConcern(`teardown note in ${status}`);
+        expect(runtime.status).toBe(status);
+        expect(runtime.artifacts.concerns).toContain(`teardown note in ${status}`);
+      }
+    });
+  });
+
+  describe('refusals', () => {
+    const illegalInStatus: ReadonlyArray<
+      readonly [string, TaskEventType, readonly TaskStatus[], (r: TaskRuntime) => void]
+    > = [
+      [
+        'prepareForAttempt',
+        'PREPARE_ATTEMPT',
+        ['running', 'pr_created', 'pr_merged', 'failed'],
+        (r) => r.prepareForAttempt(1),
+      ],
+      [
+        'markRunning',
+        'START',
+        ['running', 'pr_created', 'pr_merged', 'failed'],
+        (r) => r.markRunning(),
+      ],
+      [
+        'markPrCreated',
+        'PR_CREATED',
+        ['pending', 'pr_created', 'pr_merged', 'failed'],
+        (r) => r.markPrCreated(PR_URL),
+      ],
+      [
+        'markPrMerged',
+        'PR_MERGED',
+        ['pending', 'running', 'pr_merged', 'failed'],
+        (r) => r.markPrMerged(),
+      ],
+      ['markFailed', 'FAIL', ['pr_merged', 'failed'], (r) => r.markFailed('late')],
+      [
+        'resetForRetry',
+        'RETRY',
+        ['pending', 'running', 'pr_created', 'pr_merged'],
+        (r) => r.resetForRetry(),
+      ],
+      [
+        'markPending',
+        'MARK_PENDING',
+        ['running', 'pr_created', 'pr_merged'],
+        (r) => r.markPending(),
+      ],
+      [
+        'assignWorktree',
+        'ASSIGN_WORKTREE',
+        ['pr_created', 'pr_merged', 'failed'],
+        (r) => r.assignWorktree({ worktreePath: '/w', branchName: 'b' }),
+      ],
+      [
+        'assignWorkstream',
+        'ASSIGN_WORKSTREAM',
+        ['pr_created', 'pr_merged', 'failed'],
+        (r) => r.assignWorkstream({ integrationBranch: 'ws', workstreamWorktreePath: '/ws' }),
+      ],
+      [
+        'recordAgentAddress',
+        'RECORD_AGENT_ADDRESS',
+        ['pr_created', 'pr_merged', 'failed'],
+        (r) => r.recordAgentAddress(new TmuxAddress('s', '%1')),
+      ],
+    ];
+
+    const rows = illegalInStatus.flatMap(([name, event, statuses, command]) =>
+      statuses.map((status) => [name, status, event, command] as const),
+    );
+
+    it.each(rows)('should refuse %s in %s as illegalInStatus', (_name, status, event, command) => {
+      const runtime = runtimeIn(status);
+      const error = refused(runtime, command);
+      expectRefusal(error, { status, event, reason: 'illegalInStatus', allowed: ALLOWED[status] });
+      expect(runtime.status).toBe(status);
+    });
+
+    it('should accept each command in every status not listed as refused', () => {
+      for (const [, , statuses, command] of illegalInStatus) {
+        for (const status of STATUSES.filter((s) => !statuses.includes(s))) {
+          expect(() => command(runtimeIn(status))).not.toThrow();
+        }
+      }
+    });
+
+    it('should refuse prepareForAttempt below the current attempt (isAttemptAvailable)', () => {
+      const runtime = new TaskRuntime(makeTask());
+      runtime.prepareForAttempt(2);
+      const error = refused(runtime, (r) => r.prepareForAttempt(1));
+      expectRefusal(error, {
+        status: 'pending',
+        event: 'PREPARE_ATTEMPT',
+        reason: 'isAttemptAvailable',
+        allowed: ALLOWED.pending,
+      });
+      expect(runtime.state.attemptNum).toBe(2);
+    });
+
+    it('should refuse prepareForAttempt of an attempt already used (isAttemptAvailable)', () => {
+      const runtime = runtimeIn('failed');
+      runtime.resetForRetry();
+      const error = refused(runtime, (r) => r.prepareForAttempt(0));
+      expectRefusal(error, {
+        status: 'pending',
+        event: 'PREPARE_ATTEMPT',
+        reason: 'isAttemptAvailable',
+        allowed: ['PREPARE_ATTEMPT', 'FAIL', 'MARK_PENDING', ...RECORD_KEEPING, 'ADD_CONCERN'],
+      });
+    });
+
+    it('should refuse prepareForAttempt(n) with n >= maxAttempts (isAttemptAvailable)', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 2 });
+      for (const n of [2, 3, 100]) {
+        const error = refused(runtime, (r) => r.prepareForAttempt(n));
+        expectRefusal(error, {
+          status: 'pending',
+          event: 'PREPARE_ATTEMPT',
+          reason: 'isAttemptAvailable',
+          allowed: ALLOWED.pending,
+        });
+      }
+      runtime.prepareForAttempt(1);
+      expect(runtime.state.attemptNum).toBe(1);
+    });
+
+    it('should refuse markRunning when the current attempt was used (isCurrentAttemptUnused)', () => {
+      const runtime = runtimeIn('failed');
+      runtime.resetForRetry();
+      const error = refused(runtime, (r) => r.markRunning());
+      expectRefusal(error, {
+        status: 'pending',
+        event: 'START',
+        reason: 'isCurrentAttemptUnused',
+        allowed: ['PREPARE_ATTEMPT', 'FAIL', 'MARK_PENDING', ...RECORD_KEEPING, 'ADD_CONCERN'],
+      });
+      runtime.prepareForAttempt(1);
+      runtime.markRunning();
+      expect(runtime.status).toBe('running');
+    });
+
+    it('should refuse markRunning after markPending until the next attempt is prepared', () => {
+      const runtime = runtimeIn('failed');
+      runtime.markPending();
+      const error = refused(runtime, (r) => r.markRunning());
+      expect(error.reason).toBe('isCurrentAttemptUnused');
+    });
+
+    it('should refuse markRunning for a blocked task that was retried without preparing', () => {
+      const runtime = new TaskRuntime(makeTask());
+      runtime.markFailed('blocked');
+      runtime.resetForRetry();
+      expect(refused(runtime, (r) => r.markRunning()).reason).toBe('isCurrentAttemptUnused');
+    });
+
+    it('should refuse resetForRetry and markPending after a non-retryable failure (isRetryAllowed)', () => {
+      const runtime = runtimeIn('running');
+      runtime.markFailed('fatal', { retryable: false });
+      for (const [event, command] of [
+        ['RETRY', (r: TaskRuntime) => r.resetForRetry()],
+        ['MARK_PENDING', (r: TaskRuntime) => r.markPending()],
+      ] as const) {
+        const error = refused(runtime, command);
+        expectRefusal(error, {
+          status: 'failed',
+          event,
+          reason: 'isRetryAllowed',
+          allowed: ['ADD_CONCERN'],
+        });
+      }
+      expect(runtime.state.error).toBe('fatal');
+    });
+
+    it('should refuse resetForRetry and markPending when no attempt is left (isRetryAllowed)', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 2 });
+      runtime.markRunning();
+      runtime.markFailed('first');
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(1);
+      runtime.markRunning();
+      runtime.markFailed('second');
+      for (const [event, command] of [
+        ['RETRY', (r: TaskRuntime) => r.resetForRetry()],
+        ['MARK_PENDING', (r: TaskRuntime) => r.markPending()],
+      ] as const) {
+        const error = refused(runtime, command);
+        expectRefusal(error, {
+          status: 'failed',
+          event,
+          reason: 'isRetryAllowed',
+          allowed: ['ADD_CONCERN'],
+        });
+      }
+    });
+
+    it('should refuse any retry with maxAttempts 1', () => {
+      const runtime = runtimeIn('failed', { maxAttempts: 1 });
+      expect(refused(runtime, (r) => r.resetForRetry()).reason).toBe('isRetryAllowed');
+      expect(refused(runtime, (r) => r.markPending()).reason).toBe('isRetryAllowed');
+    });
+
+    it('should never let attemptNum decrease or concerns shrink across refused calls', () => {
+      const runtime = runtimeIn('failed', { maxAttempts: 3 });
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(2);
+      refused(runtime, (r) => r.prepareForAttempt(1));
+      refused(runtime, (r) => r.markPrMerged());
+      expect(runtime.state.attemptNum).toBe(2);
+      expect(runtime.artifacts.concerns).toEqual(['attempt_0_error: boom']);
+    });
+  });
+
+  describe('argument validation', () => {
+    const malformed: ReadonlyArray<readonly [string, string, (r: TaskRuntime) => void]> = [
+      ['prepareForAttempt(-1)', 'attemptNum', (r) => r.prepareForAttempt(-1)],
+      ['prepareForAttempt(1.5)', 'attemptNum', (r) => r.prepareForAttempt(1.5)],
+      ['prepareForAttempt(NaN)', 'attemptNum', (r) => r.prepareForAttempt(Number.NaN)],
+      ["prepareForAttempt('1')", 'attemptNum', (r) => r.prepareForAttempt('1' as never)],
+      [
+        'prepareForAttempt(unsafe integer)',
+        'attemptNum',
+        (r) => r.prepareForAttempt(Number.MAX_SAFE_INTEGER + 1),
+      ],
+      ["markPrCreated('')", 'prUrl', (r) => r.markPrCreated('')],
+      ['markPrCreated(42)', 'prUrl', (r) => r.markPrCreated(42 as never)],
+      ["markFailed('')", 'error', (r) => r.markFailed('')],
+      ['markFailed(undefined)', 'error', (r) => r.markFailed(undefined as never)],
+      ['markFailed(Error)', 'error', (r) => r.markFailed(new Error('boom') as never)],
+      [
+        "markFailed('x', { retryable: 'no' })",
+        'retryable',
+        (r) => r.markFailed('x', { retryable: 'no' as never }),
+      ],
+      ["markFailed('x', null)", 'options', (r) => r.markFailed('x', null as never)],
+      ['assignWorktree(null)', 'worktree', (r) => r.assignWorktree(null as never)],
+      [
+        'assignWorktree with an empty worktreePath',
+        'worktreePath',
+        (r) => r.assignWorktree({ worktreePath: '', branchName: 'b' }),
+      ],
+      [
+        'assignWorktree without a branchName',
+        'branchName',
+        (r) => r.assignWorktree({ worktreePath: '/w' } as never),
+      ],
+      [
+        'assignWorktree with an empty signalDir',
+        'signalDir',
+        (r) => r.assignWorktree({ worktreePath: '/w', branchName: 'b', signalDir: '' }),
+      ],
+      ["assignWorkstream('ws')", 'workstream', (r) => r.assignWorkstream('ws' as never)],
+      [
+        'assignWorkstream with an empty integrationBranch',
+        'integrationBranch',
+        (r) => r.assignWorkstream({ integrationBranch: '', workstreamWorktreePath: '/ws' }),
+      ],
+      [
+        'assignWorkstream with a null workstreamWorktreePath',
+        'workstreamWorktreePath',
+        (r) =>
+          r.assignWorkstream({ integrationBranch: 'ws', workstreamWorktreePath: null as never }),
+      ],
+      [
+        'recordAgentAddress(plain object)',
+        'address',
+        (r) => r.recordAgentAddress({ kind: 'tmux', session: 's', paneId: '%1' } as never),
+      ],
+      ['recordAgentAddress(null)', 'address', (r) => r.recordAgentAddress(null as never)],
+      ["addConcern('')", 'concern', (r) => r.addConcern('')],
+      ['addConcern(7)', 'concern', (r) => r.addConcern(7 as never)],
+    ];
+
+    const rows = malformed.flatMap(([label, argument, command]) =>
+      STATUSES.map((status) => [label, status, argument, command] as const),
+    );
+
+    it.each(rows)(
+      'should refuse %s in %s with InvalidArgumentError',
+      (_label, status, argument, command) => {
+        const runtime = runtimeIn(status);
+        const error = invalid(runtime, command);
+        expect(error.argument).toBe(argument);
+        expect(error.message).toContain(argument);
+        expect(error.message).toContain(error.expected);
+        expect(error.message).toContain(error.received);
+        expect(runtime.status).toBe(status);
+      },
+    );
+
+    it.each([
+      ['maxAttempts 0', { maxAttempts: 0 }, 'maxAttempts'],
+      ['negative maxAttempts', { maxAttempts: -1 }, 'maxAttempts'],
+      ['fractional maxAttempts', { maxAttempts: 1.5 }, 'maxAttempts'],
+      ['string maxAttempts', { maxAttempts: '3' }, 'maxAttempts'],
+      ['a clock that is not a function', { clock: 'now' }, 'clock'],
+      ['options that are not an object', null, 'options'],
+    ])('should refuse %s in the constructor', (_label, options, argument) => {
+      let caught: unknown;
+      try {
+        new TaskRuntime(makeTask(), options as never);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(InvalidArgumentError);
+      expect((caught as InvalidArgumentError).argument).toBe(argument);
+    });
+
+    it('should refuse an invalid task input in the constructor', () => {
+      expect(() => new TaskRuntime({ id: '', role: AgentRole.GENERIC })).toThrow(
+        expect.objectContaining({ name: 'InvalidArgumentError', argument: 'task.id' }),
+      );
+    });
+
+    it('should refuse a clock that returns something other than a valid Date', () => {
+      const runtime = new TaskRuntime(makeTask(), { clock: () => new Date(Number.NaN) });
+      const error = invalid(runtime, (r) => r.markRunning());
+      expect(error.argument).toBe('clock()');
+      expect(runtime.status).toBe('pending');
+    });
+  });
+
+  describe('attempt ledger', () => {
+    it('should open a record with startedAt from the clock on markRunning', () => {
+      const time = fakeClock();
+      const runtime = new TaskRuntime(makeTask(), { clock: time.clock });
+      const started = time.set('2025-03-04T05:06:07.089Z');
+      runtime.markRunning();
+      expect(runtime.attempts).toEqual([
+        {
+          attemptNum: 0,
+          startedAt: started,
+          endedAt: null,
+          outcome: 'running',
+          error: null,
+          retryable: null,
+          prUrl: null,
+        },
+      ]);
+    });
+
+    it('should record the PR and the merge time on the open record', () => {
+      const time = fakeClock();
+      const runtime = new TaskRuntime(makeTask(), { clock: time.clock });
+      const started = time.set('2025-03-04T05:06:07.089Z');
+      runtime.markRunning();
+      time.set('2025-03-04T06:00:00.000Z');
+      runtime.markPrCreated(PR_URL);
+      expect(runtime.attempts).toEqual([
+        {
+          attemptNum: 0,
+          startedAt: started,
+          endedAt: null,
+          outcome: 'pr_created',
+          error: null,
+          retryable: null,
+          prUrl: PR_URL,
+        },
+      ]);
+      const merged = time.set('2025-03-05T00:00:00.001Z');
+      runtime.markPrMerged();
+      expect(runtime.attempts).toEqual([
+        {
+          attemptNum: 0,
+          startedAt: started,
+          endedAt: merged,
+          outcome: 'pr_merged',
+          error: null,
+          retryable: null,
+          prUrl: PR_URL,
+        },
+      ]);
+    });
+
+    it('should close the record as failed with the error and retryable flag', () => {
+      const time = fakeClock();
+      const runtime = new TaskRuntime(makeTask(), { clock: time.clock });
+      const started = time.set('2025-01-01T00:00:00.000Z');
+      runtime.markRunning();
+      const ended = time.set('2025-01-01T00:10:00.500Z');
+      runtime.markFailed('tests failed', { retryable: false });
+      expect(runtime.attempts).toEqual([
+        {
+          attemptNum: 0,
+          startedAt: started,
+          endedAt: ended,
+          outcome: 'failed',
+          error: 'tests failed',
+          retryable: false,
+          prUrl: null,
+        },
+      ]);
+    });
+
+    it('should record a failure as retryable by default', () => {
+      const runtime = runtimeIn('failed');
+      expect(runtime.attempts.map((record) => record.retryable)).toEqual([true]);
+    });
+
+    it('should record a blocked failure from pending with startedAt null', () => {
+      const time = fakeClock();
+      const runtime = new TaskRuntime(makeTask(), { clock: time.clock });
+      const ended = time.set('2025-06-07T08:09:10.111Z');
+      runtime.markFailed('dependency failed');
+      expect(runtime.attempts).toEqual([
+        {
+          attemptNum: 0,
+          startedAt: null,
+          endedAt: ended,
+          outcome: 'failed',
+          error: 'dependency failed',
+          retryable: true,
+          prUrl: null,
+        },
+      ]);
+    });
+
+    it('should keep one record per attempt, in order', () => {
+      const time = fakeClock();
+      const runtime = new TaskRuntime(makeTask(), { clock: time.clock, maxAttempts: 3 });
+      const t0 = time.set('2025-01-01T00:00:00.000Z');
+      runtime.markRunning();
+      const t1 = time.set('2025-01-01T01:00:00.000Z');
+      runtime.markFailed('first');
+      time.set('2025-01-01T01:30:00.000Z');
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(1);
+      const t2 = time.set('2025-01-01T02:00:00.000Z');
+      runtime.markRunning();
+      runtime.markPrCreated(PR_URL);
+      const t3 = time.set('2025-01-01T03:00:00.000Z');
+      runtime.markPrMerged();
+      expect(runtime.attempts).toEqual([
+        {
+          attemptNum: 0,
+          startedAt: t0,
+          endedAt: t1,
+          outcome: 'failed',
+          error: 'first',
+          retryable: true,
+          prUrl: null,
+        },
+        {
+          attemptNum: 1,
+          startedAt: t2,
+          endedAt: t3,
+          outcome: 'pr_merged',
+          error: null,
+          retryable: null,
+          prUrl: PR_URL,
+        },
+      ]);
+    });
+
+    it('should not touch the ledger on record-keeping commands or refusals', () => {
+      const time = fakeClock();
+      const runtime = new TaskRuntime(makeTask(), { clock: time.clock });
+      runtime.assignWorktree({ worktreePath: '/w', branchName: 'b' });
+      runtime.addConcern('c');
+      runtime.prepareForAttempt(1);
+      refused(runtime, (r) => r.markPrMerged());
+      expect(runtime.attempts).toEqual([]);
+    });
+
+    it('should not allow a retry after a retryable:false failure even with attempts left', () => {
+      const runtime = runtimeIn('running', { maxAttempts: 5 });
+      runtime.markFailed('fatal', { retryable: false });
+      expect(refused(runtime, (r) => r.resetForRetry()).reason).toBe('isRetryAllowed');
+    });
+
+    it('should allow exactly maxAttempts attempts', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 3 });
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        if (attempt > 0) {
+          runtime.resetForRetry();
+          runtime.prepareForAttempt(attempt);
+        }
+        runtime.markRunning();
+        runtime.markFailed(`failure ${attempt}`);
+      }
+      expect(runtime.attempts.map((record) => record.attemptNum)).toEqual([0, 1, 2]);
+      expect(refused(runtime, (r) => r.resetForRetry()).reason).toBe('isRetryAllowed');
+      expect(runtime.artifacts.concerns).toEqual([
+        'attempt_0_error: failure 0',
+        'attempt_1_error: failure 1',
+      ]);
+    });
+  });
+
+  describe('read-only views', () => {
+    function busyRuntime(): TaskRuntime {
+      const runtime = new TaskRuntime(makeTask());
+      runtime.assignWorktree({ worktreePath: '/w', branchName: 'b' });
+      runtime.recordAgentAddress(new TmuxAddress('s', '%1'));
+      runtime.addConcern('note');
+      runtime.markRunning();
+      return runtime;
+    }
+
+    it('should return a frozen state that cannot be changed from outside', () => {
+      const runtime = busyRuntime();
+      const state = runtime.state;
+      expect(Object.isFrozen(state)).toBe(true);
+      expect(() => {
+        // @ts-expect-error state.status is readonly
+        state.status = 'pr_merged';
+      }).toThrow(TypeError);
+      expect(() => {
+        // @ts-expect-error state.attemptNum is readonly
+        state.attemptNum = 9;
+      }).toThrow(TypeError);
+      expect(runtime.status).toBe('running');
+      expect(runtime.state.status).toBe('running');
+      expect(runtime.state.attemptNum).toBe(0);
+    });
+
+    it('should return frozen artifacts with frozen concerns', () => {
+      const runtime = busyRuntime();
+      const artifacts = runtime.artifacts;
+      expect(Object.isFrozen(artifacts)).toBe(true);
+      expect(Object.isFrozen(artifacts.concerns)).toBe(true);
+      expect(() => {
+        // @ts-expect-error artifacts.prUrl is readonly
+        artifacts.prUrl = PR_URL;
+      }).toThrow(TypeError);
+      // @ts-expect-error concerns is a readonly array
+      expect(() => artifacts.concerns.push('injected')).toThrow(TypeError);
+      expect(runtime.artifacts.prUrl).toBeNull();
+      expect(runtime.artifacts.concerns).toEqual(['note']);
+    });
+
+    it('should return a frozen agent address', () => {
+      const address = busyRuntime().artifacts.agentAddress;
+      expect(address).toBeInstanceOf(AgentAddress);
+      expect(Object.isFrozen(address)).toBe(true);
+    });
+
+    it('should keep an earlier view unchanged after later commands', () => {
+      const runtime = busyRuntime();
+      const state = runtime.state;
+      const artifacts = runtime.artifacts;
+      runtime.addConcern('later');
+      runtime.markPrCreated(PR_URL);
+      expect(state.status).toBe('running');
+      expect(artifacts.concerns).toEqual(['note']);
+      expect(artifacts.prUrl).toBeNull();
+      expect(runtime.artifacts.concerns).toEqual(['note', 'later']);
+    });
+
+    it('should return a frozen ledger with frozen records', () => {
+      const runtime = busyRuntime();
+      const attempts = runtime.attempts;
+      expect(Object.isFrozen(attempts)).toBe(true);
+      expect(attempts.every((record) => Object.isFrozen(record))).toBe(true);
+      // @ts-expect-error the ledger is a readonly array
+      expect(() => attempts.pop()).toThrow(TypeError);
+      expect(() => {
+        const record = attempts[0] as { outcome: string };
+        record.outcome = 'pr_merged';
+      }).toThrow(TypeError);
+      expect(runtime.attempts).toHaveLength(1);
+      expect(runtime.attempts[0]?.outcome).toBe('running');
+    });
+
+    it('should return a frozen empty ledger before the first attempt', () => {
+      const attempts = new TaskRuntime(makeTask()).attempts;
+      expect(Object.isFrozen(attempts)).toBe(true);
+    });
+
+    it('should return a frozen task', () => {
+      const runtime = busyRuntime();
+      const task = runtime.task;
+      expect(Object.isFrozen(task)).toBe(true);
+      // @ts-expect-error dependencies is a readonly array
+      expect(() => task.dependencies.push('x')).toThrow(TypeError);
+      expect(runtime.task.dependencies).toEqual(['spec-login']);
+    });
+
+    it('should not allow status or isTerminal to be assigned', () => {
+      const runtime = busyRuntime();
+      expect(() => {
+        // @ts-expect-error status has no setter
+        runtime.status = 'pr_merged';
+      }).toThrow(TypeError);
+      expect(() => {
+        // @ts-expect-error isTerminal has no setter
+        runtime.isTerminal = true;
+      }).toThrow(TypeError);
+      expect(runtime.status).toBe('running');
+      expect(runtime.isTerminal).toBe(false);
+    });
+  });
+
+  describe('can', () => {
+    it('should say whether an event would be accepted now', () => {
+      const runtime = new TaskRuntime(makeTask());
+      expect(runtime.can({ type: 'START' })).toBe(true);
+      expect(runtime.can({ type: 'PR_MERGED' })).toBe(false);
+      runtime.markRunning();
+      expect(runtime.can({ type: 'PR_CREATED', prUrl: PR_URL })).toBe(true);
+      expect(runtime.can({ type: 'START' })).toBe(false);
+    });
+
+    it('should be false for malformed events instead of throwing', () => {
+      const runtime = runtimeIn('running');
+      expect(runtime.can({ type: 'PR_CREATED', prUrl: '' })).toBe(false);
+      expect(runtime.can(null as never)).toBe(false);
+      expect(runtime.can({ type: 'NOPE' } as never)).toBe(false);
+    });
+  });
+
+  describe('types', () => {
+    it('should not compile calls with wrong argument types', () => {
+      const runtime = new TaskRuntime(makeTask());
+      // @ts-expect-error a PR URL is a string
+      expect(() => runtime.markPrCreated(42)).toThrow(InvalidArgumentError);
+      // @ts-expect-error an attempt number is a number
+      expect(() => runtime.prepareForAttempt('1')).toThrow(InvalidArgumentError);
+      // @ts-expect-error retryable is a boolean
+      expect(() => runtime.markFailed('x', { retryable: 'no' })).toThrow(InvalidArgumentError);
+      // @ts-expect-error branchName is required
+      expect(() => runtime.assignWorktree({ worktreePath: '/w' })).toThrow(InvalidArgumentError);
+      // @ts-expect-error an address is an AgentAddress, not its JSON form
+      const json = () => runtime.recordAgentAddress({ kind: 'tmux', session: 's', paneId: '%1' });
+      expect(json).toThrow(InvalidArgumentError);
+      // @ts-expect-error 'wizard' is not an AgentRole
+      expect(() => new TaskRuntime({ id: 't', role: 'wizard' })).toThrow(InvalidArgumentError);
+      // @ts-expect-error maxAttempts is a number
+      expect(() => new TaskRuntime(makeTask(), { maxAttempts: '3' })).toThrow(InvalidArgumentError);
+      // @ts-expect-error can() takes machine events only
+      expect(runtime.can({ type: 'STOP' })).toBe(false);
+      expect(runtime.status).toBe('pending');
+    });
+  });
+});
