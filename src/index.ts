@@ -28,6 +28,12 @@ export {
   taskMachine,
 } from './machines/taskMachine.js';
 export { DurableTaskRuntime } from './runtime/DurableTaskRuntime.js';
+export type {
+  RejectionRecord,
+  TaskListener,
+  TaskRecord,
+  TransitionRecord,
+} from './runtime/records.js';
 export {
   type PersistedTaskRuntime,
   SNAPSHOT_SCHEMA_VERSION,

@@ -1,3 +1,4 @@
+import { isAttemptNumber } from '../validation.js';
 import { TASK_STATUSES, type TaskStatus } from './status.js';
 import {
   attemptProblem,
@@ -89,7 +90,12 @@ function probe(type: TaskEventType, context: TaskContext): TaskEvent {
 
 /** Event types the machine accepts in `snapshot` (for PREPARE_ATTEMPT: with the next unused attempt number). */
 export function allowedEventTypes(snapshot: TaskSnapshot): TaskEventType[] {
-  return TASK_EVENT_TYPES.filter((type) => snapshot.can(probe(type, snapshot.context)));
+  const { context } = snapshot;
+  return TASK_EVENT_TYPES.filter(
+    (type) =>
+      (type !== 'PREPARE_ATTEMPT' || isAttemptNumber(nextUnusedAttempt(context))) &&
+      snapshot.can(probe(type, context)),
+  );
 }
 
 /** Explains why `snapshot` refuses `event`; call it only when `snapshot.can(event)` is false. */

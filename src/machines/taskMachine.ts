@@ -216,9 +216,12 @@ export const taskMachine = setup({
               Object.freeze({
                 attemptNum: context.attemptNum,
                 startedAt: null,
+                endedAt: failure.endedAt,
+                outcome: failure.outcome,
+                error: failure.error,
+                retryable,
                 prUrl: null,
-                ...failure,
-              }),
+              } satisfies AttemptRecord),
             ]);
       return { error: event.error, retryable, attempts };
     }),

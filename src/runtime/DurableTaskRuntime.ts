@@ -4,6 +4,7 @@ import type { TaskStatus } from '../machines/status.js';
 import type { AttemptRecord, TaskEvent } from '../machines/taskMachine.js';
 import type { TaskStore } from '../store/TaskStore.js';
 import { createTask, type Task, type TaskInput } from '../task/createTask.js';
+import { addListener, notifyListeners, type TaskListener, type TaskRecord } from './records.js';
 import type { PersistedTaskRuntime } from './snapshot.js';
 import {
   type TaskArtifactsView,
@@ -35,6 +36,7 @@ export class DurableTaskRuntime {
   #saved: PersistedTaskRuntime;
   #revision: number;
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #listeners = new Set<TaskListener>();
 
   private constructor(
     store: TaskStore,
@@ -139,6 +141,14 @@ export class DurableTaskRuntime {
     return this.#runtime.persist();
   }
 
+  /**
+   * Calls `listener` with one record per command: accepted ones once they are saved, refused ones at once.
+   * Returns the unsubscribe function. See {@link TaskRuntime.subscribe}.
+   */
+  subscribe(listener: TaskListener): () => void {
+    return addListener(this.#listeners, listener);
+  }
+
   /** Replaces the in-memory state with the stored one, e.g. after a ConflictError. */
   reload(): Promise<void> {
     return this.#enqueue(async () => {
@@ -214,7 +224,14 @@ export class DurableTaskRuntime {
 
   #apply(command: (runtime: TaskRuntime) => void): Promise<void> {
     return this.#enqueue(async () => {
-      command(this.#runtime);
+      const records: TaskRecord[] = [];
+      const unsubscribe = this.#runtime.subscribe((record) => records.push(record));
+      try {
+        command(this.#runtime);
+      } finally {
+        unsubscribe();
+        if (records[0]?.rejected) notifyListeners(this.#listeners, records[0]);
+      }
       const snapshot = this.#runtime.persist();
       try {
         this.#revision = await this.store.save(this.task.id, snapshot, {
@@ -225,6 +242,7 @@ export class DurableTaskRuntime {
         this.#runtime = TaskRuntime.restore(this.#saved, this.#options);
         throw error;
       }
+      for (const record of records) notifyListeners(this.#listeners, record);
     });
   }
 }

@@ -7,11 +7,13 @@ import {
   type AttemptRecord,
   type TaskActor,
   type TaskEvent,
+  type TaskEventType,
   taskMachine,
 } from '../machines/taskMachine.js';
 import { createTask, type Task, type TaskInput } from '../task/createTask.js';
 import { describeValue, isPositiveInteger, isRecord } from '../validation.js';
 import { checkEvent } from './checkEvent.js';
+import { addListener, notifyListeners, type TaskListener } from './records.js';
 import {
   type PersistedTaskRuntime,
   readPersistedTaskRuntime,
@@ -101,6 +103,7 @@ export class TaskRuntime {
   readonly actor: TaskActor;
   readonly #clock: () => Date;
   #views: Views | undefined;
+  readonly #listeners = new Set<TaskListener>();
 
   constructor(task: Task | TaskInput, options: TaskRuntimeOptions = {}) {
     const { maxAttempts, clock, inspect } = readOptions(options);
@@ -129,6 +132,11 @@ export class TaskRuntime {
   static restore(snapshot: unknown, options: TaskRuntimeOptions = {}): TaskRuntime {
     const persisted = readPersistedTaskRuntime(snapshot);
     const { maxAttempts = persisted.context.maxAttempts ?? undefined } = readOptions(options);
+    const { attemptNum } = persisted.context;
+    if (maxAttempts !== undefined && maxAttempts <= attemptNum) {
+      const expected = `more than the snapshot's attempt number ${attemptNum} (attempts are numbered from 0)`;
+      throw new InvalidArgumentError('maxAttempts', expected, describeValue(maxAttempts));
+    }
     const internal: InternalOptions = { ...options, maxAttempts, [restoring]: persisted };
     return new TaskRuntime(persisted.context.task, internal);
   }
@@ -185,8 +193,12 @@ export class TaskRuntime {
 
   /** → failed with `error`, from pending (a blocked task), running or pr_created. @param options.retryable @default true */
   markFailed(error: string, options: { readonly retryable?: boolean } = {}): void {
-    if (!isRecord(options))
-      throw new InvalidArgumentError('options', 'an object { retryable? }', describeValue(options));
+    if (!isRecord(options)) {
+      this.#reject(
+        'FAIL',
+        new InvalidArgumentError('options', 'an object { retryable? }', describeValue(options)),
+      );
+    }
     this.#send({
       type: 'FAIL',
       error,
@@ -207,10 +219,10 @@ export class TaskRuntime {
   /** Records where the agent works (pending or running). */
   assignWorktree(worktree: WorktreeAssignment): void {
     if (!isRecord(worktree)) {
-      throw new InvalidArgumentError(
-        'worktree',
-        'an object { worktreePath, branchName, signalDir? }',
-        describeValue(worktree),
+      const expected = 'an object { worktreePath, branchName, signalDir? }';
+      this.#reject(
+        'ASSIGN_WORKTREE',
+        new InvalidArgumentError('worktree', expected, describeValue(worktree)),
       );
     }
     const { worktreePath, branchName, signalDir } = worktree;
@@ -225,10 +237,10 @@ export class TaskRuntime {
   /** Records the workstream the task integrates into (pending or running). */
   assignWorkstream(workstream: WorkstreamAssignment): void {
     if (!isRecord(workstream)) {
-      throw new InvalidArgumentError(
-        'workstream',
-        'an object { integrationBranch, workstreamWorktreePath }',
-        describeValue(workstream),
+      const expected = 'an object { integrationBranch, workstreamWorktreePath }';
+      this.#reject(
+        'ASSIGN_WORKSTREAM',
+        new InvalidArgumentError('workstream', expected, describeValue(workstream)),
       );
     }
     const { integrationBranch, workstreamWorktreePath } = workstream;
@@ -238,10 +250,10 @@ export class TaskRuntime {
   /** Stores the agent's address as an audit trail (pending or running). */
   recordAgentAddress(address: AgentAddress): void {
     if (!(address instanceof AgentAddress)) {
-      throw new InvalidArgumentError(
-        'address',
-        'an AgentAddress such as a TmuxAddress',
-        describeValue(address),
+      const expected = 'an AgentAddress such as a TmuxAddress';
+      this.#reject(
+        'RECORD_AGENT_ADDRESS',
+        new InvalidArgumentError('address', expected, describeValue(address)),
       );
     }
     this.#send({ type: 'RECORD_AGENT_ADDRESS', address: address.toJSON() });
@@ -250,6 +262,14 @@ export class TaskRuntime {
   /** Appends a concern; legal in every status (teardown notes arrive after the end). */
   addConcern(concern: string): void {
     this.#send({ type: 'ADD_CONCERN', concern });
+  }
+
+  /**
+   * Calls `listener` with one record per command from now on: `{ taskId, from, to, event, attemptNum, at }` when
+   * accepted, `{ taskId, status, event, reason, rejected: true }` when refused. Returns the unsubscribe function.
+   */
+  subscribe(listener: TaskListener): () => void {
+    return addListener(this.#listeners, listener);
   }
 
   /** Whether the machine would accept `event` now; false for malformed events too. Never throws. */
@@ -285,20 +305,49 @@ export class TaskRuntime {
     return now.toISOString();
   }
 
+  /** Tells the listeners about a refused command, then throws its error. */
+  #reject(event: TaskEventType, error: InvalidArgumentError | IllegalTransitionError): never {
+    if (this.#listeners.size > 0) {
+      const { value, context } = this.actor.getSnapshot();
+      const reason = error instanceof IllegalTransitionError ? error.reason : 'invalidArgument';
+      notifyListeners(this.#listeners, {
+        taskId: context.task.id,
+        status: value,
+        event,
+        reason,
+        rejected: true,
+      });
+    }
+    throw error;
+  }
+
   #send(command: TaskEvent): void {
-    checkEvent(command);
+    try {
+      checkEvent(command);
+    } catch (error) {
+      this.#reject(command.type, error as InvalidArgumentError);
+    }
     const event = { ...command, at: this.#now() };
     const snapshot = this.actor.getSnapshot();
     if (!snapshot.can(event)) {
       const refusal = explainRefusal(snapshot, event);
-      throw new IllegalTransitionError({
-        taskId: snapshot.context.task.id,
-        status: snapshot.value,
-        event: event.type,
-        ...refusal,
-      });
+      const { task } = snapshot.context;
+      const details = { taskId: task.id, status: snapshot.value, event: event.type, ...refusal };
+      this.#reject(event.type, new IllegalTransitionError(details));
     }
     this.actor.send(event);
+    if (this.#listeners.size > 0) {
+      const next = this.actor.getSnapshot();
+      notifyListeners(this.#listeners, {
+        taskId: next.context.task.id,
+        from: snapshot.value,
+        to: next.value,
+        event: event.type,
+        attemptNum: next.context.attemptNum,
+        at: event.at,
+        rejected: false,
+      });
+    }
   }
 
   #currentViews(): Views {
