@@ -49,8 +49,16 @@ export {
   type WorktreeAssignment,
 } from './runtime/TaskRuntime.js';
 export { FileTaskStore } from './store/FileTaskStore.js';
-export type { DeleteOptions, SaveOptions, StoredTask, TaskStore } from './store/TaskStore.js';
-export { MAX_TASK_ID_LENGTH } from './store/taskIdFileName.js';
+export { MAX_TASK_ID_LENGTH } from './store/storeArguments.js';
+export type {
+  DeleteOptions,
+  Lease,
+  LeaseOptions,
+  LeaseRef,
+  SaveOptions,
+  StoredTask,
+  TaskStore,
+} from './store/TaskStore.js';
 export {
   type AgentConfig,
   type AgentConfigInput,

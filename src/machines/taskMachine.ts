@@ -173,6 +173,8 @@ export const taskMachine = setup({
       return { attemptNum: event.attemptNum, error: null, retryable: null };
     }),
     openAttempt: assign(({ context, event }) => ({
+      error: null,
+      retryable: null,
       attempts: Object.freeze([
         ...context.attempts,
         Object.freeze({

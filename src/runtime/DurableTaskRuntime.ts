@@ -2,7 +2,7 @@ import type { AgentAddress } from '../agent/AgentAddress.js';
 import { SnapshotError } from '../errors.js';
 import type { TaskStatus } from '../machines/status.js';
 import type { AttemptRecord, TaskEvent } from '../machines/taskMachine.js';
-import type { TaskStore } from '../store/TaskStore.js';
+import type { LeaseRef, TaskStore } from '../store/TaskStore.js';
 import { createTask, type Task, type TaskInput } from '../task/createTask.js';
 import { addListener, notifyListeners, type TaskListener, type TaskRecord } from './records.js';
 import type { PersistedTaskRuntime } from './snapshot.js';
@@ -95,6 +95,12 @@ export class DurableTaskRuntime {
       DurableTaskRuntime.create(store, spec, options)
     );
   }
+
+  /**
+   * The lease every save carries, from `store.claim()` (and `renew()`); null for none. Once another worker has
+   * claimed the task, saves fail with LeaseLostError and the runtime rolls back.
+   */
+  lease: LeaseRef | null = null;
 
   /** The revision of the last save this instance made or loaded. */
   get revision(): number {
@@ -234,8 +240,10 @@ export class DurableTaskRuntime {
       }
       const snapshot = this.#runtime.persist();
       try {
+        const lease = this.lease === null ? {} : { lease: this.lease };
         this.#revision = await this.store.save(this.task.id, snapshot, {
           expectedRevision: this.#revision,
+          ...lease,
         });
         this.#saved = snapshot;
       } catch (error) {

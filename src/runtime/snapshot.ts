@@ -2,7 +2,7 @@ import { AgentAddress } from '../agent/AgentAddress.js';
 import { InvalidArgumentError, SnapshotError } from '../errors.js';
 import { TASK_STATUSES, TaskStatus } from '../machines/status.js';
 import type { AttemptOutcome, AttemptRecord, TaskContext } from '../machines/taskMachine.js';
-import { createTask } from '../task/createTask.js';
+import { createTask, type Task, type TaskInput } from '../task/createTask.js';
 import {
   describeValue,
   isAttemptNumber,
@@ -35,6 +35,9 @@ const OUTCOMES: readonly AttemptOutcome[] = ['running', 'pr_created', 'pr_merged
 function migrateFrom0(snapshot: Record<string, unknown>): Record<string, unknown> {
   const { status } = snapshot;
   const context = isRecord(snapshot.context) ? snapshot.context : {};
+  if ('attempts' in context || 'retryable' in context) {
+    fail('schemaVersion', 'is 0, but the context has fields of schema 1 (attempts, retryable)');
+  }
   const outcome = OUTCOMES.find((candidate) => candidate === status);
   const record = {
     attemptNum: context.attemptNum,
@@ -202,22 +205,51 @@ function readAttempts(
           `must be 'failed': only the last attempt can still be open or succeed`,
         );
       }
-      if ((record.outcome === 'failed') !== (record.error !== null)) {
+      const failed = record.outcome === 'failed';
+      const open = record.outcome === 'running' || record.outcome === 'pr_created';
+      if (failed !== (record.error !== null)) {
         fail(`${path}.error`, 'must be set exactly when the outcome is failed');
       }
-      if (
-        (record.endedAt === null) !==
-        (record.outcome === 'running' || record.outcome === 'pr_created')
-      ) {
-        fail(
-          `${path}.endedAt`,
-          'must be null exactly while the attempt is open (running or pr_created)',
-        );
+      if (failed !== (record.retryable !== null)) {
+        fail(`${path}.retryable`, 'must be set exactly when the outcome is failed');
+      }
+      if (record.outcome !== 'running' && record.outcome !== 'failed' && record.prUrl === null) {
+        fail(`${path}.prUrl`, `must be set when the outcome is ${record.outcome}`);
+      }
+      if (open && record.endedAt !== null) {
+        fail(`${path}.endedAt`, 'must be null while the attempt is open (running or pr_created)');
       }
       previous = record.attemptNum;
       return record;
     }),
   );
+}
+
+/** The task, rebuilt by createTask and required to be exactly what was stored: no field left to a default. */
+function readTask(raw: unknown): Task {
+  const task = atPath('context.task', () => createTask(raw as TaskInput), 'task');
+  requireSame(task, raw, 'context.task');
+  return task;
+}
+
+/** Fails at the first place where `stored` differs from `canonical` (key order aside). */
+function requireSame(canonical: unknown, stored: unknown, path: string): void {
+  if (canonical === null || typeof canonical !== 'object') {
+    if (canonical !== stored)
+      fail(path, `must be ${JSON.stringify(canonical)}, got ${describeValue(stored)}`);
+    return;
+  }
+  const entries = Object.entries(canonical);
+  if (!isRecord(stored) && !Array.isArray(stored))
+    fail(path, `must be an object, got ${describeValue(stored)}`);
+  const storedObject = stored as Record<string, unknown>;
+  if (Array.isArray(canonical) && storedObject.length !== canonical.length)
+    fail(path, 'has a different length');
+  for (const [key, value] of entries) {
+    const where = Array.isArray(canonical) ? `${path}[${key}]` : `${path}.${key}`;
+    if (!(key in storedObject)) fail(where, 'is missing');
+    requireSame(value, storedObject[key], where);
+  }
 }
 
 function readContext(value: unknown, status: TaskStatus): TaskContext {
@@ -244,7 +276,7 @@ function readContext(value: unknown, status: TaskStatus): TaskContext {
   }
   const concerns = expect(raw.concerns, 'context.concerns', Array.isArray, 'an array');
   const context: TaskContext = {
-    task: atPath('context.task', () => createTask(raw.task as never), 'task'),
+    task: readTask(raw.task),
     maxAttempts,
     attemptNum,
     worktreePath: text('worktreePath'),
@@ -265,7 +297,10 @@ function readContext(value: unknown, status: TaskStatus): TaskContext {
         ? null
         : atPath(
             'context.agentAddress',
-            () => Object.freeze(AgentAddress.fromJSON(raw.agentAddress, 'address').toJSON()),
+            () => {
+              readObject(raw.agentAddress, 'context.agentAddress', ['kind', 'session', 'paneId']);
+              return Object.freeze(AgentAddress.fromJSON(raw.agentAddress, 'address').toJSON());
+            },
             'address',
           ),
     attempts: readAttempts(raw.attempts, attemptNum, maxAttempts),
@@ -305,8 +340,8 @@ function checkStatusInvariants(status: TaskStatus, context: TaskContext): void {
       'must be set when the status is failed',
     );
   }
-  if (status === TaskStatus.RUNNING && context.error !== null) {
-    fail('context.error', 'must be null while running');
+  if (status !== TaskStatus.PENDING && status !== TaskStatus.FAILED && context.error !== null) {
+    fail('context.error', `must be null when the status is ${status}`);
   }
   if (
     (status === TaskStatus.PR_CREATED || status === TaskStatus.PR_MERGED) &&

@@ -1,67 +1,87 @@
 import { randomBytes } from 'node:crypto';
+import { constants, link, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import {
-  constants,
-  type FileHandle,
-  link,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  stat,
-  unlink,
-} from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { ConflictError, InvalidArgumentError, SnapshotError, TaskStoreError } from '../errors.js';
-import { describeValue, isPositiveInteger, isRecord } from '../validation.js';
-import type { DeleteOptions, SaveOptions, StoredTask, TaskStore } from './TaskStore.js';
-import { checkTaskId, fileNameForTaskId, taskIdForFileName } from './taskIdFileName.js';
+  ConflictError,
+  InvalidArgumentError,
+  LeaseLostError,
+  SnapshotError,
+  TaskStoreError,
+} from '../errors.js';
+import { describeValue, isRecord } from '../validation.js';
+import {
+  checkLeaseOptions,
+  checkLeaseRef,
+  checkRevision,
+  checkSaveOptions,
+  checkTaskId,
+  checkWorkerId,
+  needsLiveWorker,
+  serializeSnapshot,
+} from './storeArguments.js';
+import type {
+  DeleteOptions,
+  Lease,
+  LeaseOptions,
+  LeaseRef,
+  SaveOptions,
+  StoredTask,
+  TaskStore,
+} from './TaskStore.js';
+import { fileNameForTaskId, taskIdForFileName } from './taskIdFileName.js';
 
 /** The `format` field of every stored document, so a foreign JSON file is recognised as such. */
 const FORMAT = 'task-runtime/file-store';
 /** The document version this store writes; newer ones are refused with SnapshotError. */
 const DOCUMENT_VERSION = 1;
-const REVISION_FILE = /^([1-9][0-9]{0,15})\.json$/;
-/** How often a load retries when a revision it saw was replaced (and removed) between listing and reading. */
-const READ_RETRIES = 20;
+const GENERATION_FILE = /^([1-9][0-9]{0,15})\.json$/;
+/** How often an operation starts over when another writer changed the task under it (not a conflict yet). */
+const MAX_ROUNDS = 100;
 
-interface StoredDocument {
-  readonly format: typeof FORMAT;
-  readonly version: typeof DOCUMENT_VERSION;
+/** One generation of a task: what a document holds besides the format fields. */
+interface TaskDocument {
   readonly taskId: string;
+  /** Grows by one with every save or delete; lease changes keep it. */
   readonly revision: number;
-  readonly savedAt: string;
+  readonly deleted: boolean;
+  /** The last fencing token handed out for this task (0 before the first claim). */
+  readonly fencingToken: number;
+  readonly lease: Lease | null;
   readonly snapshot: unknown;
 }
 
-/** The newest revision file of a task; `deleted` when it is a tombstone (an empty file). */
-interface LatestRevision {
-  readonly revision: number;
-  readonly deleted: boolean;
+/** The newest generation of a task as read from disk. */
+interface Current extends TaskDocument {
+  readonly generation: number;
+}
+
+/** Options of {@link FileTaskStore.open}. */
+export interface FileTaskStoreOptions {
+  /** Source of the time leases expire by. @default () => new Date() */
+  readonly clock?: () => Date;
 }
 
 const isMissing = (error: unknown): boolean =>
   (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 const isTaken = (error: unknown): boolean =>
   (error as NodeJS.ErrnoException | null)?.code === 'EEXIST';
-
-function checkRevision(value: unknown, argument: string, nullable: boolean): void {
-  if ((nullable && value === null) || isPositiveInteger(value)) return;
-  throw new InvalidArgumentError(
-    argument,
-    nullable ? 'a positive integer, or null for "must not exist yet"' : 'a positive integer',
-    describeValue(value),
-  );
-}
+const holds = (current: Current | null, lease: LeaseRef): boolean =>
+  current?.lease?.workerId === lease.workerId &&
+  current.lease.token === lease.token &&
+  !current.deleted;
+const exists = (current: Current | null): current is Current =>
+  current !== null && !current.deleted;
 
 /**
- * The embedded default store: one directory per task under `dir/tasks`, one JSON file per revision.
+ * The embedded default store: one directory per task under `dir/tasks`, one JSON document per generation.
  *
- * A save writes the document to a temporary file, fsyncs it, and hard-links it to `<revision>.json` in the
- * task's directory, then fsyncs the directory. Creating a link fails if the name exists, so of all the writers
- * that expect revision N — in this process or any other on the machine — exactly one creates N + 1, and the
- * others get ConflictError: a compare-and-set without lock files, hence without stale locks after a SIGKILL.
- * A revision file is complete or absent, never torn. Older revisions are removed after each save; a delete
- * writes an empty tombstone revision, so revision numbers of a task id are never reused.
+ * Every change (save, delete, claim, renew, release) writes the task's next generation to a temporary file,
+ * fsyncs it, and hard-links it to `<generation>.json` in the task's directory, then fsyncs the directory.
+ * Creating a link fails when the name exists, so of all writers that read generation N — in this process or any
+ * other on the machine — exactly one creates N + 1; the others read again and decide anew (ConflictError,
+ * LeaseLostError, or another try). That is a compare-and-set without lock files, hence without stale locks after
+ * a SIGKILL, and a generation file is complete or absent, never torn. Older generations are removed after each
+ * change; a delete writes a tombstone, so a task id's revisions and fencing tokens are never reused.
  * @example
  * const store = await FileTaskStore.open('./.task-runtime');
  * const revision = await store.save('login', runtime.persist(), { expectedRevision: null });
@@ -71,21 +91,27 @@ export class FileTaskStore implements TaskStore {
   readonly dir: string;
   readonly #tasksDir: string;
   readonly #tmpDir: string;
+  readonly #clock: () => Date;
   #closed = false;
   #tmpCounter = 0;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, clock: () => Date) {
     this.dir = dir;
     this.#tasksDir = join(dir, 'tasks');
     this.#tmpDir = join(dir, 'tmp');
+    this.#clock = clock;
   }
 
-  /** Opens (and creates when missing) a store in `dir`; fails with TaskStoreError when it is not a writable directory. */
-  static async open(dir: string): Promise<FileTaskStore> {
+  /** Opens (and creates when missing) a store in `dir`; TaskStoreError when it is not a writable directory. */
+  static async open(dir: string, options: FileTaskStoreOptions = {}): Promise<FileTaskStore> {
     if (typeof dir !== 'string' || dir.length === 0 || dir.includes('\0')) {
       throw new InvalidArgumentError('dir', 'a directory path', describeValue(dir));
     }
-    const store = new FileTaskStore(resolve(dir));
+    const clock = options.clock ?? (() => new Date());
+    if (typeof clock !== 'function') {
+      throw new InvalidArgumentError('clock', 'a function returning a Date', describeValue(clock));
+    }
+    const store = new FileTaskStore(resolve(dir), clock);
     try {
       await mkdir(store.#tasksDir, { recursive: true });
       await mkdir(store.#tmpDir, { recursive: true });
@@ -93,12 +119,8 @@ export class FileTaskStore implements TaskStore {
       await (await open(probe, 'wx')).close();
       await unlink(probe);
     } catch (cause) {
-      throw new TaskStoreError(
-        null,
-        `open a file store in '${store.dir}'`,
-        `${(cause as Error).message}; give a directory this process can create and write`,
-        { cause },
-      );
+      const problem = `${(cause as Error).message}; give a directory this process can create and write`;
+      throw new TaskStoreError(null, `open a file store in '${store.dir}'`, problem, { cause });
     }
     return store;
   }
@@ -107,54 +129,37 @@ export class FileTaskStore implements TaskStore {
   async load(taskId: string): Promise<StoredTask | null> {
     this.#checkOpen('load');
     checkTaskId(taskId);
-    const dir = this.#taskDir(taskId);
-    for (let retry = 0; retry < READ_RETRIES; retry += 1) {
-      const latest = await this.#latest(taskId, dir, 'load');
-      if (latest === null || latest.deleted) return null;
-      const file = join(dir, `${latest.revision}.json`);
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (cause) {
-        if (isMissing(cause)) continue; // replaced by a newer revision between listing and reading
-        throw this.#ioError(taskId, 'load', cause);
-      }
-      return {
-        snapshot: parseDocument(text, taskId, latest.revision, file).snapshot,
-        revision: latest.revision,
-      };
-    }
-    throw new TaskStoreError(
-      taskId,
-      'load',
-      `its revisions changed ${READ_RETRIES} times while being read`,
-    );
+    const current = await this.#read(taskId, 'load');
+    return exists(current) ? { snapshot: current.snapshot, revision: current.revision } : null;
   }
 
   /** @inheritDoc */
   async save(taskId: string, snapshot: unknown, options: SaveOptions): Promise<number> {
     this.#checkOpen('save');
     checkTaskId(taskId);
-    if (!isRecord(options)) {
-      throw new InvalidArgumentError(
-        'options',
-        'an object { expectedRevision }',
-        describeValue(options),
-      );
-    }
-    const { expectedRevision } = options;
-    checkRevision(expectedRevision, 'expectedRevision', true);
+    checkSaveOptions(options);
     const snapshotText = serializeSnapshot(snapshot);
-    const dir = this.#taskDir(taskId);
-    const latest = await this.#latest(taskId, dir, 'save');
-    const revision = (latest?.revision ?? 0) + 1;
-    const text =
-      `{"format":"${FORMAT}","version":${DOCUMENT_VERSION},"taskId":${JSON.stringify(taskId)},` +
-      `"revision":${revision},"savedAt":"${new Date().toISOString()}","snapshot":${snapshotText}}`;
-    this.#checkExpected(taskId, expectedRevision, latest);
-    await this.#createRevision(taskId, dir, revision, text, expectedRevision, 'save');
-    await this.#removeRevisionsBefore(dir, revision);
-    return revision;
+    const { expectedRevision, lease } = options;
+    const next = await this.#change(taskId, 'save', snapshotText, (current) => {
+      if (lease !== undefined && !holds(current, lease)) {
+        throw new LeaseLostError(
+          taskId,
+          lease.workerId,
+          lease.token,
+          current?.fencingToken ?? null,
+        );
+      }
+      checkExpected(taskId, expectedRevision, current);
+      return {
+        taskId,
+        revision: (current?.revision ?? 0) + 1,
+        deleted: false,
+        fencingToken: current?.fencingToken ?? 0,
+        lease: current?.deleted === false ? current.lease : null,
+        snapshot: undefined,
+      };
+    });
+    return (next as TaskDocument).revision;
   }
 
   /** @inheritDoc */
@@ -168,40 +173,108 @@ export class FileTaskStore implements TaskStore {
         describeValue(options),
       );
     }
-    checkRevision(options.expectedRevision, 'expectedRevision', false);
-    const dir = this.#taskDir(taskId);
-    const latest = await this.#latest(taskId, dir, 'delete');
-    this.#checkExpected(taskId, options.expectedRevision, latest);
-    const revision = (latest?.revision ?? 0) + 1;
-    await this.#createRevision(taskId, dir, revision, '', options.expectedRevision, 'delete');
-    await this.#removeRevisionsBefore(dir, revision);
+    checkRevision(options.expectedRevision, false);
+    await this.#change(taskId, 'delete', 'null', (current) => {
+      checkExpected(taskId, options.expectedRevision, current);
+      const { revision, fencingToken } = current as Current;
+      return {
+        taskId,
+        revision: revision + 1,
+        deleted: true,
+        fencingToken,
+        lease: null,
+        snapshot: null,
+      };
+    });
   }
 
-  /** @inheritDoc Hashed names (ids over 200 encoded characters) are named from their document; unreadable ones are left out. */
+  /** @inheritDoc Ids too long to be a file name are read from their document; unreadable ones are left out. */
   async list(): Promise<string[]> {
     this.#checkOpen('list');
-    let names: string[];
-    try {
-      names = await readdir(this.#tasksDir);
-    } catch (cause) {
-      throw this.#ioError(null, 'list', cause);
-    }
-    const ids = await Promise.all(
-      names.map(async (name) => {
-        const known = taskIdForFileName(name);
-        if (known === null && !name.startsWith('~h')) return null;
-        try {
-          if (known !== null) {
-            const latest = await this.#latest(known, join(this.#tasksDir, name), 'list');
-            return latest === null || latest.deleted ? null : known;
-          }
-          return await this.#taskIdOfHashedName(name);
-        } catch {
-          return null; // a stray file or an unreadable task must not break the listing of the others
-        }
-      }),
-    );
-    return ids.filter((id): id is string => id !== null).sort();
+    const ids = await this.#mapTasks(async (name, known) => {
+      const current = await this.#readDir(join(this.#tasksDir, name), known, 'list').catch(
+        (error) => {
+          if (known !== null && error instanceof SnapshotError) return 'corrupt' as const;
+          return null;
+        },
+      );
+      if (current === 'corrupt') return known; // listed, so that load() reports what is wrong with it
+      return exists(current) ? current.taskId : null;
+    });
+    return ids.sort();
+  }
+
+  /** @inheritDoc */
+  async claim(taskId: string, workerId: string, options: LeaseOptions): Promise<Lease | null> {
+    this.#checkOpen('claim');
+    checkTaskId(taskId);
+    checkWorkerId(workerId);
+    checkLeaseOptions(options);
+    const next = await this.#change(taskId, 'claim', null, (current) => {
+      if (!exists(current)) throw notStored(taskId, 'claim');
+      if (current.lease !== null && Date.parse(current.lease.expiresAt) > this.#now()) return null;
+      const token = current.fencingToken + 1;
+      const expiresAt = new Date(this.#now() + options.leaseMs).toISOString();
+      return { ...current, fencingToken: token, lease: { workerId, token, expiresAt } };
+    });
+    return next?.lease ?? null;
+  }
+
+  /** @inheritDoc */
+  async renew(taskId: string, lease: LeaseRef, options: LeaseOptions): Promise<Lease> {
+    this.#checkOpen('renew');
+    checkTaskId(taskId);
+    checkLeaseRef(lease);
+    checkLeaseOptions(options);
+    const next = await this.#change(taskId, 'renew', null, (current) => {
+      if (!holds(current, lease)) {
+        throw new LeaseLostError(
+          taskId,
+          lease.workerId,
+          lease.token,
+          current?.fencingToken ?? null,
+        );
+      }
+      const expiresAt = new Date(this.#now() + options.leaseMs).toISOString();
+      return {
+        ...(current as Current),
+        lease: { workerId: lease.workerId, token: lease.token, expiresAt },
+      };
+    });
+    return (next as TaskDocument).lease as Lease;
+  }
+
+  /** @inheritDoc */
+  async release(taskId: string, lease: LeaseRef): Promise<void> {
+    this.#checkOpen('release');
+    checkTaskId(taskId);
+    checkLeaseRef(lease);
+    await this.#change(taskId, 'release', null, (current) => {
+      if (!holds(current, lease)) {
+        throw new LeaseLostError(
+          taskId,
+          lease.workerId,
+          lease.token,
+          current?.fencingToken ?? null,
+        );
+      }
+      return { ...(current as Current), lease: null };
+    });
+  }
+
+  /** @inheritDoc */
+  async listExpired(): Promise<string[]> {
+    this.#checkOpen('listExpired');
+    const now = this.#now();
+    const ids = await this.#mapTasks(async (name, known) => {
+      const current = await this.#readDir(join(this.#tasksDir, name), known, 'listExpired').catch(
+        () => null,
+      );
+      const expired =
+        exists(current) && current.lease !== null && Date.parse(current.lease.expiresAt) <= now;
+      return expired && needsLiveWorker(current.snapshot) ? current.taskId : null;
+    });
+    return ids.sort();
   }
 
   /** @inheritDoc */
@@ -209,18 +282,13 @@ export class FileTaskStore implements TaskStore {
     this.#closed = true;
   }
 
-  #taskDir(taskId: string): string {
-    return join(this.#tasksDir, fileNameForTaskId(taskId));
+  #now(): number {
+    return this.#clock().getTime();
   }
 
   #checkOpen(operation: string): void {
     if (this.#closed)
       throw new TaskStoreError(null, operation, 'the store was closed; open it again');
-  }
-
-  #checkExpected(taskId: string, expected: number | null, latest: LatestRevision | null): void {
-    const actual = latest === null || latest.deleted ? null : latest.revision;
-    if (actual !== expected) throw new ConflictError(taskId, expected, actual);
   }
 
   #ioError(taskId: string | null, operation: string, cause: unknown): TaskStoreError {
@@ -234,38 +302,104 @@ export class FileTaskStore implements TaskStore {
     return new TaskStoreError(taskId, operation, `${(cause as Error).message}${hint}`, { cause });
   }
 
-  async #latest(taskId: string, dir: string, operation: string): Promise<LatestRevision | null> {
+  /** Calls `read` for every task directory (with the id its name encodes, or null) and keeps the ids it returns. */
+  async #mapTasks(
+    read: (name: string, known: string | null) => Promise<string | null>,
+  ): Promise<string[]> {
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = await readdir(this.#tasksDir);
     } catch (cause) {
-      if (isMissing(cause)) return null;
-      throw this.#ioError(taskId, operation, cause);
+      throw this.#ioError(null, 'list', cause);
     }
-    let revision = 0;
-    for (const name of names) {
-      const match = REVISION_FILE.exec(name);
-      if (match?.[1] !== undefined) revision = Math.max(revision, Number(match[1]));
-    }
-    if (revision === 0) return null;
-    try {
-      const { size } = await stat(join(dir, `${revision}.json`));
-      return { revision, deleted: size === 0 };
-    } catch (cause) {
-      if (isMissing(cause)) return this.#latest(taskId, dir, operation); // replaced meanwhile
-      throw this.#ioError(taskId, operation, cause);
-    }
+    const ids = await Promise.all(
+      names.map((name) => {
+        const known = taskIdForFileName(name);
+        return known === null && !name.startsWith('~h') ? null : read(name, known);
+      }),
+    );
+    return ids.filter((id): id is string => id !== null);
   }
 
-  /** Writes `text` durably and links it to `<revision>.json`; only one writer can create a given revision. */
-  async #createRevision(
+  async #read(taskId: string, operation: string): Promise<Current | null> {
+    return this.#readDir(join(this.#tasksDir, fileNameForTaskId(taskId)), taskId, operation);
+  }
+
+  /** The newest generation in a task directory; `expectedId` null for a hashed name (any id that hashes to it). */
+  async #readDir(
+    dir: string,
+    expectedId: string | null,
+    operation: string,
+  ): Promise<Current | null> {
+    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (cause) {
+        if (isMissing(cause)) return null;
+        throw this.#ioError(expectedId, operation, cause);
+      }
+      let generation = 0;
+      for (const name of names) {
+        const match = GENERATION_FILE.exec(name);
+        if (match?.[1] !== undefined) generation = Math.max(generation, Number(match[1]));
+      }
+      if (generation === 0) return null;
+      const file = join(dir, `${generation}.json`);
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (cause) {
+        if (isMissing(cause)) continue; // superseded and removed between listing and reading
+        throw this.#ioError(expectedId, operation, cause);
+      }
+      return { generation, ...parseDocument(text, expectedId, dir, file) };
+    }
+    throw new TaskStoreError(
+      expectedId,
+      operation,
+      `it changed ${MAX_ROUNDS} times while being read`,
+    );
+  }
+
+  /**
+   * The compare-and-set loop: reads the newest generation, lets `decide` check it and describe the next one
+   * (or return null for "nothing to write"), and links that as the next generation; starts over when another
+   * writer linked first. `snapshotText` replaces the snapshot of `decide`'s document when not null.
+   */
+  async #change(
+    taskId: string,
+    operation: string,
+    snapshotText: string | null,
+    decide: (current: Current | null) => TaskDocument | null,
+  ): Promise<TaskDocument | null> {
+    const dir = join(this.#tasksDir, fileNameForTaskId(taskId));
+    for (let round = 0; round < MAX_ROUNDS; round += 1) {
+      const current = await this.#read(taskId, operation);
+      const next = decide(current);
+      if (next === null) return null;
+      const generation = (current?.generation ?? 0) + 1;
+      const text = serializeDocument(next, snapshotText ?? JSON.stringify(next.snapshot));
+      if (await this.#link(taskId, dir, generation, text, operation)) {
+        await this.#removeGenerationsBefore(dir, generation);
+        return next;
+      }
+    }
+    throw new TaskStoreError(
+      taskId,
+      operation,
+      `other writers changed it ${MAX_ROUNDS} times in a row; try again`,
+    );
+  }
+
+  /** Writes `text` durably and links it as `<generation>.json`; false when another writer created it first. */
+  async #link(
     taskId: string,
     dir: string,
-    revision: number,
+    generation: number,
     text: string,
-    expected: number | null,
     operation: string,
-  ): Promise<void> {
+  ): Promise<boolean> {
     this.#tmpCounter += 1;
     const tmp = join(
       this.#tmpDir,
@@ -275,127 +409,116 @@ export class FileTaskStore implements TaskStore {
       await writeDurably(tmp, text);
       await mkdir(dir, { recursive: true });
       try {
-        await link(tmp, join(dir, `${revision}.json`));
+        await link(tmp, join(dir, `${generation}.json`));
       } catch (cause) {
-        if (!isTaken(cause)) throw cause;
-        const now = await this.#latest(taskId, dir, operation);
-        throw new ConflictError(
-          taskId,
-          expected,
-          now === null || now.deleted ? null : now.revision,
-        );
+        if (isTaken(cause)) return false;
+        throw cause;
       }
       await fsyncDirectory(dir);
-      if (revision === 1) await fsyncDirectory(this.#tasksDir);
+      if (generation === 1) await fsyncDirectory(this.#tasksDir);
+      return true;
     } catch (cause) {
-      if (cause instanceof ConflictError) throw cause;
       throw this.#ioError(taskId, operation, cause);
     } finally {
       await unlink(tmp).catch(() => undefined);
     }
   }
 
-  /** Removes superseded revision files; failures are harmless (loads always pick the newest). */
-  async #removeRevisionsBefore(dir: string, revision: number): Promise<void> {
+  /** Removes superseded generations; failures are harmless (reads always pick the newest). */
+  async #removeGenerationsBefore(dir: string, generation: number): Promise<void> {
     const names = await readdir(dir).catch(() => [] as string[]);
     await Promise.all(
       names.map(async (name) => {
-        const match = REVISION_FILE.exec(name);
-        if (match?.[1] !== undefined && Number(match[1]) < revision) {
+        const match = GENERATION_FILE.exec(name);
+        if (match?.[1] !== undefined && Number(match[1]) < generation) {
           await unlink(join(dir, name)).catch(() => undefined);
         }
       }),
     );
   }
-
-  async #taskIdOfHashedName(name: string): Promise<string | null> {
-    const dir = join(this.#tasksDir, name);
-    const names = await readdir(dir);
-    const revisions = names.flatMap((n) => {
-      const match = REVISION_FILE.exec(n);
-      return match?.[1] === undefined ? [] : [Number(match[1])];
-    });
-    if (revisions.length === 0) return null;
-    const revision = Math.max(...revisions);
-    const file = join(dir, `${revision}.json`);
-    const text = await readFile(file, 'utf8');
-    if (text === '') return null;
-    const document = JSON.parse(text) as { taskId?: unknown };
-    const { taskId } = document;
-    return typeof taskId === 'string' && fileNameForTaskId(taskId) === name ? taskId : null;
-  }
 }
 
-function serializeSnapshot(snapshot: unknown): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(snapshot);
-  } catch (cause) {
-    throw new InvalidArgumentError(
-      'snapshot',
-      'a JSON-serializable value',
-      `a value JSON.stringify refused (${(cause as Error).message})`,
-    );
-  }
-  if (text === undefined) {
-    throw new InvalidArgumentError(
-      'snapshot',
-      'a JSON-serializable value',
-      describeValue(snapshot),
-    );
-  }
-  return text;
+function checkExpected(taskId: string, expected: number | null, current: Current | null): void {
+  const actual = exists(current) ? current.revision : null;
+  if (actual !== expected) throw new ConflictError(taskId, expected, actual);
+}
+
+function notStored(taskId: string, operation: string): TaskStoreError {
+  return new TaskStoreError(taskId, operation, 'it is not stored; save it first');
+}
+
+function serializeDocument(document: TaskDocument, snapshotText: string): string {
+  const { taskId, revision, deleted, fencingToken, lease } = document;
+  return (
+    `{"format":"${FORMAT}","version":${DOCUMENT_VERSION},"taskId":${JSON.stringify(taskId)},` +
+    `"revision":${revision},"deleted":${deleted},"fencingToken":${fencingToken},"lease":${JSON.stringify(lease)},` +
+    `"snapshot":${snapshotText}}`
+  );
 }
 
 function parseDocument(
   text: string,
-  taskId: string,
-  revision: number,
+  expectedId: string | null,
+  dir: string,
   file: string,
-): StoredDocument {
+): TaskDocument {
+  const taskId = expectedId;
+  const fail = (path: string, problem: string): never => {
+    throw new SnapshotError(path, `${problem} (file '${file}')`, taskId);
+  };
   let document: unknown;
   try {
     document = JSON.parse(text);
   } catch {
-    throw new SnapshotError(
-      '',
-      `is not valid JSON (file '${file}' is corrupt or was truncated)`,
-      taskId,
-    );
+    return fail('', 'is not valid JSON: the file is corrupt or was truncated');
   }
   if (!isRecord(document) || document.format !== FORMAT) {
-    throw new SnapshotError(
-      '',
-      `is not a task-runtime file-store document (file '${file}')`,
-      taskId,
-    );
+    return fail('', 'is not a task-runtime file-store document');
   }
   if (typeof document.version !== 'number' || document.version > DOCUMENT_VERSION) {
-    throw new SnapshotError(
+    return fail(
       'version',
       `is ${describeValue(document.version)}, newer than the ${DOCUMENT_VERSION} this version of task-runtime reads; upgrade task-runtime`,
-      taskId,
     );
   }
-  if (document.taskId !== taskId) {
-    throw new SnapshotError(
-      'taskId',
-      `is ${describeValue(document.taskId)}, not the task stored under this name (file '${file}')`,
-      taskId,
-    );
+  const storedId = document.taskId;
+  const matches =
+    expectedId === null
+      ? basename(dir) === fileNameForTaskId(String(storedId))
+      : storedId === expectedId;
+  if (typeof storedId !== 'string' || !matches) {
+    return fail('taskId', `is ${describeValue(storedId)}, not the task stored under this name`);
   }
-  if (document.revision !== revision) {
-    throw new SnapshotError(
-      'revision',
-      `is ${describeValue(document.revision)}, but the file is revision ${revision}`,
-      taskId,
-    );
-  }
-  return document as unknown as StoredDocument;
+  const { revision, deleted, fencingToken, lease } = document;
+  if (!Number.isSafeInteger(revision) || (revision as number) < 1)
+    fail('revision', 'is not a positive integer');
+  if (typeof deleted !== 'boolean') fail('deleted', 'is not a boolean');
+  if (!Number.isSafeInteger(fencingToken) || (fencingToken as number) < 0)
+    fail('fencingToken', 'is not a token');
+  if (lease !== null && !isLease(lease))
+    fail('lease', 'is not a lease { workerId, token, expiresAt }');
+  return {
+    taskId: storedId,
+    revision: revision as number,
+    deleted: deleted as boolean,
+    fencingToken: fencingToken as number,
+    lease: lease as Lease | null,
+    snapshot: document.snapshot,
+  };
+}
+
+function isLease(value: unknown): value is Lease {
+  return (
+    isRecord(value) &&
+    typeof value.workerId === 'string' &&
+    Number.isSafeInteger(value.token) &&
+    typeof value.expiresAt === 'string' &&
+    !Number.isNaN(Date.parse(value.expiresAt))
+  );
 }
 
 async function writeDurably(file: string, text: string): Promise<void> {
-  const handle: FileHandle = await open(file, 'wx');
+  const handle = await open(file, 'wx');
   try {
     await handle.writeFile(text, 'utf8');
     await handle.sync();

@@ -1,35 +1,10 @@
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError } from '../errors.js';
-import { describeValue } from '../validation.js';
 
-/** The longest task id a file store holds, in UTF-16 code units. */
-export const MAX_TASK_ID_LENGTH = 1000;
 /** Encoded names longer than this are replaced by a hash (file names are limited to 255 bytes). */
 const MAX_READABLE_NAME = 200;
 const KEPT = /^[a-z0-9_-]$/;
 const HASHED_PREFIX = '~h';
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** Checks that `taskId` is a string a store can hold: non-empty, well-formed Unicode, not too long. */
-export function checkTaskId(taskId: unknown): asserts taskId is string {
-  if (typeof taskId !== 'string' || taskId.length === 0) {
-    throw new InvalidArgumentError('taskId', 'a non-empty string', describeValue(taskId));
-  }
-  if (taskId.length > MAX_TASK_ID_LENGTH) {
-    throw new InvalidArgumentError(
-      'taskId',
-      `at most ${MAX_TASK_ID_LENGTH} characters`,
-      describeValue(taskId),
-    );
-  }
-  if (!taskId.isWellFormed()) {
-    throw new InvalidArgumentError(
-      'taskId',
-      'well-formed Unicode (no lone surrogates)',
-      describeValue(taskId),
-    );
-  }
-}
 
 /**
  * A file name for a task id that can neither leave the store's directory nor collide with another id's name,
