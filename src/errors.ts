@@ -95,8 +95,8 @@ export class ConflictError extends TaskRuntimeError {
   ) {
     super(
       `Task '${taskId}' is at revision ${actualRevision ?? 'none (not stored)'}, ` +
-        `not ${expectedRevision ?? 'none (must not exist yet)'}: another writer got there first. ` +
-        'Load it again and decide what to do with the newer state.',
+        `not ${expectedRevision ?? 'none (must not exist yet)'} as expected: nothing was written. ` +
+        'Another writer changed it; load it again and decide what to do with the current state.',
     );
   }
 }

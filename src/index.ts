@@ -49,6 +49,7 @@ export {
   type WorktreeAssignment,
 } from './runtime/TaskRuntime.js';
 export { FileTaskStore } from './store/FileTaskStore.js';
+export { PostgresTaskStore, type PostgresTaskStoreOptions } from './store/PostgresTaskStore.js';
 export { MAX_TASK_ID_LENGTH } from './store/storeArguments.js';
 export type {
   DeleteOptions,

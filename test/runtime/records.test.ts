@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InspectionEvent } from 'xstate';
-import { IllegalTransitionError, InvalidArgumentError } from '../../src/errors.js';
+import { ConflictError, IllegalTransitionError, InvalidArgumentError } from '../../src/errors.js';
 import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
 import type { TaskRecord } from '../../src/runtime/records.js';
 import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
@@ -173,7 +173,7 @@ describe('DurableTaskRuntime.subscribe', () => {
     const heard: TaskRecord[] = [];
     first.subscribe((record) => heard.push(record));
     await second?.addConcern('second writer');
-    await expect(first.markRunning()).rejects.toThrow('another writer');
+    await expect(first.markRunning()).rejects.toThrow(ConflictError);
     expect(heard).toEqual([]);
     expect(first.status).toBe('pending');
   });

@@ -1,0 +1,52 @@
+import pc from 'picocolors';
+import type { DurableTaskRuntime } from '../../index.js';
+import { colorStatus, formatDuration, heading, table } from '../render.js';
+import type { DemoSettings } from './graph.js';
+
+/** The run-defining options as a command line would give them, e.g. `--tasks 12 --seed 42 …`. */
+export function describeSettings(settings: DemoSettings): string {
+  return (
+    `--tasks ${settings.tasks} --seed ${settings.seed} --fail-rate ${settings.failRate} ` +
+    `--max-attempts ${settings.maxAttempts} --workers ${settings.workers}`
+  );
+}
+
+/** Whether `task` failed without ever starting, because a dependency failed. */
+function isBlocked(task: DurableTaskRuntime): boolean {
+  const last = task.attempts.at(-1);
+  return task.status === 'failed' && last?.startedAt === null && last.retryable === false;
+}
+
+/**
+ * The end-of-run summary: one row per task and the totals. It holds no wall-clock value and no path, so the
+ * same settings print the same summary every time.
+ */
+export function summarize(settings: DemoSettings, tasks: readonly DurableTaskRuntime[]): string[] {
+  const rows = tasks.map((task) => [
+    task.task.id,
+    colorStatus(task.status),
+    String(task.attempts.filter((record) => record.startedAt !== null).length),
+    task.status === 'failed' ? (task.state.error ?? '') : '',
+  ]);
+  const merged = tasks.filter((task) => task.status === 'pr_merged').length;
+  const failed = tasks.filter((task) => task.status === 'failed').length;
+  const blocked = tasks.filter(isBlocked).length;
+  const records = tasks.flatMap((task) => task.attempts);
+  const started = records.filter((record) => record.startedAt !== null);
+  const lost = records.filter((record) => record.error === 'worker lost').length;
+  const retried = tasks.reduce(
+    (sum, task) =>
+      sum + task.artifacts.concerns.filter((c) => /^attempt_\d+_error: /.test(c)).length,
+    0,
+  );
+  const times = started.flatMap((record) => [record.startedAt, record.endedAt]);
+  const millis = times.flatMap((time) => (time === null ? [] : [Date.parse(time)]));
+  const span = millis.length > 0 ? Math.max(...millis) - Math.min(...millis) : 0;
+  return [
+    heading(`Summary (${describeSettings(settings)})`),
+    ...table([['task', 'status', 'attempts', 'error'], ...rows]),
+    `${pc.green(`${merged} merged`)}, ${pc.red(`${failed} failed`)} (${blocked} blocked by a failed dependency) ` +
+      `of ${tasks.length} tasks; ${started.length} attempts started, ${retried} retried, ` +
+      `${lost} lost with their worker; simulated time ${formatDuration(span)}`,
+  ];
+}

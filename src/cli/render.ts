@@ -1,0 +1,63 @@
+import { stripVTControlCharacters } from 'node:util';
+import pc from 'picocolors';
+import type { TaskStatus } from '../index.js';
+
+/** A status word in its colour: green merged, red failed, yellow running, cyan pr_created, dim pending. */
+export function colorStatus(status: TaskStatus | string): string {
+  switch (status) {
+    case 'pr_merged':
+      return pc.green(status);
+    case 'failed':
+      return pc.red(status);
+    case 'running':
+      return pc.yellow(status);
+    case 'pr_created':
+      return pc.cyan(status);
+    case 'pending':
+      return pc.dim(status);
+    default:
+      return pc.magenta(status);
+  }
+}
+
+/** `text` padded with spaces to `width` visible characters (colour codes do not count). */
+export function padVisible(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - stripVTControlCharacters(text).length));
+}
+
+/** Lays out rows as columns two spaces apart, each as wide as its widest cell; trailing spaces trimmed. */
+export function table(rows: readonly (readonly string[])[], indent = '  '): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, column) => {
+      widths[column] = Math.max(widths[column] ?? 0, stripVTControlCharacters(cell).length);
+    });
+  }
+  return rows.map((row) =>
+    (
+      indent + row.map((cell, column) => padVisible(cell, widths[column] ?? 0)).join('  ')
+    ).trimEnd(),
+  );
+}
+
+/** An ISO-8601 time as `2026-01-05 09:12:00` (UTC), or `—` when absent. */
+export function formatTime(iso: string | null): string {
+  if (iso === null) return '—';
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+}
+
+/** A duration as `1h 05m`, `12m 30s` or `45s`. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  const rest = seconds % 60;
+  if (hours > 0) return `${hours}h ${String(minutes).padStart(2, '0')}m`;
+  if (minutes > 0) return `${minutes}m ${String(rest).padStart(2, '0')}s`;
+  return `${rest}s`;
+}
+
+/** A bold section heading. */
+export function heading(text: string): string {
+  return pc.bold(text);
+}

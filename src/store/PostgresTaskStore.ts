@@ -1,0 +1,403 @@
+import type { Pool, QueryResultRow } from 'pg';
+import { ConflictError, InvalidArgumentError, LeaseLostError, TaskStoreError } from '../errors.js';
+import { describeValue, isNonEmptyString, isRecord } from '../validation.js';
+import {
+  checkLeaseOptions,
+  checkLeaseRef,
+  checkRevision,
+  checkSaveOptions,
+  checkTaskId,
+  checkWorkerId,
+  serializeSnapshot,
+} from './storeArguments.js';
+import type {
+  DeleteOptions,
+  Lease,
+  LeaseOptions,
+  LeaseRef,
+  SaveOptions,
+  StoredTask,
+  TaskStore,
+} from './TaskStore.js';
+
+/** Options of {@link PostgresTaskStore.connect}. */
+export interface PostgresTaskStoreOptions {
+  /** A libpq connection string, e.g. `postgresql://user@127.0.0.1:5432/db`. */
+  readonly connectionString: string;
+  /** The table holding the tasks (created by `migrate()`). @default 'task_runtime_tasks' */
+  readonly table?: string;
+  /** Run `migrate()` on connect. @default true */
+  readonly migrate?: boolean;
+  /** Connections in the pool. @default 10 */
+  readonly maxConnections?: number;
+}
+
+interface TaskRow extends QueryResultRow {
+  readonly revision: number;
+  readonly deleted: boolean;
+  readonly lease_owner: string | null;
+  readonly fencing_token: string;
+}
+
+const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** PostgreSQL's code for a character jsonb cannot hold (U+0000). */
+const UNTRANSLATABLE_CHARACTER = '22P05';
+
+const idBytes = (taskId: string): Buffer => Buffer.from(taskId, 'utf8');
+const statusOf = (snapshot: unknown): string | null =>
+  isRecord(snapshot) && typeof snapshot.status === 'string' ? snapshot.status : null;
+const attemptOf = (snapshot: unknown): number | null => {
+  const context = isRecord(snapshot) ? snapshot.context : undefined;
+  return isRecord(context) && Number.isSafeInteger(context.attemptNum)
+    ? (context.attemptNum as number)
+    : null;
+};
+
+/**
+ * A {@link TaskStore} in PostgreSQL for several orchestrator workers on several machines: one row per task
+ * (snapshot as jsonb, status and attempt as plain columns for queries), revisions compared and set in a single
+ * `UPDATE … WHERE revision = $n`, leases with fencing tokens, lease times from the server's clock.
+ * Needs the optional peer dependency `pg` (`npm install pg`), loaded only when you connect.
+ * @example
+ * const store = await PostgresTaskStore.connect({ connectionString: process.env.DATABASE_URL });
+ * const lease = await store.claim('login', 'worker-1', { leaseMs: 30_000 });
+ */
+export class PostgresTaskStore implements TaskStore {
+  /** The (unquoted) name of the table holding the tasks. */
+  readonly table: string;
+  readonly #pool: Pool;
+  readonly #quoted: string;
+  #closed = false;
+
+  private constructor(pool: Pool, table: string) {
+    this.#pool = pool;
+    this.table = table;
+    this.#quoted = `"${table}"`;
+  }
+
+  /** Connects a pool (and, unless `migrate: false`, creates the table); TaskStoreError when the server is unreachable. */
+  static async connect(options: PostgresTaskStoreOptions): Promise<PostgresTaskStore> {
+    if (!isRecord(options) || !isNonEmptyString(options.connectionString)) {
+      const given = describeValue(isRecord(options) ? options.connectionString : options);
+      throw new InvalidArgumentError('connectionString', 'a PostgreSQL connection string', given);
+    }
+    const table = options.table ?? 'task_runtime_tasks';
+    if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
+      throw new InvalidArgumentError(
+        'table',
+        'a lower-case SQL identifier such as task_runtime_tasks',
+        describeValue(table),
+      );
+    }
+    const pg = await loadDriver();
+    const pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+    });
+    pool.on('error', () => undefined); // an idle client's connection dropped; the next query reconnects
+    const store = new PostgresTaskStore(pool, table);
+    try {
+      await pool.query('SELECT 1');
+      if (options.migrate !== false) await store.migrate();
+    } catch (cause) {
+      await pool.end().catch(() => undefined);
+      throw new TaskStoreError(
+        null,
+        'connect to PostgreSQL',
+        `${(cause as Error).message}; check the connection string and that the server runs`,
+        { cause },
+      );
+    }
+    return store;
+  }
+
+  /** Creates the table and its index when missing; safe to run any number of times, also concurrently. */
+  async migrate(): Promise<void> {
+    this.#checkOpen('migrate');
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [
+        `task-runtime:migrate:${this.table}`,
+      ]);
+      await client.query(`
+        CREATE TABLE IF NOT EXISTS ${this.#quoted} (
+          task_id bytea PRIMARY KEY,
+          revision integer NOT NULL CHECK (revision > 0),
+          deleted boolean NOT NULL DEFAULT false,
+          snapshot jsonb,
+          status text,
+          attempt_num integer,
+          lease_owner text,
+          lease_expires_at timestamptz,
+          fencing_token bigint NOT NULL DEFAULT 0,
+          updated_at timestamptz NOT NULL DEFAULT now()
+        )`);
+      await client.query(
+        `CREATE INDEX IF NOT EXISTS "${this.table}_lease_expiry" ON ${this.#quoted} (lease_expires_at) WHERE lease_owner IS NOT NULL`,
+      );
+      await client.query(
+        `COMMENT ON COLUMN ${this.#quoted}.task_id IS 'UTF-8 bytes of the task id: convert_from(task_id, ''UTF8'')'`,
+      );
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** @inheritDoc */
+  async load(taskId: string): Promise<StoredTask | null> {
+    this.#checkOpen('load');
+    checkTaskId(taskId);
+    const { rows } = await this.#query<{ revision: number; snapshot: unknown }>(
+      taskId,
+      'load',
+      `SELECT revision, snapshot FROM ${this.#quoted} WHERE task_id = $1 AND NOT deleted`,
+      [idBytes(taskId)],
+    );
+    const row = rows[0];
+    return row === undefined ? null : { snapshot: row.snapshot, revision: row.revision };
+  }
+
+  /** @inheritDoc U+0000 cannot be stored in jsonb: a snapshot holding it gets InvalidArgumentError. */
+  async save(taskId: string, snapshot: unknown, options: SaveOptions): Promise<number> {
+    this.#checkOpen('save');
+    checkTaskId(taskId);
+    checkSaveOptions(options);
+    const text = serializeSnapshot(snapshot);
+    const { expectedRevision, lease } = options;
+    const values = [
+      idBytes(taskId),
+      text,
+      statusOf(snapshot),
+      attemptOf(snapshot),
+      lease?.workerId ?? null,
+      lease?.token ?? null,
+    ];
+    const leaseHeld = '($5::text IS NULL OR (lease_owner = $5 AND fencing_token = $6))';
+    const sql =
+      expectedRevision === null
+        ? `INSERT INTO ${this.#quoted} AS t (task_id, revision, snapshot, status, attempt_num)
+             SELECT $1, 1, $2::jsonb, $3, $4 WHERE $5::text IS NULL
+           ON CONFLICT (task_id) DO UPDATE SET revision = t.revision + 1, deleted = false, snapshot = EXCLUDED.snapshot,
+             status = EXCLUDED.status, attempt_num = EXCLUDED.attempt_num, updated_at = now()
+           WHERE t.deleted
+           RETURNING revision`
+        : `UPDATE ${this.#quoted} SET revision = revision + 1, snapshot = $2::jsonb, status = $3, attempt_num = $4,
+             updated_at = now()
+           WHERE task_id = $1 AND NOT deleted AND revision = $7 AND ${leaseHeld}
+           RETURNING revision`;
+    const { rows } = await this.#query<{ revision: number }>(
+      taskId,
+      'save',
+      sql,
+      expectedRevision === null ? values.slice(0, 5) : [...values, expectedRevision],
+    );
+    if (rows[0] !== undefined) return rows[0].revision;
+    throw await this.#refusal(taskId, expectedRevision, lease);
+  }
+
+  /** @inheritDoc */
+  async delete(taskId: string, options: DeleteOptions): Promise<void> {
+    this.#checkOpen('delete');
+    checkTaskId(taskId);
+    if (!isRecord(options)) {
+      throw new InvalidArgumentError(
+        'options',
+        'an object { expectedRevision }',
+        describeValue(options),
+      );
+    }
+    checkRevision(options.expectedRevision, false);
+    const { rows } = await this.#query(
+      taskId,
+      'delete',
+      `UPDATE ${this.#quoted} SET deleted = true, revision = revision + 1, snapshot = NULL, status = NULL,
+         attempt_num = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+       WHERE task_id = $1 AND NOT deleted AND revision = $2
+       RETURNING revision`,
+      [idBytes(taskId), options.expectedRevision],
+    );
+    if (rows.length === 0) throw await this.#refusal(taskId, options.expectedRevision, undefined);
+  }
+
+  /** @inheritDoc */
+  async list(): Promise<string[]> {
+    this.#checkOpen('list');
+    const { rows } = await this.#query<{ task_id: Buffer }>(
+      null,
+      'list',
+      `SELECT task_id FROM ${this.#quoted} WHERE NOT deleted`,
+      [],
+    );
+    return rows.map((row) => row.task_id.toString('utf8')).sort();
+  }
+
+  /** @inheritDoc */
+  async claim(taskId: string, workerId: string, options: LeaseOptions): Promise<Lease | null> {
+    this.#checkOpen('claim');
+    checkTaskId(taskId);
+    checkWorkerId(workerId);
+    checkLeaseOptions(options);
+    const { rows } = await this.#query<{ token: string; expires_at: Date }>(
+      taskId,
+      'claim',
+      `UPDATE ${this.#quoted} SET fencing_token = fencing_token + 1, lease_owner = $2,
+         lease_expires_at = clock_timestamp() + make_interval(secs => $3::double precision / 1000)
+       WHERE task_id = $1 AND NOT deleted AND (lease_owner IS NULL OR lease_expires_at <= clock_timestamp())
+       RETURNING fencing_token AS token, lease_expires_at AS expires_at`,
+      [idBytes(taskId), workerId, options.leaseMs],
+    );
+    const row = rows[0];
+    if (row !== undefined)
+      return { workerId, token: Number(row.token), expiresAt: row.expires_at.toISOString() };
+    if ((await this.#current(taskId)) === null) {
+      throw new TaskStoreError(taskId, 'claim', 'it is not stored; save it first');
+    }
+    return null;
+  }
+
+  /** @inheritDoc */
+  async renew(taskId: string, lease: LeaseRef, options: LeaseOptions): Promise<Lease> {
+    this.#checkOpen('renew');
+    checkTaskId(taskId);
+    checkLeaseRef(lease);
+    checkLeaseOptions(options);
+    const { rows } = await this.#query<{ expires_at: Date }>(
+      taskId,
+      'renew',
+      `UPDATE ${this.#quoted} SET lease_expires_at = clock_timestamp() + make_interval(secs => $4::double precision / 1000)
+       WHERE task_id = $1 AND NOT deleted AND lease_owner = $2 AND fencing_token = $3
+       RETURNING lease_expires_at AS expires_at`,
+      [idBytes(taskId), lease.workerId, lease.token, options.leaseMs],
+    );
+    const row = rows[0];
+    if (row === undefined) throw await this.#leaseLost(taskId, lease);
+    return {
+      workerId: lease.workerId,
+      token: lease.token,
+      expiresAt: row.expires_at.toISOString(),
+    };
+  }
+
+  /** @inheritDoc */
+  async release(taskId: string, lease: LeaseRef): Promise<void> {
+    this.#checkOpen('release');
+    checkTaskId(taskId);
+    checkLeaseRef(lease);
+    const { rows } = await this.#query(
+      taskId,
+      'release',
+      `UPDATE ${this.#quoted} SET lease_owner = NULL, lease_expires_at = NULL
+       WHERE task_id = $1 AND NOT deleted AND lease_owner = $2 AND fencing_token = $3
+       RETURNING fencing_token`,
+      [idBytes(taskId), lease.workerId, lease.token],
+    );
+    if (rows.length === 0) throw await this.#leaseLost(taskId, lease);
+  }
+
+  /** @inheritDoc */
+  async listExpired(): Promise<string[]> {
+    this.#checkOpen('listExpired');
+    const { rows } = await this.#query<{ task_id: Buffer }>(
+      null,
+      'listExpired',
+      `SELECT task_id FROM ${this.#quoted}
+       WHERE NOT deleted AND lease_owner IS NOT NULL AND lease_expires_at <= clock_timestamp()
+         AND status IN ('running', 'pr_created')`,
+      [],
+    );
+    return rows.map((row) => row.task_id.toString('utf8')).sort();
+  }
+
+  /** @inheritDoc */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  #checkOpen(operation: string): void {
+    if (this.#closed)
+      throw new TaskStoreError(null, operation, 'the store was closed; connect again');
+  }
+
+  async #query<Row extends QueryResultRow>(
+    taskId: string | null,
+    operation: string,
+    sql: string,
+    values: readonly unknown[],
+  ): Promise<{ rows: Row[] }> {
+    try {
+      return await this.#pool.query<Row>(sql, values as unknown[]);
+    } catch (cause) {
+      if ((cause as { code?: string }).code === UNTRANSLATABLE_CHARACTER) {
+        throw new InvalidArgumentError(
+          'snapshot',
+          'JSON without U+0000 characters (PostgreSQL jsonb cannot hold them)',
+          'a snapshot with U+0000',
+        );
+      }
+      throw new TaskStoreError(taskId, operation, (cause as Error).message, { cause });
+    }
+  }
+
+  async #current(taskId: string): Promise<TaskRow | null> {
+    const { rows } = await this.#query<TaskRow>(
+      taskId,
+      'read',
+      `SELECT revision, deleted, lease_owner, fencing_token FROM ${this.#quoted} WHERE task_id = $1`,
+      [idBytes(taskId)],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Why a conditional write matched no row: the lease was lost, or the revision was not the expected one. */
+  async #refusal(
+    taskId: string,
+    expected: number | null,
+    lease: LeaseRef | undefined,
+  ): Promise<Error> {
+    const row = await this.#current(taskId);
+    const live = row !== null && !row.deleted;
+    if (
+      lease !== undefined &&
+      !(live && row.lease_owner === lease.workerId && Number(row.fencing_token) === lease.token)
+    ) {
+      return new LeaseLostError(
+        taskId,
+        lease.workerId,
+        lease.token,
+        row === null ? null : Number(row.fencing_token),
+      );
+    }
+    return new ConflictError(taskId, expected, live ? row.revision : null);
+  }
+
+  async #leaseLost(taskId: string, lease: LeaseRef): Promise<LeaseLostError> {
+    const row = await this.#current(taskId);
+    return new LeaseLostError(
+      taskId,
+      lease.workerId,
+      lease.token,
+      row === null ? null : Number(row.fencing_token),
+    );
+  }
+}
+
+async function loadDriver(): Promise<typeof import('pg')> {
+  try {
+    const driver = (await import('pg')) as typeof import('pg') & { default?: typeof import('pg') };
+    return driver.default ?? driver;
+  } catch (cause) {
+    throw new TaskStoreError(
+      null,
+      'use PostgresTaskStore',
+      "the optional peer dependency 'pg' is not installed; run `npm install pg`",
+      { cause },
+    );
+  }
+}
