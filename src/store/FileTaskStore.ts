@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { constants, link, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import {
+  constants,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import {
   ConflictError,
@@ -331,6 +341,7 @@ export class FileTaskStore implements TaskStore {
     expectedId: string | null,
     operation: string,
   ): Promise<Current | null> {
+    let emptyBefore = 0;
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
       let names: string[];
       try {
@@ -350,8 +361,12 @@ export class FileTaskStore implements TaskStore {
       try {
         text = await readFile(file, 'utf8');
       } catch (cause) {
-        if (isMissing(cause)) continue; // superseded and removed between listing and reading
+        if (isMissing(cause)) continue;
         throw this.#ioError(expectedId, operation, cause);
+      }
+      if (text === '' && emptyBefore !== generation) {
+        emptyBefore = generation; // superseded between listing and reading: list again
+        continue;
       }
       return { generation, ...parseDocument(text, expectedId, dir, file) };
     }
@@ -381,7 +396,7 @@ export class FileTaskStore implements TaskStore {
       const generation = (current?.generation ?? 0) + 1;
       const text = serializeDocument(next, snapshotText ?? JSON.stringify(next.snapshot));
       if (await this.#link(taskId, dir, generation, text, operation)) {
-        await this.#removeGenerationsBefore(dir, generation);
+        if (current !== null) await this.#empty(join(dir, `${current.generation}.json`));
         return next;
       }
     }
@@ -400,11 +415,7 @@ export class FileTaskStore implements TaskStore {
     text: string,
     operation: string,
   ): Promise<boolean> {
-    this.#tmpCounter += 1;
-    const tmp = join(
-      this.#tmpDir,
-      `${process.pid}-${this.#tmpCounter}-${randomBytes(6).toString('hex')}.json`,
-    );
+    const tmp = this.#tmpPath();
     try {
       await writeDurably(tmp, text);
       await mkdir(dir, { recursive: true });
@@ -424,16 +435,22 @@ export class FileTaskStore implements TaskStore {
     }
   }
 
-  /** Removes superseded generations; failures are harmless (reads always pick the newest). */
-  async #removeGenerationsBefore(dir: string, generation: number): Promise<void> {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    await Promise.all(
-      names.map(async (name) => {
-        const match = GENERATION_FILE.exec(name);
-        if (match?.[1] !== undefined && Number(match[1]) < generation) {
-          await unlink(join(dir, name)).catch(() => undefined);
-        }
-      }),
+  /**
+   * Replaces a superseded generation by an empty file instead of removing it: its name stays taken, so a writer
+   * that read an older generation and was delayed can never link into it later (no ABA). Failures are harmless.
+   */
+  async #empty(file: string): Promise<void> {
+    const placeholder = this.#tmpPath();
+    await writeFile(placeholder, '', { flag: 'wx' })
+      .then(() => rename(placeholder, file))
+      .catch(() => unlink(placeholder).catch(() => undefined));
+  }
+
+  #tmpPath(): string {
+    this.#tmpCounter += 1;
+    return join(
+      this.#tmpDir,
+      `${process.pid}-${this.#tmpCounter}-${randomBytes(6).toString('hex')}.json`,
     );
   }
 }
@@ -490,6 +507,7 @@ function parseDocument(
     return fail('taskId', `is ${describeValue(storedId)}, not the task stored under this name`);
   }
   const { revision, deleted, fencingToken, lease } = document;
+  if (!('snapshot' in document)) fail('snapshot', 'is missing');
   if (!Number.isSafeInteger(revision) || (revision as number) < 1)
     fail('revision', 'is not a positive integer');
   if (typeof deleted !== 'boolean') fail('deleted', 'is not a boolean');
