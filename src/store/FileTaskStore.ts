@@ -20,9 +20,9 @@ import {
 } from '../errors.js';
 import { describeValue, isRecord } from '../validation.js';
 import {
+  checkDeleteOptions,
   checkLeaseOptions,
   checkLeaseRef,
-  checkRevision,
   checkSaveOptions,
   checkTaskId,
   checkWorkerId,
@@ -151,14 +151,7 @@ export class FileTaskStore implements TaskStore {
     const snapshotText = serializeSnapshot(snapshot);
     const { expectedRevision, lease } = options;
     const next = await this.#change(taskId, 'save', snapshotText, (current) => {
-      if (lease !== undefined && !holds(current, lease)) {
-        throw new LeaseLostError(
-          taskId,
-          lease.workerId,
-          lease.token,
-          current?.fencingToken ?? null,
-        );
-      }
+      if (lease !== undefined) requireLease(taskId, current, lease);
       checkExpected(taskId, expectedRevision, current);
       return {
         taskId,
@@ -176,14 +169,7 @@ export class FileTaskStore implements TaskStore {
   async delete(taskId: string, options: DeleteOptions): Promise<void> {
     this.#checkOpen('delete');
     checkTaskId(taskId);
-    if (!isRecord(options)) {
-      throw new InvalidArgumentError(
-        'options',
-        'an object { expectedRevision }',
-        describeValue(options),
-      );
-    }
-    checkRevision(options.expectedRevision, false);
+    checkDeleteOptions(options);
     await this.#change(taskId, 'delete', 'null', (current) => {
       checkExpected(taskId, options.expectedRevision, current);
       const { revision, fencingToken } = current as Current;
@@ -237,14 +223,7 @@ export class FileTaskStore implements TaskStore {
     checkLeaseRef(lease);
     checkLeaseOptions(options);
     const next = await this.#change(taskId, 'renew', null, (current) => {
-      if (!holds(current, lease)) {
-        throw new LeaseLostError(
-          taskId,
-          lease.workerId,
-          lease.token,
-          current?.fencingToken ?? null,
-        );
-      }
+      requireLease(taskId, current, lease);
       const expiresAt = new Date(this.#now() + options.leaseMs).toISOString();
       return {
         ...(current as Current),
@@ -260,14 +239,7 @@ export class FileTaskStore implements TaskStore {
     checkTaskId(taskId);
     checkLeaseRef(lease);
     await this.#change(taskId, 'release', null, (current) => {
-      if (!holds(current, lease)) {
-        throw new LeaseLostError(
-          taskId,
-          lease.workerId,
-          lease.token,
-          current?.fencingToken ?? null,
-        );
-      }
+      requireLease(taskId, current, lease);
       return { ...(current as Current), lease: null };
     });
   }
@@ -452,6 +424,13 @@ export class FileTaskStore implements TaskStore {
       this.#tmpDir,
       `${process.pid}-${this.#tmpCounter}-${randomBytes(6).toString('hex')}.json`,
     );
+  }
+}
+
+/** Throws LeaseLostError unless `lease` is the task's current lease. */
+function requireLease(taskId: string, current: Current | null, lease: LeaseRef): void {
+  if (!holds(current, lease)) {
+    throw new LeaseLostError(taskId, lease.workerId, lease.token, current?.fencingToken ?? null);
   }
 }
 

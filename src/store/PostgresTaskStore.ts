@@ -2,9 +2,9 @@ import type { Pool, QueryResultRow } from 'pg';
 import { ConflictError, InvalidArgumentError, LeaseLostError, TaskStoreError } from '../errors.js';
 import { describeValue, isNonEmptyString, isRecord } from '../validation.js';
 import {
+  checkDeleteOptions,
   checkLeaseOptions,
   checkLeaseRef,
-  checkRevision,
   checkSaveOptions,
   checkTaskId,
   checkWorkerId,
@@ -204,14 +204,7 @@ export class PostgresTaskStore implements TaskStore {
   async delete(taskId: string, options: DeleteOptions): Promise<void> {
     this.#checkOpen('delete');
     checkTaskId(taskId);
-    if (!isRecord(options)) {
-      throw new InvalidArgumentError(
-        'options',
-        'an object { expectedRevision }',
-        describeValue(options),
-      );
-    }
-    checkRevision(options.expectedRevision, false);
+    checkDeleteOptions(options);
     const { rows } = await this.#query(
       taskId,
       'delete',

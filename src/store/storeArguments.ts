@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import { describeValue, isNonEmptyString, isPositiveInteger, isRecord } from '../validation.js';
-import type { LeaseOptions, LeaseRef, SaveOptions } from './TaskStore.js';
+import type { DeleteOptions, LeaseOptions, LeaseRef, SaveOptions } from './TaskStore.js';
 
 /** The longest task id a store holds, in UTF-16 code units. */
 export const MAX_TASK_ID_LENGTH = 1000;
@@ -39,6 +39,18 @@ export function checkSaveOptions(options: unknown): asserts options is SaveOptio
   }
   checkRevision(options.expectedRevision, true);
   if (options.lease !== undefined) checkLeaseRef(options.lease);
+}
+
+/** Checks the options of a delete: `{ expectedRevision }` with a positive integer. */
+export function checkDeleteOptions(options: unknown): asserts options is DeleteOptions {
+  if (!isRecord(options)) {
+    throw new InvalidArgumentError(
+      'options',
+      'an object { expectedRevision }',
+      describeValue(options),
+    );
+  }
+  checkRevision(options.expectedRevision, false);
 }
 
 /** Checks a revision: a positive integer, or null when `nullable`. */
