@@ -7,6 +7,7 @@ import {
   readdir,
   readFile,
   rename,
+  stat,
   unlink,
   writeFile,
 } from 'node:fs/promises';
@@ -71,6 +72,17 @@ export interface FileTaskStoreOptions {
   readonly clock?: () => Date;
 }
 
+/** A temporary file of a dead process older than this is removed when a store is opened. */
+const ABANDONED_AFTER_MS = 60_000;
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
 const isMissing = (error: unknown): boolean =>
   (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 const isTaken = (error: unknown): boolean =>
@@ -125,13 +137,14 @@ export class FileTaskStore implements TaskStore {
     try {
       await mkdir(store.#tasksDir, { recursive: true });
       await mkdir(store.#tmpDir, { recursive: true });
-      const probe = join(store.#tmpDir, `probe-${process.pid}-${randomBytes(6).toString('hex')}`);
+      const probe = store.#tmpPath();
       await (await open(probe, 'wx')).close();
       await unlink(probe);
     } catch (cause) {
       const problem = `${(cause as Error).message}; give a directory this process can create and write`;
       throw new TaskStoreError(null, `open a file store in '${store.dir}'`, problem, { cause });
     }
+    await store.#removeAbandonedTemporaryFiles();
     return store;
   }
 
@@ -416,6 +429,21 @@ export class FileTaskStore implements TaskStore {
     await writeFile(placeholder, '', { flag: 'wx' })
       .then(() => rename(placeholder, file))
       .catch(() => unlink(placeholder).catch(() => undefined));
+  }
+
+  /** Removes temporary files left by processes that died mid-write (their pid is gone and the file is old). */
+  async #removeAbandonedTemporaryFiles(): Promise<void> {
+    const names = await readdir(this.#tmpDir).catch(() => [] as string[]);
+    const cutoff = Date.now() - ABANDONED_AFTER_MS;
+    await Promise.all(
+      names.map(async (name) => {
+        const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+        if (!Number.isSafeInteger(pid) || pid === process.pid || isAlive(pid)) return;
+        const file = join(this.#tmpDir, name);
+        const { mtimeMs } = await stat(file).catch(() => ({ mtimeMs: Number.POSITIVE_INFINITY }));
+        if (mtimeMs < cutoff) await unlink(file).catch(() => undefined);
+      }),
+    );
   }
 
   #tmpPath(): string {

@@ -8,6 +8,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -128,6 +129,24 @@ describe('FileTaskStore', () => {
     ])('should throw InvalidArgumentError for %s as directory', async (_label, dir) => {
       const error = await rejectionOf(() => FileTaskStore.open(dir as string));
       expect(error).toBeInstanceOf(InvalidArgumentError);
+    });
+  });
+
+  describe('temporary files left by a killed writer', () => {
+    it('should remove old temporary files of dead processes on open, and keep the others', async () => {
+      const dir = freshTempDir();
+      await (await FileTaskStore.open(dir)).close();
+      const deadPid = spawnSync(process.execPath, ['-e', '']).pid as number;
+      const tmp = join(dir, 'tmp');
+      const old = new Date(Date.now() - 10 * 60_000);
+      const abandoned = `${deadPid}-1-aaaaaaaaaaaa.json`;
+      const recent = `${deadPid}-2-bbbbbbbbbbbb.json`;
+      const alive = `${process.pid}-3-cccccccccccc.json`;
+      for (const name of [abandoned, recent, alive]) writeFileSync(join(tmp, name), '{"half":');
+      utimesSync(join(tmp, abandoned), old, old);
+      utimesSync(join(tmp, alive), old, old);
+      await (await FileTaskStore.open(dir)).close();
+      expect(readdirSync(tmp).sort()).toEqual([recent, alive].sort());
     });
   });
 

@@ -1,0 +1,393 @@
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FileTaskStore } from '../../src/store/FileTaskStore.js';
+
+/*
+ * Crash safety and cross-process races of FileTaskStore. The writers are real child processes running the
+ * BUILT package (test/fixtures/*.mjs import dist/index.js; `npm test` builds first); the parent checks the
+ * store through the sources. Random choices come from a seeded generator: set TASK_RUNTIME_SEED to replay one.
+ */
+
+const FIXTURES = join(__dirname, '..', 'fixtures');
+const SEED = Number(process.env.TASK_RUNTIME_SEED ?? Math.floor(Math.random() * 2 ** 32));
+const LINE_TIMEOUT_MS = 15_000;
+
+/** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The snapshot test/fixtures/crashSaver.mjs saves for `taskId` at `revision` (keep the two in step). */
+function crashSnapshotAt(taskId: string, revision: number): unknown {
+  return { taskId, revision, pad: 'x'.repeat(100 + ((revision * 7919) % 16_000)) };
+}
+
+interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+/** A fixture script running in a child process, read line by line. */
+interface Fixture {
+  readonly process: ChildProcessWithoutNullStreams;
+  /** Every complete stdout line so far. */
+  readonly lines: readonly string[];
+  /** Resolves once the process exited and its output was read to the end. */
+  readonly exited: Promise<Exit>;
+  stderr(): string;
+  /** The next stdout line not returned yet; rejects on exit or after `timeoutMs`. */
+  nextLine(timeoutMs?: number): Promise<string>;
+  send(line: string): void;
+}
+
+const running = new Set<Fixture>();
+
+function startFixture(script: string, args: readonly string[]): Fixture {
+  const child = spawn(process.execPath, [join(FIXTURES, script), ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  let read = 0;
+  let ended: Exit | null = null;
+  let wake: (() => void) | null = null;
+  const notify = (): void => {
+    wake?.();
+    wake = null;
+  };
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+    notify();
+  });
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  child.stdin.on('error', () => undefined); // a killed child closes its stdin under our feet
+  const exited = new Promise<Exit>((resolveExit) => {
+    child.on('close', (code, signal) => {
+      ended = { code, signal };
+      running.delete(fixture);
+      notify();
+      resolveExit(ended);
+    });
+  });
+  const fixture: Fixture = {
+    process: child,
+    lines,
+    exited,
+    stderr: () => stderr,
+    async nextLine(timeoutMs = LINE_TIMEOUT_MS) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const line = lines[read];
+        if (line !== undefined) {
+          read += 1;
+          return line;
+        }
+        if (ended !== null) {
+          throw new Error(
+            `${script} exited (code ${ended.code}, signal ${ended.signal}) before printing a line; ` +
+              `stderr: ${stderr}`,
+          );
+        }
+        const left = deadline - Date.now();
+        if (left <= 0)
+          throw new Error(`${script} printed no line in ${timeoutMs} ms; stderr: ${stderr}`);
+        await new Promise<void>((resolveWake) => {
+          const timer = setTimeout(resolveWake, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolveWake();
+          };
+        });
+      }
+    },
+    send(line: string) {
+      child.stdin.write(`${line}\n`);
+    },
+  };
+  running.add(fixture);
+  return fixture;
+}
+
+/** Parses `prefix a b c` into numbers, failing loudly on anything else. */
+function numbersAfter(line: string, prefix: string): number[] {
+  const [head, ...rest] = line.split(' ');
+  if (head !== prefix || rest.some((part) => !/^(0|[1-9][0-9]*)$/.test(part))) {
+    throw new Error(`expected a '${prefix} <numbers>' line, got ${JSON.stringify(line)}`);
+  }
+  return rest.map(Number);
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+let dirs: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'task-runtime-crash-'));
+  dirs.push(dir);
+  return dir;
+}
+
+afterEach(async () => {
+  for (const fixture of running) fixture.process.kill('SIGKILL');
+  await Promise.all([...running].map((fixture) => fixture.exited));
+});
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs = [];
+});
+
+describe('FileTaskStore under SIGKILL', () => {
+  const KILLS = 60;
+  const taskIds = ['crash-0', 'crash-1', 'crash/2', 'crash ü 3', '../crash-4'];
+  let dir = '';
+  /** The revision of each task after the last kill; set once the kill campaign finished. */
+  let afterCampaign: number[] | null = null;
+
+  beforeAll(() => {
+    dir = tempDir();
+  });
+
+  it('should keep every task loadable at its last acknowledged revision or one later across 60 kills', async () => {
+    const random = mulberry32(SEED);
+    const acknowledged = taskIds.map(() => 0);
+    const seen = taskIds.map(() => 0);
+    const problems: string[] = [];
+    let acks = 0;
+    let kills = 0;
+    for (let kill = 1; kill <= KILLS && problems.length === 0; kill += 1) {
+      const where = `seed ${SEED}, kill ${kill}`;
+      const child = startFixture('crashSaver.mjs', [dir, ...taskIds]);
+      const ready = numbersAfter(await child.nextLine(), 'ready');
+      if (JSON.stringify(ready) !== JSON.stringify(seen)) {
+        problems.push(`${where}: child started from revisions ${ready}, the parent saw ${seen}`);
+      }
+      // What the child loaded on start is durable and it continues from there: that counts as acknowledged.
+      for (const [index, revision] of ready.entries()) {
+        acknowledged[index] = Math.max(acknowledged[index] ?? 0, revision);
+      }
+      await sleep(5 + Math.floor(random() * 56));
+      child.process.kill('SIGKILL');
+      const exit = await child.exited;
+      if (exit.signal !== 'SIGKILL') {
+        problems.push(
+          `${where}: child ended by itself (code ${exit.code}) instead of by SIGKILL; stderr: ${child.stderr()}`,
+        );
+      }
+      kills += 1;
+      for (const line of child.lines.slice(1)) {
+        const [index = -1, revision = -1] = numbersAfter(line, 'ack');
+        const previous = acknowledged[index];
+        if (previous === undefined || revision <= previous) {
+          problems.push(
+            `${where}: unexpected acknowledgement '${line}' after revision ${previous}`,
+          );
+        } else {
+          acknowledged[index] = revision;
+          acks += 1;
+        }
+      }
+      const store = await FileTaskStore.open(dir);
+      for (const [index, taskId] of taskIds.entries()) {
+        const ack = acknowledged[index] ?? 0;
+        try {
+          const stored = await store.load(taskId);
+          const revision = stored?.revision ?? 0;
+          if (revision !== ack && revision !== ack + 1) {
+            problems.push(
+              `${where}: task '${taskId}' is at revision ${revision}, last acknowledged ${ack}`,
+            );
+          } else if (
+            stored !== null &&
+            JSON.stringify(stored.snapshot) !== JSON.stringify(crashSnapshotAt(taskId, revision))
+          ) {
+            problems.push(`${where}: task '${taskId}' revision ${revision} holds another snapshot`);
+          }
+          seen[index] = revision;
+        } catch (error) {
+          problems.push(`${where}: task '${taskId}' failed to load: ${describeError(error)}`);
+        }
+      }
+      await store.close();
+    }
+    expect(problems).toEqual([]);
+    expect({ seed: SEED, kills }).toEqual({ seed: SEED, kills: KILLS });
+    // The children really wrote between kills, so the kills hit saves in flight.
+    expect({ seed: SEED, enoughAcks: acks >= 2 * KILLS }).toEqual({ seed: SEED, enoughAcks: true });
+    afterCampaign = seen;
+  }, 60_000);
+
+  it('should reopen after the kills with list() naming exactly the tasks and saves working', async () => {
+    expect(afterCampaign).not.toBeNull(); // the kill campaign above ran and passed
+    const revisions = afterCampaign ?? [];
+    const store = await FileTaskStore.open(dir);
+    expect(await store.list()).toEqual([...taskIds].sort());
+    for (const [index, taskId] of taskIds.entries()) {
+      const revision = revisions[index] ?? 0;
+      expect({ taskId, revision: (await store.load(taskId))?.revision }).toEqual({
+        taskId,
+        revision,
+      });
+      // No lock, temporary file or half-made revision left by a kill stands in the way of the next save.
+      await expect(
+        store.save(taskId, crashSnapshotAt(taskId, revision + 1), { expectedRevision: revision }),
+      ).resolves.toBe(revision + 1);
+    }
+    expect(await store.list()).toEqual([...taskIds].sort());
+    await store.close();
+  });
+});
+
+describe('FileTaskStore with two racing processes', () => {
+  it('should refuse a slow save whose expectedRevision was overtaken by two newer saves', async () => {
+    // Two stores on one directory in this process. The slow save writes 32 MB, so the fast store very likely
+    // saves twice while it is still being written — after which the slow one must not win too.
+    const dir = tempDir();
+    const slowStore = await FileTaskStore.open(dir);
+    const fastStore = await FileTaskStore.open(dir);
+    expect(await slowStore.save('overtaken', { by: 'parent' }, { expectedRevision: null })).toBe(1);
+    const slow = slowStore
+      .save('overtaken', { by: 'slow', pad: 'y'.repeat(32 * 1024 * 1024) }, { expectedRevision: 1 })
+      .then(
+        (revision) => ({ revision }),
+        (error: unknown) => ({ error: error instanceof Error ? error.name : String(error) }),
+      );
+    const fast: Array<number | string> = [];
+    try {
+      fast.push(await fastStore.save('overtaken', { by: 'fast' }, { expectedRevision: 1 }));
+      fast.push(await fastStore.save('overtaken', { by: 'fast again' }, { expectedRevision: 2 }));
+    } catch (error) {
+      fast.push(error instanceof Error ? error.name : String(error));
+    }
+    const outcome = { slow: await slow, fast };
+    // Both expected revision 1: at most one of the two first saves may win.
+    const winners = ['revision' in outcome.slow ? 'slow' : null, fast[0] === 2 ? 'fast' : null];
+    expect({ outcome, winners: winners.filter((winner) => winner !== null) }).toEqual({
+      outcome,
+      winners: [expect.any(String)],
+    });
+    const stored = await fastStore.load('overtaken');
+    expect(stored?.revision).toBe('revision' in outcome.slow ? 2 : 3);
+  }, 30_000);
+
+  it('should lose no increment when two processes load and save the same task with expectedRevision', async () => {
+    const INCREMENTS = 300;
+    const dir = tempDir();
+    const taskId = 'race/counter';
+    const store = await FileTaskStore.open(dir);
+    expect(
+      await store.save(taskId, { counter: 0, writer: 'parent' }, { expectedRevision: null }),
+    ).toBe(1);
+    const writers = ['a', 'b'].map((writer) =>
+      startFixture('raceIncrementer.mjs', [dir, taskId, writer, String(INCREMENTS)]),
+    );
+    for (const writer of writers) expect(await writer.nextLine()).toBe('ready');
+    for (const writer of writers) writer.send('go'); // the start barrier: both are loaded and waiting
+    const reports = await Promise.all(
+      writers.map(async (writer) => {
+        const line = await writer.nextLine(40_000);
+        expect(line.startsWith('done ')).toBe(true);
+        return JSON.parse(line.slice('done '.length)) as {
+          writer: string;
+          successes: number;
+          conflicts: number;
+          won: number[];
+        };
+      }),
+    );
+    const exits = await Promise.all(writers.map((writer) => writer.exited));
+    expect(exits).toEqual([
+      { code: 0, signal: null },
+      { code: 0, signal: null },
+    ]);
+    const successes = reports.reduce((sum, report) => sum + report.successes, 0);
+    const stored = await store.load(taskId);
+    expect(stored).toEqual({
+      snapshot: { counter: successes, writer: expect.any(String) },
+      revision: 1 + successes,
+    });
+    // Every revision from 2 on was won by exactly one process.
+    const won = reports.flatMap((report) => report.won).sort((x, y) => x - y);
+    expect(won).toEqual(Array.from({ length: successes }, (_, i) => i + 2));
+    // Contention really happened: each process lost at least one race.
+    expect(reports.map((report) => report.conflicts > 0)).toEqual([true, true]);
+    await store.close();
+  }, 60_000);
+
+  it('should let exactly one of two processes win each round saved with the same expectedRevision', async () => {
+    const ROUNDS = 150;
+    const random = mulberry32(SEED ^ 0x5eed);
+    const dir = tempDir();
+    const taskId = 'race/round';
+    const store = await FileTaskStore.open(dir);
+    expect(
+      await store.save(taskId, { round: 0, writer: 'parent' }, { expectedRevision: null }),
+    ).toBe(1);
+    const names = ['a', 'b'];
+    const writers = names.map((writer) => startFixture('roundSaver.mjs', [dir, taskId, writer]));
+    for (const writer of writers) expect(await writer.nextLine()).toBe('ready');
+    const wins = [0, 0];
+    const problems: string[] = [];
+    for (let round = 1; round <= ROUNDS && problems.length === 0; round += 1) {
+      const where = `seed ${SEED}, round ${round}`;
+      const expected = round; // created at 1, one winner per round
+      const order = random() < 0.5 ? [0, 1] : [1, 0];
+      for (const index of order) writers[index]?.send(`save ${round} ${expected}`);
+      const answers = await Promise.all(writers.map((writer) => writer.nextLine()));
+      const winners = answers.flatMap((answer, index) =>
+        answer === `won ${round} ${expected + 1}` ? [index] : [],
+      );
+      const losers = answers.flatMap((answer, index) =>
+        answer === `conflict ${round} ${expected} ${expected + 1}` ? [index] : [],
+      );
+      if (winners.length !== 1 || losers.length !== 1) {
+        problems.push(
+          `${where}: expected one winner and one ConflictError, got ${JSON.stringify(answers)}`,
+        );
+        break;
+      }
+      const winner = winners[0] ?? -1;
+      wins[winner] = (wins[winner] ?? 0) + 1;
+      const stored = await store.load(taskId);
+      const want = { snapshot: { round, writer: names[winner] }, revision: expected + 1 };
+      if (JSON.stringify(stored) !== JSON.stringify(want)) {
+        problems.push(
+          `${where}: stored ${JSON.stringify(stored)}, expected ${JSON.stringify(want)}`,
+        );
+      }
+    }
+    for (const writer of writers) writer.send('quit');
+    await Promise.all(writers.map((writer) => writer.exited));
+    expect(problems).toEqual([]);
+    expect({ seed: SEED, totalWins: (wins[0] ?? 0) + (wins[1] ?? 0) }).toEqual({
+      seed: SEED,
+      totalWins: ROUNDS,
+    });
+    // Both processes won some rounds, so the rounds were real races rather than one always arriving first.
+    expect({ seed: SEED, bothWon: wins.every((count) => count > 0) }).toEqual({
+      seed: SEED,
+      bothWon: true,
+    });
+    expect((await store.load(taskId))?.revision).toBe(ROUNDS + 1);
+    await store.close();
+  }, 60_000);
+});
