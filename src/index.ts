@@ -4,6 +4,8 @@ export {
   TmuxAddress,
   type TmuxAddressJSON,
 } from './agent/AgentAddress.js';
+export { machineToMermaid } from './diagram/mermaid.js';
+export { machineToStatelyJSON } from './diagram/statelyJson.js';
 export {
   ConflictError,
   type IllegalTransitionDetails,

@@ -4,7 +4,9 @@ import { createTask } from '../../src/task/createTask.js';
 
 describe('taskMachine', () => {
   it('should start a task in pending with attempt 0', () => {
-    const actor = createActor(taskMachine, { input: { task: createTask({ id: 't', role: 'generic' }) } }).start();
+    const actor = createActor(taskMachine, {
+      input: { task: createTask({ id: 't', role: 'generic' }) },
+    }).start();
     expect(actor.getSnapshot().value).toBe('pending');
     expect(actor.getSnapshot().context.attemptNum).toBe(0);
   });

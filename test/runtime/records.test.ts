@@ -155,15 +155,15 @@ describe('DurableTaskRuntime.subscribe', () => {
   it('should report an accepted command only once it is saved', async () => {
     const store = await FileTaskStore.open(dir);
     const runtime = await DurableTaskRuntime.create(store, task, { clock });
-    const seen: { event: string; storedStatus: unknown }[] = [];
     const reader = await FileTaskStore.open(dir);
-    runtime.subscribe((record) => {
-      seen.push({ event: record.event, storedStatus: null });
+    const storedWhenHeard: Promise<unknown>[] = [];
+    runtime.subscribe(() => {
+      storedWhenHeard.push(reader.load('login').then((stored) => stored?.snapshot));
     });
     await runtime.markRunning();
-    const stored = await reader.load('login');
-    expect(seen.map((entry) => entry.event)).toEqual(['START']);
-    expect((stored?.snapshot as { status: string }).status).toBe('running');
+    const [snapshot] = await Promise.all(storedWhenHeard);
+    expect(storedWhenHeard).toHaveLength(1);
+    expect(snapshot).toMatchObject({ status: 'running' });
   });
 
   it('should report nothing for a command whose save lost to another writer', async () => {

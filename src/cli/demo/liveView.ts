@@ -50,6 +50,7 @@ export class LiveView implements DemoReporter {
       format: `{bar} {value}/{total} settled | ${pc.green('{merged} merged')} | ${pc.red('{failed} failed')} | {time}`,
       barsize: 30,
       hideCursor: true,
+      clearOnComplete: true,
       fps: 12,
       barCompleteChar: '█',
       barIncompleteChar: '░',
@@ -112,11 +113,11 @@ export class LiveView implements DemoReporter {
             .map(({ task }) => task);
     const lines = table(
       [
-        ['task', 'status', 'attempt', ''],
+        ['task', 'status'.padEnd('pr_created'.length), 'attempt', ''],
         ...shown.map((task) => [
           task.task.id,
           colorStatus(task.status),
-          `${task.state.attemptNum + 1}/${run.plan.settings.maxAttempts}`,
+          String(task.state.attemptNum),
           rowDetail(task, run),
         ]),
       ],

@@ -108,12 +108,6 @@ export class DemoRun {
     return this.tasks.every(isSettled);
   }
 
-  /** Tasks already stored with some progress (not pending at attempt 0 with an empty ledger). */
-  get startedCount(): number {
-    return this.tasks.filter((task) => task.attempts.length > 0 || task.status !== 'pending')
-      .length;
-  }
-
   /** Fails, as `worker lost`, every task found running or pr_created: its agent died with the last process. */
   async recoverLostWorkers(): Promise<void> {
     for (const task of this.tasks) {
@@ -193,7 +187,7 @@ export class DemoRun {
       await task.markFailed(outcome.failure.error);
     } else if (job.step === 'work') {
       const index = this.tasks.indexOf(task);
-      await task.markPrCreated(`https://github.com/acme/app/pull/${100 * (index + 1) + attempt}`);
+      await task.markPrCreated(`https://github.com/acme/app/pull/${100 + index * 20 + attempt}`);
       this.#schedule({
         task,
         step: 'review',

@@ -45,9 +45,7 @@ export class PlainLog implements DemoReporter {
   }
 
   rejection(record: { taskId: string; event: string; status: string; reason: string }): void {
-    this.#write(
-      `refused: ${record.taskId} ${record.event} in ${record.status} (${record.reason})`,
-    );
+    this.#write(`refused: ${record.taskId} ${record.event} in ${record.status} (${record.reason})`);
   }
 
   stop(): void {}

@@ -46,7 +46,8 @@ export function summarize(settings: DemoSettings, tasks: readonly DurableTaskRun
     heading(`Summary (${describeSettings(settings)})`),
     ...table([['task', 'status', 'attempts', 'error'], ...rows]),
     `${pc.green(`${merged} merged`)}, ${pc.red(`${failed} failed`)} (${blocked} blocked by a failed dependency) ` +
-      `of ${tasks.length} tasks; ${started.length} attempts started, ${retried} retried, ` +
-      `${lost} lost with their worker; simulated time ${formatDuration(span)}`,
+      `of ${tasks.length} tasks`,
+    `${started.length} attempts started, ${retried} retried, ${lost} lost with their worker; ` +
+      `simulated time ${formatDuration(span)}`,
   ];
 }

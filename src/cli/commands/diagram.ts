@@ -1,0 +1,49 @@
+import { Command, Option } from 'commander';
+import { machineToMermaid } from '../../diagram/mermaid.js';
+import { machineToStatelyJSON } from '../../diagram/statelyJson.js';
+import { mermaidToSvg } from '../../diagram/svg.js';
+import { EXIT_CODES_HELP } from '../exit.js';
+
+const FORMATS = ['mermaid', 'svg', 'json'] as const;
+type DiagramFormat = (typeof FORMATS)[number];
+
+const HELP_AFTER = `
+Formats:
+  mermaid  stateDiagram-v2 text, generated from the machine (the README's diagram is this text)
+  svg      a standalone SVG image of that diagram, one box per state
+  json     the machine config as JSON, the shape Stately's inspector reads; to edit it in Stately
+           Studio, paste it as \`createMachine(<json>)\` into Machine > Import
+
+Examples:
+  $ task-runtime diagram
+  $ task-runtime diagram --format svg > lifecycle.svg
+  $ task-runtime diagram --format json > task-machine.json
+${EXIT_CODES_HELP}`;
+
+/** The machine in `format`, ending with a newline. */
+function render(format: DiagramFormat): string {
+  switch (format) {
+    case 'mermaid':
+      return machineToMermaid();
+    case 'svg':
+      return mermaidToSvg(machineToMermaid());
+    case 'json':
+      return `${JSON.stringify(machineToStatelyJSON(), null, 2)}\n`;
+  }
+}
+
+/** `task-runtime diagram [--format mermaid|svg|json]`: prints the task machine to stdout. */
+export function createDiagramCommand(): Command {
+  return new Command('diagram')
+    .description('print the task lifecycle machine as Mermaid, SVG, or JSON for Stately')
+    .addOption(
+      new Option('-f, --format <format>', 'what to print')
+        .choices(FORMATS)
+        .default('mermaid' satisfies DiagramFormat),
+    )
+    .addHelpText('after', HELP_AFTER)
+    .action((options: { readonly format: DiagramFormat }, command: Command) => {
+      const write = command.configureOutput().writeOut ?? ((text) => process.stdout.write(text));
+      write(render(options.format));
+    });
+}

@@ -1,0 +1,139 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
+import { FileTaskStore } from '../../src/store/FileTaskStore.js';
+import {
+  killAll,
+  parseSummary,
+  removeTempDirs,
+  runCli,
+  storeDir,
+  summaryBlock,
+} from './cliHarness.js';
+
+jest.setTimeout(30_000);
+
+afterEach(killAll);
+afterAll(removeTempDirs);
+
+/** stdout with the store path replaced, so runs in different directories compare equal. */
+function normalized(stdout: string, dir: string): string {
+  return stdout.replaceAll(dir, '<dir>');
+}
+
+describe('task-runtime demo', () => {
+  it('should print the same output, summary included, for the same seed and options in two fresh stores', async () => {
+    const args = ['demo', '--fresh', '--delay-ms', '0', '--seed', '7', '--tasks', '15'];
+    const [dirA, dirB] = [storeDir(), storeDir()];
+    const [a, b] = await Promise.all([
+      runCli([...args, '--dir', dirA]),
+      runCli([...args, '--dir', dirB]),
+    ]);
+    expect([a.code, a.stderr]).toEqual([0, '']);
+    expect([b.code, b.stderr]).toEqual([0, '']);
+    expect(summaryBlock(a.stdout)).toEqual(summaryBlock(b.stdout));
+    expect(normalized(a.stdout, dirA)).toEqual(normalized(b.stdout, dirB));
+  });
+
+  it('should end a default run with every task settled, counts that add up, a blocked task, and the summary the README shows', async () => {
+    const dir = storeDir();
+    const result = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    expect(result.code).toBe(0);
+    const { rows, merged, failed, blocked, total } = parseSummary(summaryBlock(result.stdout));
+    expect(total).toBe(12);
+    expect(rows.map((row) => row.id)).toHaveLength(12);
+    expect(new Set(rows.map((row) => row.id)).size).toBe(12);
+    for (const row of rows) expect(['pr_merged', 'failed']).toContain(row.status);
+    expect(merged).toBe(rows.filter((row) => row.status === 'pr_merged').length);
+    expect(failed).toBe(rows.filter((row) => row.status === 'failed').length);
+    expect(merged + failed).toBe(total);
+    expect(blocked).toBeGreaterThanOrEqual(1);
+    const blockedRows = rows.filter((row) => row.error.startsWith('blocked: dependency '));
+    expect(blockedRows).toHaveLength(blocked);
+    for (const row of rows) expect(row.attempts).toBeLessThanOrEqual(3);
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('## Command line'),
+      readme.indexOf('## Development'),
+    );
+    expect(summaryBlock(section)).toEqual(summaryBlock(result.stdout));
+  });
+
+  it('should store every task it shows, failed from pending with retryable false when blocked', async () => {
+    const dir = storeDir();
+    const result = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    expect(result.code).toBe(0);
+    const { rows } = parseSummary(summaryBlock(result.stdout));
+    const store = await FileTaskStore.open(dir);
+    try {
+      expect(await store.list()).toEqual(rows.map((row) => row.id).sort());
+      for (const row of rows) {
+        const task = await DurableTaskRuntime.load(store, row.id);
+        expect(task?.status).toBe(row.status);
+        if (row.error.startsWith('blocked: ')) {
+          expect(task?.attempts).toEqual([
+            expect.objectContaining({ startedAt: null, outcome: 'failed', retryable: false }),
+          ]);
+        }
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('should give a run without failures with --fail-rate 0', async () => {
+    const result = await runCli([
+      'demo',
+      '--delay-ms',
+      '0',
+      '--fail-rate',
+      '0',
+      '--dir',
+      storeDir(),
+    ]);
+    expect(result.code).toBe(0);
+    const { merged, total } = parseSummary(summaryBlock(result.stdout));
+    expect(merged).toBe(total);
+  });
+
+  it('should report a finished run and leave it as is when started again, and start over with --fresh', async () => {
+    const dir = storeDir();
+    const first = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    const revisions = (): string[] =>
+      readdirSync(`${dir}/tasks`, { recursive: true, encoding: 'utf8' }).sort();
+    const before = revisions();
+    const again = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('already finished');
+    expect(again.stdout).not.toContain('→');
+    expect(summaryBlock(again.stdout)).toEqual(summaryBlock(first.stdout));
+    expect(revisions()).toEqual(before);
+    const fresh = await runCli(['demo', '--delay-ms', '0', '--fresh', '--dir', dir]);
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).toContain('Deleted 12 stored task(s)');
+    expect(fresh.stdout).toContain('Starting a demo run');
+    expect(summaryBlock(fresh.stdout)).toEqual(summaryBlock(first.stdout));
+  });
+
+  it('should refuse, with exit code 1, options that contradict the stored run', async () => {
+    const dir = storeDir();
+    await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    const result = await runCli(['demo', '--seed', '8', '--dir', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--seed 8 (the stored run has 42)');
+    expect(result.stderr).toContain('--fresh');
+  });
+
+  it('should refuse, with exit code 1, a store holding tasks no demo run wrote', async () => {
+    const dir = storeDir();
+    const store = await FileTaskStore.open(dir);
+    await DurableTaskRuntime.create(store, { id: 'mine', role: 'generic' });
+    await store.close();
+    const result = await runCli(['demo', '--dir', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('1 task(s) that no demo run wrote');
+    const reopened = await FileTaskStore.open(dir);
+    expect(await reopened.list()).toEqual(['mine']);
+    await reopened.close();
+  });
+});
