@@ -90,9 +90,17 @@ export class PostgresTaskStore implements TaskStore {
       );
     }
     const pg = await loadDriver();
+    const max = options.maxConnections ?? 10;
+    if (!Number.isSafeInteger(max) || max < 1 || max > 1000) {
+      throw new InvalidArgumentError(
+        'maxConnections',
+        'an integer from 1 to 1000',
+        describeValue(max),
+      );
+    }
     const pool = new pg.Pool({
       connectionString: options.connectionString,
-      max: options.maxConnections ?? 10,
+      max,
     });
     pool.on('error', () => undefined); // an idle client's connection dropped; the next query reconnects
     const store = new PostgresTaskStore(pool, table);
@@ -122,7 +130,8 @@ export class PostgresTaskStore implements TaskStore {
       ]);
       await client.query(`
         CREATE TABLE IF NOT EXISTS ${this.#quoted} (
-          task_id bytea PRIMARY KEY,
+          task_id bytea NOT NULL,
+          task_key bytea GENERATED ALWAYS AS (sha256(task_id)) STORED PRIMARY KEY,
           revision integer NOT NULL CHECK (revision > 0),
           deleted boolean NOT NULL DEFAULT false,
           snapshot jsonb,
@@ -155,7 +164,7 @@ export class PostgresTaskStore implements TaskStore {
     const { rows } = await this.#query<{ revision: number; snapshot: unknown }>(
       taskId,
       'load',
-      `SELECT revision, snapshot FROM ${this.#quoted} WHERE task_id = $1 AND NOT deleted`,
+      `SELECT revision, snapshot FROM ${this.#quoted} WHERE task_key = sha256($1::bytea) AND NOT deleted`,
       [idBytes(taskId)],
     );
     const row = rows[0];
@@ -182,13 +191,13 @@ export class PostgresTaskStore implements TaskStore {
       expectedRevision === null
         ? `INSERT INTO ${this.#quoted} AS t (task_id, revision, snapshot, status, attempt_num)
              SELECT $1, 1, $2::jsonb, $3, $4 WHERE $5::text IS NULL
-           ON CONFLICT (task_id) DO UPDATE SET revision = t.revision + 1, deleted = false, snapshot = EXCLUDED.snapshot,
+           ON CONFLICT (task_key) DO UPDATE SET revision = t.revision + 1, deleted = false, snapshot = EXCLUDED.snapshot,
              status = EXCLUDED.status, attempt_num = EXCLUDED.attempt_num, updated_at = now()
            WHERE t.deleted
            RETURNING revision`
         : `UPDATE ${this.#quoted} SET revision = revision + 1, snapshot = $2::jsonb, status = $3, attempt_num = $4,
              updated_at = now()
-           WHERE task_id = $1 AND NOT deleted AND revision = $7 AND ${leaseHeld}
+           WHERE task_key = sha256($1::bytea) AND NOT deleted AND revision = $7 AND ${leaseHeld}
            RETURNING revision`;
     const { rows } = await this.#query<{ revision: number }>(
       taskId,
@@ -210,7 +219,7 @@ export class PostgresTaskStore implements TaskStore {
       'delete',
       `UPDATE ${this.#quoted} SET deleted = true, revision = revision + 1, snapshot = NULL, status = NULL,
          attempt_num = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-       WHERE task_id = $1 AND NOT deleted AND revision = $2
+       WHERE task_key = sha256($1::bytea) AND NOT deleted AND revision = $2
        RETURNING revision`,
       [idBytes(taskId), options.expectedRevision],
     );
@@ -240,14 +249,15 @@ export class PostgresTaskStore implements TaskStore {
       'claim',
       `UPDATE ${this.#quoted} SET fencing_token = fencing_token + 1, lease_owner = $2,
          lease_expires_at = clock_timestamp() + make_interval(secs => $3::double precision / 1000)
-       WHERE task_id = $1 AND NOT deleted AND (lease_owner IS NULL OR lease_expires_at <= clock_timestamp())
+       WHERE task_key = sha256($1::bytea) AND NOT deleted AND (lease_owner IS NULL OR lease_expires_at <= clock_timestamp())
        RETURNING fencing_token AS token, lease_expires_at AS expires_at`,
       [idBytes(taskId), workerId, options.leaseMs],
     );
     const row = rows[0];
     if (row !== undefined)
       return { workerId, token: Number(row.token), expiresAt: row.expires_at.toISOString() };
-    if ((await this.#current(taskId)) === null) {
+    const current = await this.#current(taskId);
+    if (current === null || current.deleted) {
       throw new TaskStoreError(taskId, 'claim', 'it is not stored; save it first');
     }
     return null;
@@ -263,7 +273,7 @@ export class PostgresTaskStore implements TaskStore {
       taskId,
       'renew',
       `UPDATE ${this.#quoted} SET lease_expires_at = clock_timestamp() + make_interval(secs => $4::double precision / 1000)
-       WHERE task_id = $1 AND NOT deleted AND lease_owner = $2 AND fencing_token = $3
+       WHERE task_key = sha256($1::bytea) AND NOT deleted AND lease_owner = $2 AND fencing_token = $3
        RETURNING lease_expires_at AS expires_at`,
       [idBytes(taskId), lease.workerId, lease.token, options.leaseMs],
     );
@@ -285,7 +295,7 @@ export class PostgresTaskStore implements TaskStore {
       taskId,
       'release',
       `UPDATE ${this.#quoted} SET lease_owner = NULL, lease_expires_at = NULL
-       WHERE task_id = $1 AND NOT deleted AND lease_owner = $2 AND fencing_token = $3
+       WHERE task_key = sha256($1::bytea) AND NOT deleted AND lease_owner = $2 AND fencing_token = $3
        RETURNING fencing_token`,
       [idBytes(taskId), lease.workerId, lease.token],
     );
@@ -342,7 +352,7 @@ export class PostgresTaskStore implements TaskStore {
     const { rows } = await this.#query<TaskRow>(
       taskId,
       'read',
-      `SELECT revision, deleted, lease_owner, fencing_token FROM ${this.#quoted} WHERE task_id = $1`,
+      `SELECT revision, deleted, lease_owner, fencing_token FROM ${this.#quoted} WHERE task_key = sha256($1::bytea)`,
       [idBytes(taskId)],
     );
     return rows[0] ?? null;

@@ -65,10 +65,15 @@ export function checkRevision(value: unknown, nullable: boolean): void {
 
 /** Checks a worker id: a non-empty string of at most 200 characters. */
 export function checkWorkerId(workerId: unknown): asserts workerId is string {
-  if (!isNonEmptyString(workerId) || workerId.length > 200 || !workerId.isWellFormed()) {
+  if (
+    !isNonEmptyString(workerId) ||
+    workerId.length > 200 ||
+    !workerId.isWellFormed() ||
+    workerId.includes('\0')
+  ) {
     throw new InvalidArgumentError(
       'workerId',
-      'a non-empty string of at most 200 characters',
+      'a non-empty string of at most 200 characters without U+0000',
       describeValue(workerId),
     );
   }

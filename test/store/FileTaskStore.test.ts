@@ -22,6 +22,7 @@ import {
 import { MAX_TASK_ID_LENGTH } from '../../src/index.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { fileNameForTaskId } from '../../src/store/taskIdFileName.js';
+import { describeLeaseContract } from './leaseContract.js';
 import { describeTaskStoreContract, HOSTILE_TASK_IDS } from './taskStoreContract.js';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -91,6 +92,15 @@ function documentFile(storeDir: string, taskId: string, generation: number): str
 }
 
 describeTaskStoreContract('FileTaskStore', () => FileTaskStore.open(freshTempDir()));
+
+describeLeaseContract('FileTaskStore', async () => {
+  let now = Date.parse('2030-01-01T00:00:00.000Z'); // a fake clock: leases run out without waiting
+  const store = await FileTaskStore.open(freshTempDir(), { clock: () => new Date(now) });
+  const advance = async (ms: number): Promise<void> => {
+    now += ms;
+  };
+  return { store, advance, close: () => store.close() };
+});
 
 describe('FileTaskStore', () => {
   describe('open', () => {
