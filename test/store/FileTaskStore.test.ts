@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -462,9 +463,22 @@ describe('FileTaskStore', () => {
         readonly causeCode?: string | null;
       }
 
+      /**
+       * The fixture and the built store in a directory every user can read: the other user may not be able to
+       * reach the repository itself (a clone under a 0700 temp directory, say).
+       */
+      function portableFixture(): string {
+        const root = freshTempDir();
+        cpSync(join(REPO, 'dist'), join(root, 'dist'), { recursive: true });
+        cpSync(FIXTURE, join(root, 'test', 'fixtures', 'store-as-user.mjs'));
+        spawnSync('chmod', ['-R', 'a+rX', root]);
+        return join(root, 'test', 'fixtures', 'store-as-user.mjs');
+      }
+
       /** Runs the fixture as another user when root (chmod does not stop root), else as this user. */
       function runFixture(args: readonly string[]): ChildOutcome {
-        const result = spawnSync(process.execPath, [FIXTURE, ...args], {
+        const fixture = RUNS_AS_ROOT ? portableFixture() : FIXTURE;
+        const result = spawnSync(process.execPath, [fixture, ...args], {
           encoding: 'utf8',
           ...(RUNS_AS_ROOT ? OTHER_USER : {}),
         });
