@@ -32,6 +32,86 @@ function transitionsFor(status: TaskStatus, type: TaskEventType): readonly { gua
   return node?.transitions.get(type) ?? taskMachine.root.transitions.get(type) ?? [];
 }
 
+/** A candidate transition as XState selects it: its guard, and whether taking it changes anything. */
+interface Candidate {
+  readonly guard: TaskGuardName | undefined;
+  /** It has a target or actions: what `snapshot.can` requires of the selected transition. */
+  readonly effective: boolean;
+}
+
+/** The candidates of a status's node and of the root for one event type, in XState's order. */
+interface Candidates {
+  readonly own: readonly Candidate[];
+  readonly root: readonly Candidate[];
+}
+
+type TransitionLike = {
+  readonly guard?: unknown;
+  readonly target?: unknown;
+  readonly actions: readonly unknown[];
+};
+
+/** The candidates of one node, or null when a guard is not one of {@link taskGuards} by name. */
+function readCandidates(
+  transitions: readonly TransitionLike[] | undefined,
+): readonly Candidate[] | null {
+  const candidates: Candidate[] = [];
+  for (const { guard, target, actions } of transitions ?? []) {
+    if (guard !== undefined && !(typeof guard === 'string' && Object.hasOwn(taskGuards, guard)))
+      return null;
+    candidates.push({
+      guard: guard as TaskGuardName | undefined,
+      effective: target !== undefined || actions.length > 0,
+    });
+  }
+  return candidates;
+}
+
+/** Per status and event type, the machine's candidate transitions, read off the machine once; null: ask XState. */
+const candidateTable = new Map<TaskStatus, ReadonlyMap<TaskEventType, Candidates | null>>(
+  TASK_STATUSES.map((status) => [
+    status,
+    new Map(
+      TASK_EVENT_TYPES.map((type) => {
+        const own = readCandidates(taskMachine.states[status]?.transitions.get(type));
+        const root = readCandidates(taskMachine.root.transitions.get(type));
+        return [type, own === null || root === null ? null : { own, root }];
+      }),
+    ),
+  ]),
+);
+
+function select(
+  candidates: readonly Candidate[],
+  args: { readonly context: TaskContext; readonly event: TaskEvent },
+): Candidate | undefined {
+  for (const candidate of candidates) {
+    if (candidate.guard === undefined || taskGuards[candidate.guard](args)) return candidate;
+  }
+  return undefined;
+}
+
+/**
+ * Exactly `snapshot.can(event)` for a well-formed event: the first candidate of the status's node whose guard
+ * passes, else the root's, must have a target or actions. Answered from the machine's own transitions read once,
+ * without XState's per-call lookups.
+ */
+export function isAccepted(snapshot: TaskSnapshot, event: TaskEvent): boolean {
+  const candidates = candidateTable.get(snapshot.value)?.get(event.type);
+  if (candidates === undefined || candidates === null) return snapshot.can(event);
+  const args = { context: snapshot.context, event };
+  return (select(candidates.own, args) ?? select(candidates.root, args))?.effective ?? false;
+}
+
+/** Whether `status` (or the root) has any transition for `type`; cheap, so probes are built only where needed. */
+function hasTransition(status: TaskStatus, type: TaskEventType): boolean {
+  const candidates = candidateTable.get(status)?.get(type);
+  return (
+    candidates === null ||
+    (candidates !== undefined && candidates.own.length + candidates.root.length > 0)
+  );
+}
+
 /** The next attempt number that has not been used. */
 export function nextUnusedAttempt(context: TaskContext): number {
   const last = context.attempts[context.attempts.length - 1];
@@ -90,11 +170,12 @@ function probe(type: TaskEventType, context: TaskContext): TaskEvent {
 
 /** Event types the machine accepts in `snapshot` (for PREPARE_ATTEMPT: with the next unused attempt number). */
 export function allowedEventTypes(snapshot: TaskSnapshot): TaskEventType[] {
-  const { context } = snapshot;
+  const { context, value } = snapshot;
   return TASK_EVENT_TYPES.filter(
     (type) =>
+      hasTransition(value, type) &&
       (type !== 'PREPARE_ATTEMPT' || isAttemptNumber(nextUnusedAttempt(context))) &&
-      snapshot.can(probe(type, context)),
+      isAccepted(snapshot, probe(type, context)),
   );
 }
 

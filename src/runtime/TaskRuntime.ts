@@ -1,13 +1,14 @@
-import { type ActorOptions, createActor } from 'xstate';
+import { type ActorOptions, createActor, type Snapshot } from 'xstate';
 import { AgentAddress } from '../agent/AgentAddress.js';
 import { IllegalTransitionError, InvalidArgumentError } from '../errors.js';
-import { explainRefusal } from '../machines/refusal.js';
+import { explainRefusal, isAccepted } from '../machines/refusal.js';
 import { isTerminalStatus, type TaskStatus } from '../machines/status.js';
 import {
   type AttemptRecord,
   type TaskActor,
   type TaskEvent,
   type TaskEventType,
+  type TaskMachineInput,
   taskMachine,
 } from '../machines/taskMachine.js';
 import { createTask, type Task, type TaskInput } from '../task/createTask.js';
@@ -68,6 +69,24 @@ interface Views {
   readonly artifacts: TaskArtifactsView;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/**
+ * A command's event as the facade builds it: a fresh object that `#send` stamps with `at` once it is valid.
+ * Setting `at` on it keeps the key order of `{ ...event, at }` without the spread, whose result V8 handles slowly.
+ */
+type DraftEvent = Mutable<TaskEvent>;
+
+/** The default clock, shared by every runtime (no closure per instance). */
+const systemClock = (): Date => new Date();
+
+/** The events whose time goes into the attempt ledger; other events are stamped only when someone listens. */
+const LEDGER_EVENTS: ReadonlySet<TaskEventType> = new Set([
+  'START',
+  'PR_CREATED',
+  'PR_MERGED',
+  'FAIL',
+]);
+
 const restoring = Symbol('restoring');
 type InternalOptions = TaskRuntimeOptions & { readonly [restoring]?: PersistedTaskRuntime };
 
@@ -108,19 +127,24 @@ export class TaskRuntime {
   constructor(task: Task | TaskInput, options: TaskRuntimeOptions = {}) {
     const { maxAttempts, clock, inspect } = readOptions(options);
     const restored = (options as InternalOptions)[restoring];
-    this.#clock = clock ?? (() => new Date());
-    this.actor = createActor(taskMachine, {
-      input: { task: createTask(task), ...(maxAttempts === undefined ? {} : { maxAttempts }) },
-      ...(inspect === undefined ? {} : { inspect }),
-      ...(restored === undefined
-        ? {}
-        : {
-            snapshot: taskMachine.resolveState({
-              value: restored.status,
-              context: { ...restored.context, maxAttempts: maxAttempts ?? null },
-            }),
-          }),
-    });
+    this.#clock = clock ?? systemClock;
+    const input: Mutable<TaskMachineInput> = { task: createTask(task) };
+    if (maxAttempts !== undefined) input.maxAttempts = maxAttempts;
+    const actorOptions: ActorOptions<typeof taskMachine> & { input: TaskMachineInput } = { input };
+    if (inspect !== undefined) actorOptions.inspect = inspect;
+    if (restored !== undefined) {
+      // The shape of `getPersistedSnapshot()`, which `createActor` restores as is (no `resolveState` first).
+      actorOptions.snapshot = {
+        status: 'active',
+        value: restored.status,
+        context: { ...restored.context, maxAttempts: maxAttempts ?? null },
+        children: {},
+        historyValue: {},
+        output: undefined,
+        error: undefined,
+      } as Snapshot<unknown>;
+    }
+    this.actor = createActor(taskMachine, actorOptions);
     this.actor.start();
   }
 
@@ -199,11 +223,9 @@ export class TaskRuntime {
         new InvalidArgumentError('options', 'an object { retryable? }', describeValue(options)),
       );
     }
-    this.#send({
-      type: 'FAIL',
-      error,
-      ...(options.retryable === undefined ? {} : { retryable: options.retryable }),
-    });
+    const event: Mutable<Extract<TaskEvent, { type: 'FAIL' }>> = { type: 'FAIL', error };
+    if (options.retryable !== undefined) event.retryable = options.retryable;
+    this.#send(event);
   }
 
   /** failed → pending, appending `attempt_N_error: …` to concerns and clearing the error. */
@@ -226,12 +248,13 @@ export class TaskRuntime {
       );
     }
     const { worktreePath, branchName, signalDir } = worktree;
-    this.#send({
+    const event: Mutable<Extract<TaskEvent, { type: 'ASSIGN_WORKTREE' }>> = {
       type: 'ASSIGN_WORKTREE',
       worktreePath,
       branchName,
-      ...(signalDir === undefined ? {} : { signalDir }),
-    });
+    };
+    if (signalDir !== undefined) event.signalDir = signalDir;
+    this.#send(event);
   }
 
   /** Records the workstream the task integrates into (pending or running). */
@@ -276,7 +299,7 @@ export class TaskRuntime {
   can(event: TaskEvent): boolean {
     try {
       checkEvent(event);
-      return this.actor.getSnapshot().can(event);
+      return isAccepted(this.actor.getSnapshot(), event);
     } catch {
       return false;
     }
@@ -321,15 +344,15 @@ export class TaskRuntime {
     throw error;
   }
 
-  #send(command: TaskEvent): void {
+  #send(event: DraftEvent): void {
     try {
-      checkEvent(command);
+      checkEvent(event);
     } catch (error) {
-      this.#reject(command.type, error as InvalidArgumentError);
+      this.#reject(event.type, error as InvalidArgumentError);
     }
-    const event = { ...command, at: this.#now() };
+    if (LEDGER_EVENTS.has(event.type) || this.#listeners.size > 0) event.at = this.#now();
     const snapshot = this.actor.getSnapshot();
-    if (!snapshot.can(event)) {
+    if (!isAccepted(snapshot, event)) {
       const refusal = explainRefusal(snapshot, event);
       const { task } = snapshot.context;
       const details = { taskId: task.id, status: snapshot.value, event: event.type, ...refusal };
@@ -344,7 +367,7 @@ export class TaskRuntime {
         to: next.value,
         event: event.type,
         attemptNum: next.context.attemptNum,
-        at: event.at,
+        at: event.at as string,
         rejected: false,
       });
     }

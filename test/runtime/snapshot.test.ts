@@ -818,9 +818,10 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
       restored.markRunning();
       restored.markFailed('boom');
 
+      // The clock is read for the events the ledger records (START, then FAIL), one step each.
       expect(restored.attempts[1]).toMatchObject({
-        startedAt: '2030-01-02T09:01:00.000Z',
-        endedAt: '2030-01-02T09:02:00.000Z',
+        startedAt: '2030-01-02T09:00:00.000Z',
+        endedAt: '2030-01-02T09:01:00.000Z',
       });
       expect(original.attempts).toHaveLength(1);
     });

@@ -1,0 +1,139 @@
+import { Bench, type FnReturnedObject } from 'tinybench';
+
+/** How long and how often to measure; `BENCH_QUICK=1` shrinks everything. */
+export interface Settings {
+  readonly quick: boolean;
+  /** Interleaved rounds per group; each round measures every workload of the group once. */
+  readonly rounds: number;
+  /** tinybench time budget per workload and round, in milliseconds. */
+  readonly timeMs: number;
+  readonly warmupMs: number;
+  /** Minimum tinybench iterations per workload and round. */
+  readonly iterations: number;
+  /** Live runtimes (and raw actors) per memory measurement. */
+  readonly memoryCount: number;
+  /** Child processes per side of the memory measurement. */
+  readonly memoryRounds: number;
+  /** Tasks in the file store. */
+  readonly storeTasks: number;
+  /** Saves or loads per interleaved store chunk. */
+  readonly storeChunk: number;
+}
+
+/** The settings of a full run, or of a quick one when `quick`. */
+export function settingsFor(quick: boolean): Settings {
+  return quick
+    ? {
+        quick,
+        rounds: 2,
+        timeMs: 25,
+        warmupMs: 10,
+        iterations: 8,
+        memoryCount: 1_000,
+        memoryRounds: 1,
+        storeTasks: 200,
+        storeChunk: 50,
+      }
+    : {
+        quick,
+        rounds: 7,
+        timeMs: 300,
+        warmupMs: 100,
+        iterations: 32,
+        memoryCount: 100_000,
+        memoryRounds: 3,
+        storeTasks: 10_000,
+        storeChunk: 1_000,
+      };
+}
+
+/** One benchmarked operation: a timed iteration performs `ops` of them; untimed preparation is excluded. */
+export interface Workload {
+  readonly label: string;
+  readonly ops: number;
+  /** Runs one iteration and returns the milliseconds spent in its timed part. */
+  readonly iterate: () => number;
+}
+
+/** A workload whose every iteration is timed whole. */
+export function timed(label: string, ops: number, run: () => void): Workload {
+  return {
+    label,
+    ops,
+    iterate: () => {
+      const start = performance.now();
+      run();
+      return performance.now() - start;
+    },
+  };
+}
+
+/** A workload with an untimed `prepare` before each iteration (fresh actors, for example). */
+export function prepared<T>(
+  label: string,
+  ops: number,
+  prepare: () => T,
+  run: (state: T) => void,
+): Workload {
+  return {
+    label,
+    ops,
+    iterate: () => {
+      const state = prepare();
+      const start = performance.now();
+      run(state);
+      return performance.now() - start;
+    },
+  };
+}
+
+/** The median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const upper = sorted[middle] ?? Number.NaN;
+  const lower = sorted[middle - 1] ?? upper;
+  return sorted.length % 2 === 1 ? upper : (lower + upper) / 2;
+}
+
+/** Nanoseconds per operation of one workload, measured once with tinybench (median iteration). */
+function measureOnce(workload: Workload, settings: Settings): number {
+  globalThis.gc?.();
+  const bench = new Bench({
+    time: settings.timeMs,
+    warmupTime: settings.warmupMs,
+    iterations: settings.iterations,
+    warmupIterations: Math.min(8, settings.iterations),
+    throws: true,
+  });
+  bench.add(workload.label, (): FnReturnedObject => {
+    const start = performance.now();
+    const duration = workload.iterate();
+    return { overriddenDuration: duration, overriddenIterationCost: performance.now() - start };
+  });
+  const [task] = bench.runSync();
+  const result = task?.result;
+  if (
+    result === undefined ||
+    (result.state !== 'completed' && result.state !== 'aborted-with-statistics')
+  ) {
+    throw new Error(
+      `benchmark '${workload.label}' did not complete (${result?.state ?? 'no task'})`,
+    );
+  }
+  return (result.latency.p50 * 1e6) / workload.ops;
+}
+
+/** Per-round nanoseconds per operation of each workload (by label), measured in interleaved rounds. */
+export function measureGroup(
+  workloads: readonly Workload[],
+  settings: Settings,
+): Map<string, number[]> {
+  const perRound = new Map<string, number[]>(workloads.map((w) => [w.label, []]));
+  for (let round = 0; round < settings.rounds; round += 1) {
+    const order = round % 2 === 0 ? workloads : [...workloads].reverse();
+    for (const workload of order)
+      perRound.get(workload.label)?.push(measureOnce(workload, settings));
+  }
+  return perRound;
+}

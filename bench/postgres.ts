@@ -1,0 +1,84 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { FileTaskStore } from '../src/store/FileTaskStore.js';
+import { PostgresTaskStore } from '../src/store/PostgresTaskStore.js';
+import type { TaskStore } from '../src/store/TaskStore.js';
+import { typicalRuntime } from './fixtures.js';
+import type { Settings } from './harness.js';
+
+/** Per-round milliseconds per save: PostgreSQL with 1 and with 8 concurrent workers, and the file store. */
+export interface PostgresTimings {
+  readonly oneWorkerMs: number[];
+  readonly eightWorkersMs: number[];
+  readonly fileStoreMs: number[];
+}
+
+const WORKERS = 8;
+
+/** Saves `count` new revisions of each of `ids`, one after another. */
+async function saveLoop(store: TaskStore, ids: readonly string[], count: number): Promise<void> {
+  const snapshot = typicalRuntime().persist();
+  for (const id of ids) {
+    let revision: number | null = (await store.load(id))?.revision ?? null;
+    for (let i = 0; i < count; i += 1) {
+      revision = await store.save(id, snapshot, { expectedRevision: revision });
+    }
+  }
+}
+
+async function timePerSave(run: () => Promise<void>, saves: number): Promise<number> {
+  const start = performance.now();
+  await run();
+  return (performance.now() - start) / saves;
+}
+
+/**
+ * Saves per second into PostgreSQL from 1 worker and from 8 concurrent workers (each its own connection and its
+ * own tasks), interleaved round by round with the same saves into a FileTaskStore. Null without a server URL.
+ */
+export async function measurePostgres(settings: Settings): Promise<PostgresTimings | null> {
+  const connectionString = process.env.TASK_RUNTIME_PG_URL;
+  if (connectionString === undefined || connectionString === '') return null;
+  const table = `bench_${process.pid}_${Date.now()}`;
+  const saves = settings.quick ? 40 : 400;
+  const dir = await mkdtemp(join(tmpdir(), 'task-runtime-bench-pg-'));
+  const stores = await Promise.all(
+    Array.from({ length: WORKERS }, () =>
+      PostgresTaskStore.connect({ connectionString, table, maxConnections: 1 }),
+    ),
+  );
+  const file = await FileTaskStore.open(dir);
+  try {
+    const timings: PostgresTimings = { oneWorkerMs: [], eightWorkersMs: [], fileStoreMs: [] };
+    for (let round = 0; round < settings.rounds; round += 1) {
+      const one = stores[0] as PostgresTaskStore;
+      timings.oneWorkerMs.push(
+        await timePerSave(() => saveLoop(one, [`one-${round}`], saves), saves),
+      );
+      const perWorker = Math.ceil(saves / WORKERS);
+      timings.eightWorkersMs.push(
+        await timePerSave(
+          () =>
+            Promise.all(
+              stores.map((store, w) => saveLoop(store, [`eight-${round}-${w}`], perWorker)),
+            ).then(() => undefined),
+          perWorker * WORKERS,
+        ),
+      );
+      timings.fileStoreMs.push(
+        await timePerSave(() => saveLoop(file, [`file-${round}`], saves), saves),
+      );
+    }
+    return timings;
+  } finally {
+    await Promise.all(stores.map((store) => store.close()));
+    const client = new pg.Client({ connectionString });
+    await client.connect();
+    await client.query(`DROP TABLE IF EXISTS "${table}"`);
+    await client.end();
+    await file.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/*
+ * Runs `npm run bench` (which builds bench/ first) in quick mode as a child process and checks the shape of what
+ * it prints and writes. The numbers themselves are never asserted: they belong to the machine, not to the code.
+ */
+
+const root = resolve(__dirname, '..', '..');
+
+/** The start of every row name the benchmark must report. */
+const EXPECTED_ROWS = [
+  'accepted command: addConcern',
+  'accepted command: lifecycle pending → pr_merged',
+  'refused command',
+  'legality check',
+  'state read',
+  'create',
+  'persist/restore',
+  'memory: heap per live runtime',
+  'snapshot size',
+  'reference: facade vs hand-written reducer',
+  'file store: save',
+  'file store: load',
+  ...(process.env.TASK_RUNTIME_PG_URL
+    ? ['PostgreSQL store: save, 1 worker', 'PostgreSQL store: save, 8']
+    : []),
+];
+
+interface Row {
+  readonly name: unknown;
+  readonly measured: unknown;
+  readonly baseline: unknown;
+  readonly ratio: unknown;
+  readonly target: unknown;
+  readonly pass: unknown;
+}
+
+const isFigure = (value: unknown): boolean =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as { what?: unknown }).what === 'string' &&
+  typeof (value as { value?: unknown }).value === 'number' &&
+  typeof (value as { unit?: unknown }).unit === 'string';
+
+describe('npm run bench (BENCH_QUICK=1)', () => {
+  let dir: string;
+  let stdout: string;
+  let rows: readonly Row[];
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'task-runtime-bench-test-'));
+    const resultsFile = join(dir, 'results.json');
+    stdout = execFileSync('npm', ['run', '--silent', 'bench'], {
+      cwd: root,
+      env: { ...process.env, BENCH_QUICK: '1', BENCH_RESULTS: resultsFile },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 170_000,
+    });
+    const results = JSON.parse(readFileSync(resultsFile, 'utf8')) as { rows?: unknown };
+    rows = Array.isArray(results.rows) ? (results.rows as Row[]) : [];
+  }, 180_000);
+
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should write a results file with every row', () => {
+    const names = rows.map((row) => String(row.name));
+    for (const expected of EXPECTED_ROWS) {
+      expect(names.filter((name) => name.startsWith(expected)).length).toBeGreaterThan(0);
+    }
+  });
+
+  it('should give every row a name, measured and baseline figures, a ratio, a target and a pass flag', () => {
+    expect(rows.length).toBeGreaterThanOrEqual(EXPECTED_ROWS.length);
+    for (const row of rows) {
+      expect(typeof row.name).toBe('string');
+      expect(isFigure(row.measured)).toBe(true);
+      expect(row.baseline === null || isFigure(row.baseline)).toBe(true);
+      expect(row.ratio === null || typeof row.ratio === 'number').toBe(true);
+      expect(typeof row.target).toBe('string');
+      expect(row.pass === null || typeof row.pass === 'boolean').toBe(true);
+    }
+  });
+
+  it('should give a pass flag to every row with a target and none to reported rows', () => {
+    for (const row of rows) {
+      expect(row.pass === null).toBe(row.target === 'reported');
+    }
+  });
+
+  it('should print one table with a line per row', () => {
+    const tableLines = stdout.split('\n').filter((line) => line.startsWith('|'));
+    expect(tableLines[0]).toMatch(
+      /\| row .*\| measured .*\| baseline .*\| ratio .*\| target .*\| result/,
+    );
+    expect(tableLines).toHaveLength(rows.length + 2);
+    for (const row of rows) expect(stdout).toContain(String(row.name));
+    expect(stdout.match(/\| row /g)).toHaveLength(1);
+  });
+});
