@@ -350,7 +350,6 @@ export class TaskRuntime {
     } catch (error) {
       this.#reject(event.type, error as InvalidArgumentError);
     }
-    if (LEDGER_EVENTS.has(event.type) || this.#listeners.size > 0) event.at = this.#now();
     const snapshot = this.actor.getSnapshot();
     if (!isAccepted(snapshot, event)) {
       const refusal = explainRefusal(snapshot, event);
@@ -358,6 +357,7 @@ export class TaskRuntime {
       const details = { taskId: task.id, status: snapshot.value, event: event.type, ...refusal };
       this.#reject(event.type, new IllegalTransitionError(details));
     }
+    if (LEDGER_EVENTS.has(event.type) || this.#listeners.size > 0) event.at = this.#now();
     this.actor.send(event);
     if (this.#listeners.size > 0) {
       const next = this.actor.getSnapshot();
