@@ -80,12 +80,7 @@ type DraftEvent = Mutable<TaskEvent>;
 const systemClock = (): Date => new Date();
 
 /** The events whose time goes into the attempt ledger; other events are stamped only when someone listens. */
-const LEDGER_EVENTS: ReadonlySet<TaskEventType> = new Set([
-  'START',
-  'PR_CREATED',
-  'PR_MERGED',
-  'FAIL',
-]);
+const LEDGER_EVENTS: ReadonlySet<TaskEventType> = new Set(['START', 'PR_MERGED', 'FAIL']);
 
 const restoring = Symbol('restoring');
 type InternalOptions = TaskRuntimeOptions & { readonly [restoring]?: PersistedTaskRuntime };
