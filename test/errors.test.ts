@@ -26,23 +26,33 @@ describe('TaskRuntimeError', () => {
   });
 });
 
-describe('InvalidArgumentError', () => {
-  const error = new InvalidArgumentError(
-    'task.dependencies[1]',
-    'no duplicate dependencies',
-    'a string ("a")',
-  );
+const invalidArgument = new InvalidArgumentError(
+  'task.dependencies[1]',
+  'no duplicate dependencies',
+  'a string ("a")',
+);
+const illegalTransition = new IllegalTransitionError(details);
+const snapshotError = new SnapshotError('context.attemptNum', 'must be a non-negative integer');
 
+describe.each([
+  ['InvalidArgumentError', InvalidArgumentError, invalidArgument],
+  ['IllegalTransitionError', IllegalTransitionError, illegalTransition],
+  ['SnapshotError', SnapshotError, snapshotError],
+] as const)('%s', (name, type, error) => {
   it('should extend TaskRuntimeError and Error', () => {
-    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error).toBeInstanceOf(type);
     expect(error).toBeInstanceOf(TaskRuntimeError);
     expect(error).toBeInstanceOf(Error);
   });
 
   it('should set its name', () => {
-    expect(error.name).toBe('InvalidArgumentError');
-    expect(String(error)).toMatch(/^InvalidArgumentError: /);
+    expect(error.name).toBe(name);
+    expect(String(error)).toMatch(new RegExp(`^${name}: `));
   });
+});
+
+describe('InvalidArgumentError', () => {
+  const error = invalidArgument;
 
   it('should keep argument, expected and received', () => {
     expect(error.argument).toBe('task.dependencies[1]');
@@ -63,18 +73,7 @@ describe('InvalidArgumentError', () => {
 });
 
 describe('IllegalTransitionError', () => {
-  const error = new IllegalTransitionError(details);
-
-  it('should extend TaskRuntimeError and Error', () => {
-    expect(error).toBeInstanceOf(IllegalTransitionError);
-    expect(error).toBeInstanceOf(TaskRuntimeError);
-    expect(error).toBeInstanceOf(Error);
-  });
-
-  it('should set its name', () => {
-    expect(error.name).toBe('IllegalTransitionError');
-    expect(String(error)).toMatch(/^IllegalTransitionError: /);
-  });
+  const error = illegalTransition;
 
   it('should keep every detail', () => {
     expect(error.taskId).toBe('implement-login');
@@ -121,18 +120,7 @@ describe('IllegalTransitionError', () => {
 });
 
 describe('SnapshotError', () => {
-  const error = new SnapshotError('context.attemptNum', 'must be a non-negative integer');
-
-  it('should extend TaskRuntimeError and Error', () => {
-    expect(error).toBeInstanceOf(SnapshotError);
-    expect(error).toBeInstanceOf(TaskRuntimeError);
-    expect(error).toBeInstanceOf(Error);
-  });
-
-  it('should set its name', () => {
-    expect(error.name).toBe('SnapshotError');
-    expect(String(error)).toMatch(/^SnapshotError: /);
-  });
+  const error = snapshotError;
 
   it('should keep path and problem, with no task id by default', () => {
     expect(error.path).toBe('context.attemptNum');

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { makeTempDir } from './support/tempDir.js';
 
 const root = resolve(__dirname, '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -22,7 +22,7 @@ describe('README', () => {
     const code = quickStart();
     const expected = [...code.matchAll(/console\.log\(.*\); \/\/ => (.*)$/gm)].map((m) => m[1]);
     expect(expected.length).toBeGreaterThan(0);
-    const dir = mkdtempSync(join(tmpdir(), 'readme-'));
+    const dir = makeTempDir('readme-');
     const file = join(dir, 'quickstart.mjs');
     const distIndex = join(root, 'dist', 'index.js');
     writeFileSync(file, code.replace("from 'task-runtime'", `from ${JSON.stringify(distIndex)}`));

@@ -1,16 +1,6 @@
 import { AgentAddress, TmuxAddress } from '../../src/agent/AgentAddress.js';
 import { InvalidArgumentError } from '../../src/errors.js';
-
-/** Runs `build` and returns the InvalidArgumentError it throws (fails the test otherwise). */
-function invalidArgument(build: () => unknown): InvalidArgumentError {
-  try {
-    build();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidArgumentError);
-    return error as InvalidArgumentError;
-  }
-  throw new Error('expected an InvalidArgumentError, but nothing was thrown');
-}
+import { invalidArgument } from '../support/errors.js';
 
 describe('TmuxAddress', () => {
   describe('label', () => {

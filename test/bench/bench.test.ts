@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { makeTempDir, removeDir } from '../support/tempDir.js';
 
 /*
  * Runs `npm run bench` (which builds bench/ first) in quick mode as a child process and checks the shape of what
@@ -51,7 +51,7 @@ describe('npm run bench (BENCH_QUICK=1)', () => {
   let rows: readonly Row[];
 
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'task-runtime-bench-test-'));
+    dir = makeTempDir('task-runtime-bench-test-');
     const resultsFile = join(dir, 'results.json');
     stdout = execFileSync('npm', ['run', '--silent', 'bench'], {
       cwd: root,
@@ -65,7 +65,7 @@ describe('npm run bench (BENCH_QUICK=1)', () => {
   }, 180_000);
 
   afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   it('should write a results file with every row', () => {

@@ -1,7 +1,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { killRunning, watchProcess } from '../support/childProcess.js';
+import { tempDirs } from '../support/tempDir.js';
 
 /** The built command line; the CLI tests run it as a user would (`npm run build` first). */
 export const MAIN = resolve(__dirname, '..', '..', 'dist', 'cli', 'main.js');
@@ -25,8 +27,6 @@ export interface CliProcess {
   waitFor(predicate: (stdout: string) => boolean, timeoutMs?: number): Promise<void>;
 }
 
-const started = new Set<ChildProcessWithoutNullStreams>();
-
 function checkBuilt(): void {
   if (!existsSync(MAIN))
     throw new Error(`${MAIN} is missing: run \`npm run build\` before the CLI tests`);
@@ -38,57 +38,37 @@ export function startCli(args: readonly string[]): CliProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.FORCE_COLOR;
   // In a temporary working directory: even a default --dir never reaches the repository's .task-runtime.
-  const child = spawn(process.execPath, [MAIN, ...args], { env, cwd: workingDir() });
-  started.add(child);
-  let stdout = '';
-  let stderr = '';
-  const waiters = new Set<() => void>();
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    stdout += chunk;
-    for (const wake of waiters) wake();
-  });
-  child.stderr.on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  let ended = false;
-  const done = new Promise<CliResult>((resolveDone) => {
-    child.on('close', (code, signal) => {
-      ended = true;
-      started.delete(child);
-      for (const wake of waiters) wake();
-      resolveDone({ code, signal, stdout, stderr });
-    });
-  });
+  const watched = watchProcess(
+    spawn(process.execPath, [MAIN, ...args], { env, cwd: workingDir() }),
+  );
   return {
-    child,
-    stdout: () => stdout,
-    done,
-    waitFor(predicate, timeoutMs = 15_000) {
-      return new Promise<void>((resolveWait, rejectWait) => {
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          rejectWait(new Error(`timed out after ${timeoutMs} ms; stdout so far:\n${stdout}`));
-        }, timeoutMs);
-        const check = (): void => {
-          if (predicate(stdout)) {
-            clearTimeout(timer);
-            waiters.delete(check);
-            resolveWait();
-          } else if (ended) {
-            clearTimeout(timer);
-            waiters.delete(check);
-            rejectWait(
-              new Error(`the command ended first; stdout:\n${stdout}\nstderr:\n${stderr}`),
-            );
-          }
-        };
-        waiters.add(check);
-        check();
-      });
-    },
+    child: watched.process,
+    stdout: watched.stdout,
+    done: watched.exited.then((exit) => ({
+      ...exit,
+      stdout: watched.stdout(),
+      stderr: watched.stderr(),
+    })),
+    waitFor: (predicate, timeoutMs = 15_000) =>
+      watched.waitUntil(
+        () => predicate(watched.stdout()),
+        timeoutMs,
+        (exit) =>
+          exit === null
+            ? `timed out after ${timeoutMs} ms; stdout so far:\n${watched.stdout()}`
+            : `the command ended first; stdout:\n${watched.stdout()}\nstderr:\n${watched.stderr()}`,
+      ),
   };
+}
+
+/** What `command --help` prints, run in this process (commander ends it with helpDisplayed). */
+export async function helpOf(command: Command): Promise<string> {
+  let help = '';
+  command.exitOverride().configureOutput({ writeOut: (text) => (help += text) });
+  await expect(command.parseAsync(['--help'], { from: 'user' })).rejects.toMatchObject({
+    code: 'commander.helpDisplayed',
+  });
+  return help;
 }
 
 /** Runs `task-runtime …args` to the end. */
@@ -96,12 +76,12 @@ export function runCli(args: readonly string[]): Promise<CliResult> {
   return startCli(args).done;
 }
 
-/** Kills every command still running (for afterEach). */
-export function killAll(): void {
-  for (const child of started) child.kill('SIGKILL');
+/** Kills every command still running (for afterEach); resolves once they exited. */
+export function killAll(): Promise<void> {
+  return killRunning();
 }
 
-const dirs: string[] = [];
+const dirs = tempDirs('task-runtime-cli-');
 let cwd: string | null = null;
 
 function workingDir(): string {
@@ -111,9 +91,7 @@ function workingDir(): string {
 
 /** A new empty temporary directory, removed by {@link removeTempDirs}. */
 export function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'task-runtime-cli-'));
-  dirs.push(dir);
-  return dir;
+  return dirs.make();
 }
 
 /** A path inside a new temporary directory that does not exist yet: a store `demo` creates. */
@@ -123,7 +101,7 @@ export function storeDir(): string {
 
 /** Removes the directories {@link tempDir} made. */
 export function removeTempDirs(): void {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  dirs.removeAll();
   cwd = null;
 }
 

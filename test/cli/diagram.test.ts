@@ -3,7 +3,7 @@ import { createDiagramCommand } from '../../src/cli/commands/diagram.js';
 import { machineToMermaid } from '../../src/diagram/mermaid.js';
 import { machineToStatelyJSON } from '../../src/diagram/statelyJson.js';
 import { findAll, hasClass, parseXml } from '../diagram/xml.js';
-import { runCli } from './cliHarness.js';
+import { helpOf, runCli } from './cliHarness.js';
 
 /** Runs `diagram …args` in this process and returns what it wrote. */
 async function diagram(args: readonly string[]): Promise<{ out: string; err: string }> {
@@ -47,13 +47,7 @@ describe('diagram command', () => {
   });
 
   it('should show a description, the formats and an example in --help', async () => {
-    let help = '';
-    const command = createDiagramCommand()
-      .exitOverride()
-      .configureOutput({ writeOut: (text) => (help += text) });
-    await expect(command.parseAsync(['--help'], { from: 'user' })).rejects.toMatchObject({
-      code: 'commander.helpDisplayed',
-    });
+    const help = await helpOf(createDiagramCommand());
     expect(help).toContain('print the task lifecycle machine as Mermaid, SVG, or JSON');
     expect(help).toContain('--format <format>');
     expect(help).toContain('$ task-runtime diagram --format svg > lifecycle.svg');

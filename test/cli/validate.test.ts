@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createValidateCommand } from '../../src/cli/commands/validate.js';
 import { CliError, ExitCode } from '../../src/cli/exit.js';
 import { AgentRole, FileTaskStore, TaskRuntime } from '../../src/index.js';
-import { removeTempDirs, runCli, tempDir } from './cliHarness.js';
+import { helpOf, removeTempDirs, runCli, tempDir } from './cliHarness.js';
 
 const ESC = String.fromCharCode(27);
 /** The text without ANSI colour codes (picocolors colours when it thinks the output is a terminal or CI). */
@@ -129,13 +129,7 @@ describe('validate command', () => {
   });
 
   it('should show a description and an example in --help', async () => {
-    let help = '';
-    const command = createValidateCommand()
-      .exitOverride()
-      .configureOutput({ writeOut: (text) => (help += text) });
-    await expect(command.parseAsync(['--help'], { from: 'user' })).rejects.toMatchObject({
-      code: 'commander.helpDisplayed',
-    });
+    const help = await helpOf(createValidateCommand());
     expect(help).toContain('Usage: validate [options] <file>');
     expect(help).toContain('check that a snapshot file');
     expect(help).toContain('$ task-runtime validate snapshot.json');

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TmuxAddress } from '../../src/agent/AgentAddress.js';
 import {
   ConflictError,
@@ -16,6 +13,8 @@ import { TaskRuntime, type TaskRuntimeOptions } from '../../src/runtime/TaskRunt
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { createTask, type Task } from '../../src/task/createTask.js';
 import { AgentRole } from '../../src/task/enums.js';
+import { rejectionOf } from '../support/errors.js';
+import { makeTempDir, removeDir } from '../support/tempDir.js';
 
 const PR_URL = 'https://github.com/org/repo/pull/7';
 const TASK_ID = 'implement-login';
@@ -36,16 +35,6 @@ function makeTask(id = TASK_ID): Task {
 /** What a value looks like after a trip through JSON, as a store gives it back. */
 const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
-/** Runs `call` (sync throws included) and returns what it rejected with; fails the test when it fulfils. */
-async function rejectionOf(call: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to reject, but it fulfilled');
-}
-
 describe('DurableTaskRuntime', () => {
   let dir: string;
   let store: FileTaskStore;
@@ -54,7 +43,7 @@ describe('DurableTaskRuntime', () => {
   const options: TaskRuntimeOptions = { maxAttempts: 3 };
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'durable-task-runtime-'));
+    dir = makeTempDir('durable-task-runtime-');
     store = await FileTaskStore.open(dir);
     observer = await FileTaskStore.open(dir);
   });
@@ -62,7 +51,7 @@ describe('DurableTaskRuntime', () => {
   afterEach(async () => {
     await store.close();
     await observer.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   /** Asserts that the store holds exactly what `runtime` has in memory, at its revision. */

@@ -751,6 +751,21 @@ const newRuntime = (maxAttempts: number | undefined, clock: FakeClock): TaskRunt
     ...(maxAttempts === undefined ? {} : { maxAttempts }),
   });
 
+/** Runs `cmds` on the reference model and on a new runtime with a fake clock, comparing after each. */
+function runAgainstModel(
+  maxAttempts: number | undefined,
+  cmds: Iterable<fc.Command<Model, Real>>,
+): void {
+  const clock = new FakeClock();
+  fc.modelRun(
+    () => ({
+      model: initialModel(maxAttempts),
+      real: { runtime: newRuntime(maxAttempts, clock), clock },
+    }),
+    cmds,
+  );
+}
+
 /** Sequences too rare for random search, run on their own through the same model (no attempt limit). */
 const EXAMPLES: { readonly name: string; readonly cmds: readonly fc.Command<Model, Real>[] }[] = [
   {
@@ -780,28 +795,14 @@ describe('TaskRuntime (properties)', () => {
   it('should behave like the reference model after every command, keeping the invariants and restoring identically', () => {
     fc.assert(
       fc.property(maxAttemptsOption, commands, (maxAttempts, cmds) => {
-        const clock = new FakeClock();
-        fc.modelRun(
-          () => ({
-            model: initialModel(maxAttempts),
-            real: { runtime: newRuntime(maxAttempts, clock), clock },
-          }),
-          cmds,
-        );
+        runAgainstModel(maxAttempts, cmds);
       }),
       { numRuns: NUM_RUNS },
     );
   });
 
   it.each(EXAMPLES)('should behave like the reference model when $name', ({ cmds }) => {
-    const clock = new FakeClock();
-    fc.modelRun(
-      () => ({
-        model: initialModel(undefined),
-        real: { runtime: newRuntime(undefined, clock), clock },
-      }),
-      cmds,
-    );
+    runAgainstModel(undefined, cmds);
   });
 
   it('should reach every status in the generated sequences (the generators are not stuck)', () => {

@@ -5,7 +5,7 @@ import {
   TaskRuntimeError,
 } from '../../src/errors.js';
 import type { TaskStatus } from '../../src/machines/status.js';
-import type { TaskEventType } from '../../src/machines/taskMachine.js';
+import type { AttemptRecord, TaskEventType } from '../../src/machines/taskMachine.js';
 import { TaskRuntime, type TaskRuntimeOptions } from '../../src/runtime/TaskRuntime.js';
 import { createTask, type Task } from '../../src/task/createTask.js';
 import { AgentRole } from '../../src/task/enums.js';
@@ -45,8 +45,12 @@ function runtimeIn(status: TaskStatus, options: TaskRuntimeOptions = {}): TaskRu
   return runtime;
 }
 
-/** Runs `command`, asserts it threw an IllegalTransitionError and left persist() unchanged. */
-function refused(runtime: TaskRuntime, command: (r: TaskRuntime) => void): IllegalTransitionError {
+/** Runs `command`, asserts it threw an error of `type` and left persist() unchanged. */
+function thrownUnchanged<E>(
+  type: new (...args: never[]) => E,
+  runtime: TaskRuntime,
+  command: (r: TaskRuntime) => void,
+): E {
   const before = JSON.stringify(runtime.persist());
   let caught: unknown;
   try {
@@ -54,23 +58,32 @@ function refused(runtime: TaskRuntime, command: (r: TaskRuntime) => void): Illeg
   } catch (error) {
     caught = error;
   }
-  expect(caught).toBeInstanceOf(IllegalTransitionError);
+  expect(caught).toBeInstanceOf(type);
   expect(JSON.stringify(runtime.persist())).toBe(before);
-  return caught as IllegalTransitionError;
+  return caught as E;
 }
 
+/** Runs `command`, asserts it threw an IllegalTransitionError and left persist() unchanged. */
+const refused = (runtime: TaskRuntime, command: (r: TaskRuntime) => void): IllegalTransitionError =>
+  thrownUnchanged(IllegalTransitionError, runtime, command);
+
 /** Runs `command`, asserts it threw an InvalidArgumentError and left persist() unchanged. */
-function invalid(runtime: TaskRuntime, command: (r: TaskRuntime) => void): InvalidArgumentError {
-  const before = JSON.stringify(runtime.persist());
-  let caught: unknown;
-  try {
-    command(runtime);
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(InvalidArgumentError);
-  expect(JSON.stringify(runtime.persist())).toBe(before);
-  return caught as InvalidArgumentError;
+const invalid = (runtime: TaskRuntime, command: (r: TaskRuntime) => void): InvalidArgumentError =>
+  thrownUnchanged(InvalidArgumentError, runtime, command);
+
+/** An attempt record: attempt 0 with nothing started, ended or recorded, except `fields`. */
+function attemptRecord(
+  fields: Pick<AttemptRecord, 'outcome'> & Partial<AttemptRecord>,
+): AttemptRecord {
+  return {
+    attemptNum: 0,
+    startedAt: null,
+    endedAt: null,
+    error: null,
+    retryable: null,
+    prUrl: null,
+    ...fields,
+  };
 }
 
 const sorted = (types: readonly string[]): string[] => [...types].sort();
@@ -109,6 +122,21 @@ function expectRefusal(
   expect(error.message).toContain(expected.event);
   expect(error.message).toContain(expected.reason);
   for (const type of expected.allowed) expect(error.message).toContain(type);
+}
+
+/** Asserts that resetForRetry and markPending are both refused in failed by isRetryAllowed. */
+function expectNoRetry(runtime: TaskRuntime): void {
+  for (const [event, command] of [
+    ['RETRY', (r: TaskRuntime) => r.resetForRetry()],
+    ['MARK_PENDING', (r: TaskRuntime) => r.markPending()],
+  ] as const) {
+    expectRefusal(refused(runtime, command), {
+      status: 'failed',
+      event,
+      reason: 'isRetryAllowed',
+      allowed: ['ADD_CONCERN'],
+    });
+  }
 }
 
 describe('TaskRuntime', () => {
@@ -490,18 +518,7 @@ describe('TaskRuntime', () => {
     it('should refuse resetForRetry and markPending after a non-retryable failure (isRetryAllowed)', () => {
       const runtime = runtimeIn('running');
       runtime.markFailed('fatal', { retryable: false });
-      for (const [event, command] of [
-        ['RETRY', (r: TaskRuntime) => r.resetForRetry()],
-        ['MARK_PENDING', (r: TaskRuntime) => r.markPending()],
-      ] as const) {
-        const error = refused(runtime, command);
-        expectRefusal(error, {
-          status: 'failed',
-          event,
-          reason: 'isRetryAllowed',
-          allowed: ['ADD_CONCERN'],
-        });
-      }
+      expectNoRetry(runtime);
       expect(runtime.state.error).toBe('fatal');
     });
 
@@ -513,18 +530,7 @@ describe('TaskRuntime', () => {
       runtime.prepareForAttempt(1);
       runtime.markRunning();
       runtime.markFailed('second');
-      for (const [event, command] of [
-        ['RETRY', (r: TaskRuntime) => r.resetForRetry()],
-        ['MARK_PENDING', (r: TaskRuntime) => r.markPending()],
-      ] as const) {
-        const error = refused(runtime, command);
-        expectRefusal(error, {
-          status: 'failed',
-          event,
-          reason: 'isRetryAllowed',
-          allowed: ['ADD_CONCERN'],
-        });
-      }
+      expectNoRetry(runtime);
     });
 
     it('should refuse any retry with maxAttempts 1', () => {
@@ -659,17 +665,7 @@ describe('TaskRuntime', () => {
       const runtime = new TaskRuntime(makeTask(), { clock: time.clock });
       const started = time.set('2025-03-04T05:06:07.089Z');
       runtime.markRunning();
-      expect(runtime.attempts).toEqual([
-        {
-          attemptNum: 0,
-          startedAt: started,
-          endedAt: null,
-          outcome: 'running',
-          error: null,
-          retryable: null,
-          prUrl: null,
-        },
-      ]);
+      expect(runtime.attempts).toEqual([attemptRecord({ startedAt: started, outcome: 'running' })]);
     });
 
     it('should record the PR and the merge time on the open record', () => {
@@ -680,28 +676,12 @@ describe('TaskRuntime', () => {
       time.set('2025-03-04T06:00:00.000Z');
       runtime.markPrCreated(PR_URL);
       expect(runtime.attempts).toEqual([
-        {
-          attemptNum: 0,
-          startedAt: started,
-          endedAt: null,
-          outcome: 'pr_created',
-          error: null,
-          retryable: null,
-          prUrl: PR_URL,
-        },
+        attemptRecord({ startedAt: started, outcome: 'pr_created', prUrl: PR_URL }),
       ]);
       const merged = time.set('2025-03-05T00:00:00.001Z');
       runtime.markPrMerged();
       expect(runtime.attempts).toEqual([
-        {
-          attemptNum: 0,
-          startedAt: started,
-          endedAt: merged,
-          outcome: 'pr_merged',
-          error: null,
-          retryable: null,
-          prUrl: PR_URL,
-        },
+        attemptRecord({ startedAt: started, endedAt: merged, outcome: 'pr_merged', prUrl: PR_URL }),
       ]);
     });
 
@@ -713,15 +693,13 @@ describe('TaskRuntime', () => {
       const ended = time.set('2025-01-01T00:10:00.500Z');
       runtime.markFailed('tests failed', { retryable: false });
       expect(runtime.attempts).toEqual([
-        {
-          attemptNum: 0,
+        attemptRecord({
           startedAt: started,
           endedAt: ended,
           outcome: 'failed',
           error: 'tests failed',
           retryable: false,
-          prUrl: null,
-        },
+        }),
       ]);
     });
 
@@ -736,15 +714,13 @@ describe('TaskRuntime', () => {
       const ended = time.set('2025-06-07T08:09:10.111Z');
       runtime.markFailed('dependency failed');
       expect(runtime.attempts).toEqual([
-        {
-          attemptNum: 0,
+        attemptRecord({
           startedAt: null,
           endedAt: ended,
           outcome: 'failed',
           error: 'dependency failed',
           retryable: true,
-          prUrl: null,
-        },
+        }),
       ]);
     });
 
@@ -764,24 +740,20 @@ describe('TaskRuntime', () => {
       const t3 = time.set('2025-01-01T03:00:00.000Z');
       runtime.markPrMerged();
       expect(runtime.attempts).toEqual([
-        {
-          attemptNum: 0,
+        attemptRecord({
           startedAt: t0,
           endedAt: t1,
           outcome: 'failed',
           error: 'first',
           retryable: true,
-          prUrl: null,
-        },
-        {
+        }),
+        attemptRecord({
           attemptNum: 1,
           startedAt: t2,
           endedAt: t3,
           outcome: 'pr_merged',
-          error: null,
-          retryable: null,
           prUrl: PR_URL,
-        },
+        }),
       ]);
     });
 

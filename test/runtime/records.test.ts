@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import { ConflictError, IllegalTransitionError, InvalidArgumentError } from '../../src/errors.js';
 import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
 import type { TaskRecord } from '../../src/runtime/records.js';
 import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
+import { makeTempDir, removeDir } from '../support/tempDir.js';
 
 const clock = () => new Date('2026-01-01T09:00:00.000Z');
 const task = { id: 'login', role: 'implementer' } as const;
@@ -148,9 +146,9 @@ describe('TaskRuntime inspect option', () => {
 describe('DurableTaskRuntime.subscribe', () => {
   let dir: string;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'records-'));
+    dir = makeTempDir('records-');
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => removeDir(dir));
 
   it('should report an accepted command only once it is saved', async () => {
     const store = await FileTaskStore.open(dir);

@@ -347,6 +347,17 @@ const both =
 // Contract invariants of a persisted snapshot (used by the properties)
 // ---------------------------------------------------------------------------------------------
 
+/** The context fields that hold a non-empty string or null. */
+const CONTEXT_TEXT_FIELDS = [
+  'worktreePath',
+  'branchName',
+  'signalDir',
+  'integrationBranch',
+  'workstreamWorktreePath',
+  'error',
+  'prUrl',
+] as const;
+
 const isText = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 const isIsoTime = (v: unknown): boolean =>
   typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(v) && !Number.isNaN(Date.parse(v));
@@ -380,15 +391,7 @@ function violations(runtime: TaskRuntime): string[] {
   );
   check(c.maxAttempts === null || c.attemptNum < c.maxAttempts, 'attemptNum ≥ maxAttempts');
   check(c.concerns.every(isText), 'a concern is not a non-empty string');
-  for (const key of [
-    'worktreePath',
-    'branchName',
-    'signalDir',
-    'integrationBranch',
-    'workstreamWorktreePath',
-    'error',
-    'prUrl',
-  ] as const) {
+  for (const key of CONTEXT_TEXT_FIELDS) {
     check(c[key] === null || isText(c[key]), `${key} is not a non-empty string or null`);
   }
   check(
@@ -946,16 +949,6 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
       mutate,
       path,
     });
-
-    const CONTEXT_TEXT_FIELDS = [
-      'worktreePath',
-      'branchName',
-      'signalDir',
-      'integrationBranch',
-      'workstreamWorktreePath',
-      'error',
-      'prUrl',
-    ];
 
     const BAD_SNAPSHOTS: readonly BadSnapshot[] = [
       // not an object

@@ -1,9 +1,8 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
+import { killRunning, startFixture } from '../support/childProcess.js';
+import { mulberry32, SEED } from '../support/random.js';
+import { tempDirs } from '../support/tempDir.js';
 
 /*
  * Crash safety and cross-process races of FileTaskStore. The writers are real child processes running the
@@ -11,118 +10,9 @@ import { FileTaskStore } from '../../src/store/FileTaskStore.js';
  * store through the sources. Random choices come from a seeded generator: set TASK_RUNTIME_SEED to replay one.
  */
 
-const FIXTURES = join(__dirname, '..', 'fixtures');
-const SEED = Number(process.env.TASK_RUNTIME_SEED ?? Math.floor(Math.random() * 2 ** 32));
-const LINE_TIMEOUT_MS = 15_000;
-
-/** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The snapshot test/fixtures/crashSaver.mjs saves for `taskId` at `revision` (keep the two in step). */
 function crashSnapshotAt(taskId: string, revision: number): unknown {
   return { taskId, revision, pad: 'x'.repeat(100 + ((revision * 7919) % 16_000)) };
-}
-
-interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-/** A fixture script running in a child process, read line by line. */
-interface Fixture {
-  readonly process: ChildProcessWithoutNullStreams;
-  /** Every complete stdout line so far. */
-  readonly lines: readonly string[];
-  /** Resolves once the process exited and its output was read to the end. */
-  readonly exited: Promise<Exit>;
-  stderr(): string;
-  /** The next stdout line not returned yet; rejects on exit or after `timeoutMs`. */
-  nextLine(timeoutMs?: number): Promise<string>;
-  send(line: string): void;
-}
-
-const running = new Set<Fixture>();
-
-function startFixture(script: string, args: readonly string[]): Fixture {
-  const child = spawn(process.execPath, [join(FIXTURES, script), ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  let read = 0;
-  let ended: Exit | null = null;
-  let wake: (() => void) | null = null;
-  const notify = (): void => {
-    wake?.();
-    wake = null;
-  };
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-    notify();
-  });
-  child.stderr.on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  child.stdin.on('error', () => undefined); // a killed child closes its stdin under our feet
-  const exited = new Promise<Exit>((resolveExit) => {
-    child.on('close', (code, signal) => {
-      ended = { code, signal };
-      running.delete(fixture);
-      notify();
-      resolveExit(ended);
-    });
-  });
-  const fixture: Fixture = {
-    process: child,
-    lines,
-    exited,
-    stderr: () => stderr,
-    async nextLine(timeoutMs = LINE_TIMEOUT_MS) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const line = lines[read];
-        if (line !== undefined) {
-          read += 1;
-          return line;
-        }
-        if (ended !== null) {
-          throw new Error(
-            `${script} exited (code ${ended.code}, signal ${ended.signal}) before printing a line; ` +
-              `stderr: ${stderr}`,
-          );
-        }
-        const left = deadline - Date.now();
-        if (left <= 0)
-          throw new Error(`${script} printed no line in ${timeoutMs} ms; stderr: ${stderr}`);
-        await new Promise<void>((resolveWake) => {
-          const timer = setTimeout(resolveWake, left);
-          wake = () => {
-            clearTimeout(timer);
-            resolveWake();
-          };
-        });
-      }
-    },
-    send(line: string) {
-      child.stdin.write(`${line}\n`);
-    },
-  };
-  running.add(fixture);
-  return fixture;
 }
 
 /** Parses `prefix a b c` into numbers, failing loudly on anything else. */
@@ -138,23 +28,11 @@ function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
 
-let dirs: string[] = [];
+const temp = tempDirs('task-runtime-crash-');
 
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'task-runtime-crash-'));
-  dirs.push(dir);
-  return dir;
-}
+afterEach(killRunning);
 
-afterEach(async () => {
-  for (const fixture of running) fixture.process.kill('SIGKILL');
-  await Promise.all([...running].map((fixture) => fixture.exited));
-});
-
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  dirs = [];
-});
+afterAll(() => temp.removeAll());
 
 describe('FileTaskStore under SIGKILL', () => {
   const KILLS = 60;
@@ -164,7 +42,7 @@ describe('FileTaskStore under SIGKILL', () => {
   let afterCampaign: number[] | null = null;
 
   beforeAll(() => {
-    dir = tempDir();
+    dir = temp.make();
   });
 
   it('should keep every task loadable at its last acknowledged revision or one later across 60 kills', async () => {
@@ -261,7 +139,7 @@ describe('FileTaskStore with two racing processes', () => {
   it('should refuse a slow save whose expectedRevision was overtaken by two newer saves', async () => {
     // Two stores on one directory in this process. The slow save writes 32 MB, so the fast store very likely
     // saves twice while it is still being written — after which the slow one must not win too.
-    const dir = tempDir();
+    const dir = temp.make();
     const slowStore = await FileTaskStore.open(dir);
     const fastStore = await FileTaskStore.open(dir);
     expect(await slowStore.save('overtaken', { by: 'parent' }, { expectedRevision: null })).toBe(1);
@@ -291,7 +169,7 @@ describe('FileTaskStore with two racing processes', () => {
 
   it('should lose no increment when two processes load and save the same task with expectedRevision', async () => {
     const INCREMENTS = 300;
-    const dir = tempDir();
+    const dir = temp.make();
     const taskId = 'race/counter';
     const store = await FileTaskStore.open(dir);
     expect(
@@ -336,7 +214,7 @@ describe('FileTaskStore with two racing processes', () => {
   it('should let exactly one of two processes win each round saved with the same expectedRevision', async () => {
     const ROUNDS = 150;
     const random = mulberry32(SEED ^ 0x5eed);
-    const dir = tempDir();
+    const dir = temp.make();
     const taskId = 'race/round';
     const store = await FileTaskStore.open(dir);
     expect(

@@ -4,15 +4,12 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import {
   InvalidArgumentError,
@@ -23,6 +20,8 @@ import {
 import { MAX_TASK_ID_LENGTH } from '../../src/index.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { fileNameForTaskId } from '../../src/store/taskIdFileName.js';
+import { rejectionOf } from '../support/errors.js';
+import { tempDirs } from '../support/tempDir.js';
 import { describeLeaseContract } from './leaseContract.js';
 import { describeTaskStoreContract, HOSTILE_TASK_IDS } from './taskStoreContract.js';
 
@@ -33,21 +32,10 @@ const RUNS_AS_ROOT = process.getuid?.() === 0;
 /** The user the unwritable-directory checks run as when the tests run as root ("nobody"). */
 const OTHER_USER = { uid: 65534, gid: 65534 };
 
-const tempRoots: string[] = [];
+/** New empty directories under the OS temp dir, removed after all tests. */
+const temp = tempDirs('file-task-store-');
 
-/** A new empty directory under the OS temp dir, removed after all tests. */
-function freshTempDir(prefix = 'file-task-store-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempRoots.push(dir);
-  return dir;
-}
-
-afterAll(() => {
-  for (const dir of tempRoots) {
-    restoreModes(dir);
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+afterAll(() => temp.removeAll(restoreModes));
 
 /** Makes every directory under `dir` writable by its owner again, so that it can be removed. */
 function restoreModes(dir: string): void {
@@ -78,25 +66,16 @@ function contents(root: string): Record<string, string> {
   return files;
 }
 
-/** Runs `call` (sync throws included) and returns what it rejected with; fails the test when it fulfils. */
-async function rejectionOf(call: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to reject, but it fulfilled');
-}
 /** The file of one stored generation of a task (each save or delete writes the next one). */
 function documentFile(storeDir: string, taskId: string, generation: number): string {
   return join(storeDir, 'tasks', fileNameForTaskId(taskId), `${generation}.json`);
 }
 
-describeTaskStoreContract('FileTaskStore', () => FileTaskStore.open(freshTempDir()));
+describeTaskStoreContract('FileTaskStore', () => FileTaskStore.open(temp.make()));
 
 describeLeaseContract('FileTaskStore', async () => {
   let now = Date.parse('2030-01-01T00:00:00.000Z'); // a fake clock: leases run out without waiting
-  const store = await FileTaskStore.open(freshTempDir(), { clock: () => new Date(now) });
+  const store = await FileTaskStore.open(temp.make(), { clock: () => new Date(now) });
   const advance = async (ms: number): Promise<void> => {
     now += ms;
   };
@@ -106,7 +85,7 @@ describeLeaseContract('FileTaskStore', async () => {
 describe('FileTaskStore', () => {
   describe('open', () => {
     it('should create the directory with tasks/ and tmp/ inside', async () => {
-      const dir = join(freshTempDir(), 'nested', 'store');
+      const dir = join(temp.make(), 'nested', 'store');
       const store = await FileTaskStore.open(dir);
       expect(store.dir).toBe(dir);
       expect(statSync(join(dir, 'tasks')).isDirectory()).toBe(true);
@@ -116,7 +95,7 @@ describe('FileTaskStore', () => {
     });
 
     it('should let a second instance on the same directory see what the first saved', async () => {
-      const dir = freshTempDir();
+      const dir = temp.make();
       const first = await FileTaskStore.open(dir);
       await first.save('shared', { from: 'first' }, { expectedRevision: null });
       const second = await FileTaskStore.open(dir);
@@ -145,7 +124,7 @@ describe('FileTaskStore', () => {
 
   describe('temporary files left by a killed writer', () => {
     it('should remove old temporary files of dead processes on open, and keep the others', async () => {
-      const dir = freshTempDir();
+      const dir = temp.make();
       await (await FileTaskStore.open(dir)).close();
       const deadPid = spawnSync(process.execPath, ['-e', '']).pid as number;
       const tmp = join(dir, 'tmp');
@@ -163,7 +142,7 @@ describe('FileTaskStore', () => {
 
   describe('path-trick task ids', () => {
     it('should never create anything outside <dir>/tasks, whatever the id', async () => {
-      const root = freshTempDir();
+      const root = temp.make();
       const storeDir = join(root, 'a', 'b', 'store');
       const store = await FileTaskStore.open(storeDir);
       const ids = [
@@ -210,7 +189,7 @@ describe('FileTaskStore', () => {
     let store: FileTaskStore;
 
     beforeEach(async () => {
-      dir = freshTempDir();
+      dir = temp.make();
       store = await FileTaskStore.open(dir);
       await store.save('kept', { step: 1 }, { expectedRevision: null });
     });
@@ -262,7 +241,7 @@ describe('FileTaskStore', () => {
     let store: FileTaskStore;
 
     beforeEach(async () => {
-      dir = freshTempDir();
+      dir = temp.make();
       store = await FileTaskStore.open(dir);
       await store.save('good', { step: 1 }, { expectedRevision: null });
       await store.save('good', { step: 2 }, { expectedRevision: 1 });
@@ -372,7 +351,7 @@ describe('FileTaskStore', () => {
 
   describe('stray entries', () => {
     it('should leave stray files and directories in <dir>/tasks out of list()', async () => {
-      const dir = freshTempDir();
+      const dir = temp.make();
       const store = await FileTaskStore.open(dir);
       const longId = 'q'.repeat(300);
       await store.save('good', { step: 1 }, { expectedRevision: null });
@@ -415,7 +394,7 @@ describe('FileTaskStore', () => {
 
   describe('unwritable places', () => {
     it('should fail open() with TaskStoreError naming the cause when the path runs through a regular file', async () => {
-      const root = freshTempDir();
+      const root = temp.make();
       const file = join(root, 'a-file');
       writeFileSync(file, 'keep me');
       for (const dir of [join(file, 'store'), file]) {
@@ -432,7 +411,7 @@ describe('FileTaskStore', () => {
     });
 
     it('should fail save() and load() with TaskStoreError naming the task and the cause when its place is a file', async () => {
-      const dir = freshTempDir();
+      const dir = temp.make();
       const store = await FileTaskStore.open(dir);
       await store.save('kept', { step: 1 }, { expectedRevision: null });
       writeFileSync(join(dir, 'tasks', fileNameForTaskId('blocked')), 'in the way');
@@ -468,7 +447,7 @@ describe('FileTaskStore', () => {
        * reach the repository itself (a clone under a 0700 temp directory, say).
        */
       function portableFixture(): string {
-        const root = freshTempDir();
+        const root = temp.make();
         cpSync(join(REPO, 'dist'), join(root, 'dist'), { recursive: true });
         cpSync(FIXTURE, join(root, 'test', 'fixtures', 'store-as-user.mjs'));
         spawnSync('chmod', ['-R', 'a+rX', root]);
@@ -490,7 +469,7 @@ describe('FileTaskStore', () => {
 
       /** A temp root that the other user can reach (mkdtemp makes it 0700). */
       function reachableRoot(): string {
-        const root = freshTempDir();
+        const root = temp.make();
         chmodSync(root, 0o755);
         return root;
       }
@@ -565,7 +544,7 @@ describe('FileTaskStore', () => {
 
   describe('close', () => {
     it('should reject calls after close() with a TaskStoreError saying the store was closed', async () => {
-      const store = await FileTaskStore.open(freshTempDir());
+      const store = await FileTaskStore.open(temp.make());
       await store.close();
       const error = await rejectionOf(() => store.list());
       expect(error).toBeInstanceOf(TaskStoreError);

@@ -11,6 +11,8 @@ import { PostgresTaskStore } from '../../src/store/PostgresTaskStore.js';
 import { MAX_TASK_ID_LENGTH } from '../../src/store/storeArguments.js';
 import type { TaskStore } from '../../src/store/TaskStore.js';
 import { AgentRole } from '../../src/task/enums.js';
+import { rejectionOf } from '../support/errors.js';
+import { mulberry32, SEED } from '../support/random.js';
 import { describeLeaseContract, snapshotIn } from './leaseContract.js';
 import {
   describeWithPostgres,
@@ -28,30 +30,6 @@ import { describeTaskStoreContract } from './taskStoreContract.js';
  * store gets a table of its own, dropped at the end. Random choices come from a seeded generator: set
  * TASK_RUNTIME_SEED to replay one.
  */
-
-const SEED = Number(process.env.TASK_RUNTIME_SEED ?? Math.floor(Math.random() * 2 ** 32));
-
-/** mulberry32: a tiny seeded PRNG giving floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Runs `call` (sync throws included) and returns what it rejected with; fails the test when it fulfils. */
-async function rejectionOf(call: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to reject, but it fulfilled');
-}
 
 describeWithPostgres('PostgresTaskStore', () => {
   const tables: string[] = [];

@@ -1,4 +1,3 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LeaseLostError } from '../../src/errors.js';
@@ -8,6 +7,9 @@ import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
 import { PostgresTaskStore } from '../../src/store/PostgresTaskStore.js';
 import type { Lease } from '../../src/store/TaskStore.js';
 import { AgentRole } from '../../src/task/enums.js';
+import { killRunning, startFixture } from '../support/childProcess.js';
+import { rejectionOf } from '../support/errors.js';
+import { SEED } from '../support/random.js';
 import {
   describeWithPostgres,
   dropTables,
@@ -22,9 +24,7 @@ import {
  * through the sources. Random choices come from a seeded generator: set TASK_RUNTIME_SEED to replay one.
  */
 
-const FIXTURES = join(__dirname, '..', 'fixtures');
 const BUILT_PACKAGE = join(__dirname, '..', '..', 'dist', 'index.js');
-const SEED = Number(process.env.TASK_RUNTIME_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const MAX_ATTEMPTS = 3;
 
 /** What test/fixtures/pgLifecycleWorker.mjs prints when it is done (keep the two in step). */
@@ -49,88 +49,9 @@ interface HeldTask {
   readonly snapshot: PersistedTaskRuntime;
 }
 
-interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-/** A fixture script running in a child process. */
-interface Fixture {
-  readonly process: ChildProcessWithoutNullStreams;
-  readonly lines: readonly string[];
-  readonly exited: Promise<Exit>;
-  stderr(): string;
-  /** Resolves once a stdout line equals `line`; rejects on exit or after `timeoutMs`. */
-  waitForLine(line: string, timeoutMs: number): Promise<void>;
-}
-
-const running = new Set<Fixture>();
-
-function startFixture(script: string, config: unknown): Fixture {
-  const child = spawn(process.execPath, [join(FIXTURES, script), JSON.stringify(config)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const lines: string[] = [];
-  let partial = '';
-  let stderr = '';
-  const waiters = new Set<() => void>();
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    const parts = (partial + chunk).split('\n');
-    partial = parts.pop() ?? '';
-    lines.push(...parts);
-    for (const wake of waiters) wake();
-  });
-  child.stderr.on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<Exit>((resolve) => {
-    child.on('close', (code, signal) => {
-      running.delete(fixture);
-      for (const wake of waiters) wake();
-      resolve({ code, signal });
-    });
-  });
-  let closed = false;
-  void exited.then(() => {
-    closed = true;
-  });
-  const fixture: Fixture = {
-    process: child,
-    lines,
-    exited,
-    stderr: () => stderr,
-    waitForLine: (line, timeoutMs) =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(
-            new Error(`${script}: no line '${line}' within ${timeoutMs} ms; stderr: ${stderr}`),
-          );
-        }, timeoutMs);
-        function check(): void {
-          if (lines.includes(line)) {
-            clearTimeout(timer);
-            waiters.delete(check);
-            resolve();
-          } else if (closed || child.exitCode !== null || child.signalCode !== null) {
-            clearTimeout(timer);
-            waiters.delete(check);
-            reject(new Error(`${script} exited before printing '${line}'; stderr: ${stderr}`));
-          }
-        }
-        waiters.add(check);
-        check();
-      }),
-  };
-  running.add(fixture);
-  return fixture;
-}
-
 /** Runs a lifecycle worker to its end and returns its report; fails when it exits with an error. */
 async function runWorker(config: Record<string, unknown>): Promise<WorkerReport> {
-  const worker = startFixture('pgLifecycleWorker.mjs', config);
+  const worker = startFixture('pgLifecycleWorker.mjs', [JSON.stringify(config)]);
   const exit = await worker.exited;
   expect({ seed: SEED, workerId: config.workerId, exit, stderr: worker.stderr() }).toEqual({
     seed: SEED,
@@ -145,16 +66,6 @@ async function runWorker(config: Record<string, unknown>): Promise<WorkerReport>
 const finished = (runtime: DurableTaskRuntime): boolean =>
   runtime.status === 'pr_merged' ||
   (runtime.status === 'failed' && !runtime.can({ type: 'RETRY' }));
-
-/** Runs `call` (sync throws included) and returns what it rejected with; fails the test when it fulfils. */
-async function rejectionOf(call: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to reject, but it fulfilled');
-}
 
 describeWithPostgres('PostgresTaskStore with many worker processes', () => {
   const tables: string[] = [];
@@ -195,7 +106,7 @@ describeWithPostgres('PostgresTaskStore with many worker processes', () => {
   });
 
   afterAll(async () => {
-    for (const fixture of running) fixture.process.kill('SIGKILL');
+    await killRunning();
     await Promise.all(stores.map((store) => store.close()));
     await dropTables(tables);
   });
@@ -287,13 +198,15 @@ describeWithPostgres('PostgresTaskStore with many worker processes', () => {
     bystander.lease = bystanderLease;
     await bystander.markRunning();
 
-    const holder = startFixture('pgLeaseHolder.mjs', {
-      connectionString: requirePostgresUrl(),
-      table: store.table,
-      workerId: 'doomed',
-      leaseMs: 1_000,
-      taskIds: ids,
-    });
+    const holder = startFixture('pgLeaseHolder.mjs', [
+      JSON.stringify({
+        connectionString: requirePostgresUrl(),
+        table: store.table,
+        workerId: 'doomed',
+        leaseMs: 1_000,
+        taskIds: ids,
+      }),
+    ]);
     await holder.waitForLine('holding', 15_000);
     holder.process.kill('SIGKILL');
     await expect(holder.exited).resolves.toEqual({ code: null, signal: 'SIGKILL' });

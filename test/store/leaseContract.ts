@@ -9,6 +9,7 @@ import type { PersistedTaskRuntime } from '../../src/runtime/snapshot.js';
 import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
 import type { Lease, LeaseRef, TaskStore } from '../../src/store/TaskStore.js';
 import { AgentRole } from '../../src/task/enums.js';
+import { rejectionOf } from '../support/errors.js';
 
 /**
  * The lease behaviour every TaskStore must show: claim, renew, release, fencing of saves and listExpired. It uses
@@ -30,16 +31,6 @@ const SHORT = 150;
 const PAST_SHORT = 250;
 /** A lease that must stay live for the whole test. */
 const LONG = 60_000;
-
-/** Runs `call` (sync throws included) and returns what it rejected with; fails the test when it fulfils. */
-async function rejectionOf(call: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to reject, but it fulfilled');
-}
 
 /** Asserts a LeaseLostError for `lease` on `taskId` and returns it. */
 async function expectLeaseLost(

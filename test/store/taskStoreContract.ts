@@ -1,20 +1,11 @@
 import { ConflictError, InvalidArgumentError, TaskRuntimeError } from '../../src/errors.js';
 import type { TaskStore } from '../../src/store/TaskStore.js';
+import { rejectionOf } from '../support/errors.js';
 
 /**
  * The behaviour every TaskStore must show, whatever it stores into. It uses nothing but the TaskStore
  * interface, so the same suite runs unchanged against every store; `openStore` must give an empty store.
  */
-
-/** Runs `call` (sync throws included) and returns what it rejected with; fails the test when it fulfils. */
-async function rejectionOf(call: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await call();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to reject, but it fulfilled');
-}
 
 /** Asserts a ConflictError with the given fields and returns it. */
 async function expectConflict(

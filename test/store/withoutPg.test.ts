@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { makeTempDir, removeDir } from '../support/tempDir.js';
 
 const REPO = resolve(__dirname, '..', '..');
 
@@ -10,7 +10,7 @@ const REPO = resolve(__dirname, '..', '..');
  * in a temporary directory outside this repository so that Node cannot find the repository's own `pg`.
  */
 function projectWithoutPg(): string {
-  const root = mkdtempSync(join(tmpdir(), 'without-pg-'));
+  const root = makeTempDir('without-pg-');
   const pkg = join(root, 'node_modules', 'task-runtime');
   mkdirSync(pkg, { recursive: true });
   cpSync(join(REPO, 'dist'), join(pkg, 'dist'), { recursive: true });
@@ -24,7 +24,7 @@ describe('task-runtime without the optional peer dependency pg', () => {
   beforeAll(() => {
     root = projectWithoutPg();
   });
-  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  afterAll(() => removeDir(root));
 
   it('should import and run without pg, and say how to install it when PostgresTaskStore is used', () => {
     writeFileSync(

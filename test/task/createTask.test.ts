@@ -1,19 +1,17 @@
 import { InvalidArgumentError, TaskRuntimeError } from '../../src/errors.js';
 import { createTask, type Task, type TaskInput } from '../../src/task/createTask.js';
 import { AgentFramework, AgentRole, AgentVerbosity } from '../../src/task/enums.js';
-
-/** Runs `build` and returns the InvalidArgumentError it throws (fails the test otherwise). */
-function invalidArgument(build: () => unknown): InvalidArgumentError {
-  try {
-    build();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidArgumentError);
-    return error as InvalidArgumentError;
-  }
-  throw new Error('expected an InvalidArgumentError, but nothing was thrown');
-}
+import { invalidArgument } from '../support/errors.js';
 
 const minimal: TaskInput = { id: 't', role: AgentRole.GENERIC };
+
+/** The agent config createTask fills in where none is given. */
+const DEFAULT_AGENT = {
+  framework: 'claude_code',
+  model: null,
+  adrVerbosity: 'none',
+  environment: { session: 'agentrelay' },
+} as const;
 
 describe('createTask', () => {
   describe('defaults', () => {
@@ -26,12 +24,7 @@ describe('createTask', () => {
         dependencies: [],
         completionGate: null,
         maxGateAttempts: null,
-        primaryAgent: {
-          framework: 'claude_code',
-          model: null,
-          adrVerbosity: 'none',
-          environment: { session: 'agentrelay' },
-        },
+        primaryAgent: DEFAULT_AGENT,
         review: null,
         workstreamId: 'default',
       });
@@ -47,21 +40,14 @@ describe('createTask', () => {
 
     it('should default the agent fields that a partial agent config leaves out', () => {
       expect(createTask({ ...minimal, primaryAgent: { model: 'opus' } }).primaryAgent).toEqual({
-        framework: 'claude_code',
+        ...DEFAULT_AGENT,
         model: 'opus',
-        adrVerbosity: 'none',
-        environment: { session: 'agentrelay' },
       });
     });
 
     it('should default reviewOnAttempt to 1 and the review agent to the default agent', () => {
       expect(createTask({ ...minimal, review: {} }).review).toEqual({
-        agent: {
-          framework: 'claude_code',
-          model: null,
-          adrVerbosity: 'none',
-          environment: { session: 'agentrelay' },
-        },
+        agent: DEFAULT_AGENT,
         reviewOnAttempt: 1,
       });
     });
@@ -114,15 +100,7 @@ describe('createTask', () => {
           adrVerbosity: 'detailed',
           environment: { session: 'work' },
         },
-        review: {
-          agent: {
-            framework: 'claude_code',
-            model: null,
-            adrVerbosity: 'educational',
-            environment: { session: 'agentrelay' },
-          },
-          reviewOnAttempt: 2,
-        },
+        review: { agent: { ...DEFAULT_AGENT, adrVerbosity: 'educational' }, reviewOnAttempt: 2 },
         workstreamId: 'auth',
       });
     });
