@@ -19,19 +19,6 @@ export interface Refusal {
   readonly allowed: readonly TaskEventType[];
 }
 
-/** The statuses that have a transition for each event type, read off the machine. */
-const statusesAccepting = new Map<TaskEventType, readonly TaskStatus[]>(
-  TASK_EVENT_TYPES.map((type) => [
-    type,
-    TASK_STATUSES.filter((status) => transitionsFor(status, type).length > 0),
-  ]),
-);
-
-function transitionsFor(status: TaskStatus, type: TaskEventType): readonly { guard?: unknown }[] {
-  const node = taskMachine.states[status];
-  return node?.transitions.get(type) ?? taskMachine.root.transitions.get(type) ?? [];
-}
-
 /** A candidate transition as XState selects it: its guard, and whether taking it changes anything. */
 interface Candidate {
   readonly guard: TaskGuardName | undefined;
@@ -51,33 +38,52 @@ type TransitionLike = {
   readonly actions: readonly unknown[];
 };
 
-/** The candidates of one node, or null when a guard is not one of {@link taskGuards} by name. */
-function readCandidates(
-  transitions: readonly TransitionLike[] | undefined,
-): readonly Candidate[] | null {
-  const candidates: Candidate[] = [];
-  for (const { guard, target, actions } of transitions ?? []) {
-    if (guard !== undefined && !(typeof guard === 'string' && Object.hasOwn(taskGuards, guard)))
-      return null;
-    candidates.push({
+/** The candidates of one node; every guard must be one of {@link taskGuards}, by name. */
+function readCandidates(transitions: readonly TransitionLike[] | undefined): readonly Candidate[] {
+  return (transitions ?? []).map(({ guard, target, actions }) => {
+    if (guard !== undefined && !(typeof guard === 'string' && Object.hasOwn(taskGuards, guard))) {
+      throw new Error(
+        `taskMachine: every guard must be named in taskGuards, found ${String(guard)}`,
+      );
+    }
+    return {
       guard: guard as TaskGuardName | undefined,
       effective: target !== undefined || actions.length > 0,
-    });
-  }
-  return candidates;
+    };
+  });
 }
 
-/** Per status and event type, the machine's candidate transitions, read off the machine once; null: ask XState. */
-const candidateTable = new Map<TaskStatus, ReadonlyMap<TaskEventType, Candidates | null>>(
+/** Per status and event type, the machine's candidate transitions, read off the machine once. */
+const candidateTable = new Map<TaskStatus, ReadonlyMap<TaskEventType, Candidates>>(
   TASK_STATUSES.map((status) => [
     status,
     new Map(
-      TASK_EVENT_TYPES.map((type) => {
-        const own = readCandidates(taskMachine.states[status]?.transitions.get(type));
-        const root = readCandidates(taskMachine.root.transitions.get(type));
-        return [type, own === null || root === null ? null : { own, root }];
-      }),
+      TASK_EVENT_TYPES.map((type) => [
+        type,
+        {
+          own: readCandidates(taskMachine.states[status]?.transitions.get(type)),
+          root: readCandidates(taskMachine.root.transitions.get(type)),
+        },
+      ]),
     ),
+  ]),
+);
+
+function candidatesOf(status: TaskStatus, type: TaskEventType): Candidates {
+  return candidateTable.get(status)?.get(type) ?? { own: [], root: [] };
+}
+
+/** Whether `status` (or the root) has any transition for `type`; cheap, so probes are built only where needed. */
+function hasTransition(status: TaskStatus, type: TaskEventType): boolean {
+  const { own, root } = candidatesOf(status, type);
+  return own.length + root.length > 0;
+}
+
+/** The statuses that have a transition for each event type. */
+const statusesAccepting = new Map<TaskEventType, readonly TaskStatus[]>(
+  TASK_EVENT_TYPES.map((type) => [
+    type,
+    TASK_STATUSES.filter((status) => hasTransition(status, type)),
   ]),
 );
 
@@ -97,19 +103,9 @@ function select(
  * without XState's per-call lookups.
  */
 export function isAccepted(snapshot: TaskSnapshot, event: TaskEvent): boolean {
-  const candidates = candidateTable.get(snapshot.value)?.get(event.type);
-  if (candidates === undefined || candidates === null) return snapshot.can(event);
+  const { own, root } = candidatesOf(snapshot.value, event.type);
   const args = { context: snapshot.context, event };
-  return (select(candidates.own, args) ?? select(candidates.root, args))?.effective ?? false;
-}
-
-/** Whether `status` (or the root) has any transition for `type`; cheap, so probes are built only where needed. */
-function hasTransition(status: TaskStatus, type: TaskEventType): boolean {
-  const candidates = candidateTable.get(status)?.get(type);
-  return (
-    candidates === null ||
-    (candidates !== undefined && candidates.own.length + candidates.root.length > 0)
-  );
+  return (select(own, args) ?? select(root, args))?.effective ?? false;
 }
 
 /** The next attempt number that has not been used. */
@@ -183,11 +179,15 @@ export function allowedEventTypes(snapshot: TaskSnapshot): TaskEventType[] {
 export function explainRefusal(snapshot: TaskSnapshot, event: TaskEvent): Refusal {
   const status = snapshot.value;
   const allowed = allowedEventTypes(snapshot);
-  for (const { guard } of transitionsFor(status, event.type)) {
-    if (typeof guard === 'string' && guard in taskGuards) {
-      const name = guard as TaskGuardName;
-      return { reason: name, explanation: explain(name, snapshot.context, event), allowed };
-    }
+  const guarded = candidatesOf(status, event.type).own.find(
+    (candidate) => candidate.guard !== undefined,
+  );
+  if (guarded?.guard !== undefined) {
+    return {
+      reason: guarded.guard,
+      explanation: explain(guarded.guard, snapshot.context, event),
+      allowed,
+    };
   }
   const accepting = statusesAccepting.get(event.type) ?? [];
   return {
