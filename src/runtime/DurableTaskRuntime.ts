@@ -1,5 +1,5 @@
 import type { AgentAddress } from '../agent/AgentAddress.js';
-import { SnapshotError } from '../errors.js';
+import { InvalidArgumentError, SnapshotError } from '../errors.js';
 import type { TaskStatus } from '../machines/status.js';
 import type { AttemptRecord, TaskEvent } from '../machines/taskMachine.js';
 import type { LeaseRef, TaskStore } from '../store/TaskStore.js';
@@ -83,17 +83,29 @@ export class DurableTaskRuntime {
     );
   }
 
-  /** Loads the task if stored, else creates it: what an orchestrator does at start-up, crash or not. */
+  /**
+   * Loads the task if stored, else creates it: what an orchestrator does at start-up, crash or not.
+   * @throws {InvalidArgumentError} when the stored task's spec differs from `task` (a spec never changes).
+   */
   static async open(
     store: TaskStore,
     task: Task | TaskInput,
     options: TaskRuntimeOptions = {},
   ): Promise<DurableTaskRuntime> {
     const spec = createTask(task);
-    return (
-      (await DurableTaskRuntime.load(store, spec.id, options)) ??
-      DurableTaskRuntime.create(store, spec, options)
+    const stored = await DurableTaskRuntime.load(store, spec.id, options);
+    if (stored === null) return DurableTaskRuntime.create(store, spec, options);
+    const changed = (Object.keys(spec) as (keyof Task)[]).find(
+      (key) => JSON.stringify(spec[key]) !== JSON.stringify(stored.task[key]),
     );
+    if (changed !== undefined) {
+      throw new InvalidArgumentError(
+        `task.${changed}`,
+        `${JSON.stringify(stored.task[changed])} as stored for task '${spec.id}' (a task's spec never changes; delete the stored task to start it over)`,
+        JSON.stringify(spec[changed]),
+      );
+    }
+    return stored;
   }
 
   /**

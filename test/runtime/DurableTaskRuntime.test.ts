@@ -115,6 +115,22 @@ describe('DurableTaskRuntime', () => {
       await expect(observer.load(TASK_ID)).resolves.toMatchObject({ revision: 2 });
     });
 
+    it('should refuse to open a stored task with a different spec, naming the field, and change nothing', async () => {
+      const created = await DurableTaskRuntime.open(store, makeTask(), options);
+      await created.markRunning();
+      const changed = createTask({
+        id: TASK_ID,
+        role: AgentRole.IMPLEMENTER,
+        dependencies: ['other'],
+      });
+      const error = await rejectionOf(() => DurableTaskRuntime.open(observer, changed, options));
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect((error as InvalidArgumentError).argument).toBe('task.dependencies');
+      expect((error as Error).message).toContain('["spec-login"]');
+      expect((error as Error).message).toContain('["other"]');
+      await expect(observer.load(TASK_ID)).resolves.toMatchObject({ revision: 2 });
+    });
+
     it('should keep maxAttempts across a load', async () => {
       const runtime = await DurableTaskRuntime.create(store, makeTask(), { maxAttempts: 2 });
       const loaded = await DurableTaskRuntime.load(observer, TASK_ID);
