@@ -42,9 +42,9 @@ import type {
 import { fileNameForTaskId, taskIdForFileName } from './taskIdFileName.js';
 
 /** The `format` field of every stored document, so a foreign JSON file is recognised as such. */
-const FORMAT = 'task-runtime/file-store';
+export const FORMAT = 'task-runtime/file-store';
 /** The document version this store writes; newer ones are refused with SnapshotError. */
-const DOCUMENT_VERSION = 1;
+export const DOCUMENT_VERSION = 1;
 const GENERATION_FILE = /^([1-9][0-9]{0,15})\.json$/;
 /** How often an operation starts over when another writer changed the task under it (not a conflict yet). */
 const MAX_ROUNDS = 100;

@@ -2,16 +2,16 @@ import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { SnapshotError, TaskRuntime } from '../../index.js';
+import {
+  FORMAT as FILE_STORE_FORMAT,
+  DOCUMENT_VERSION as FILE_STORE_VERSION,
+} from '../../store/FileTaskStore.js';
 import { describeValue, isRecord } from '../../validation.js';
 import { CliError, EXIT_CODES_HELP, ExitCode } from '../exit.js';
 
-/** The `format` and newest `version` of a FileTaskStore revision file (see src/store/FileTaskStore.ts). */
-const FILE_STORE_FORMAT = 'task-runtime/file-store';
-const FILE_STORE_VERSION = 1;
-
 const HELP_AFTER = `
 The file holds either a snapshot, as written by JSON.stringify(runtime.persist()), or a FileTaskStore
-revision file (<dir>/tasks/<task>/<revision>.json) whose "snapshot" is checked. validate accepts exactly
+document (<dir>/tasks/<task>/<generation>.json, the newest one) whose "snapshot" is checked. validate accepts exactly
 what TaskRuntime.restore accepts; for anything else it prints where in the file the first problem is and why.
 
 Examples:
@@ -75,7 +75,7 @@ async function readJson(file: string): Promise<unknown> {
   }
   if (text.trim() === '') {
     throw new CliError(
-      `${file} is empty: there is no snapshot to check (a FileTaskStore marks a deleted task with an empty revision file).`,
+      `${file} is empty: there is no snapshot to check (a FileTaskStore empties the documents a newer one superseded).`,
       ExitCode.USAGE,
     );
   }
