@@ -35,3 +35,10 @@ export function textLines(node: XmlElement): string[] {
 export function anchorOf(node: XmlElement): XmlElement | undefined {
   return findAll(node, (e) => e.name === 'a')[0];
 }
+
+/** The `<title>` of every node of an SVG document (Graphviz writes the DOT node key there), in document order. */
+export function nodeTitles(svg: string): string[] {
+  return svgNodes(svg).map((node) =>
+    allText(node.children.find((child) => child.name === 'title') ?? node),
+  );
+}

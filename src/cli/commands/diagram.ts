@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
+import { renderSvg } from '../../diagram/graphviz.js';
+import { machineToDot } from '../../diagram/lifecycleDot.js';
 import { machineToMermaid } from '../../diagram/mermaid.js';
 import { machineToStatelyJSON } from '../../diagram/statelyJson.js';
-import { mermaidToSvg } from '../../diagram/svg.js';
 import { EXIT_CODES_HELP } from '../exit.js';
 
 const FORMATS = ['mermaid', 'svg', 'json'] as const;
@@ -10,7 +11,7 @@ type DiagramFormat = (typeof FORMATS)[number];
 const HELP_AFTER = `
 Formats:
   mermaid  stateDiagram-v2 text, generated from the machine (the README's diagram is this text)
-  svg      a standalone SVG image of that diagram, one box per state
+  svg      a standalone SVG image of that diagram, laid out by Graphviz: one box per state, coloured by status
   json     the machine config as JSON, the shape Stately's inspector reads; to edit it in Stately
            Studio, paste it as \`createMachine(<json>)\` into Machine > Import
 
@@ -21,12 +22,12 @@ Examples:
 ${EXIT_CODES_HELP}`;
 
 /** The machine in `format`, ending with a newline. */
-function render(format: DiagramFormat): string {
+async function render(format: DiagramFormat): Promise<string> {
   switch (format) {
     case 'mermaid':
       return machineToMermaid();
     case 'svg':
-      return mermaidToSvg(machineToMermaid());
+      return renderSvg(machineToDot()); // Graphviz ends it with a newline
     case 'json':
       return `${JSON.stringify(machineToStatelyJSON(), null, 2)}\n`;
   }
@@ -42,8 +43,8 @@ export function createDiagramCommand(): Command {
         .default('mermaid' satisfies DiagramFormat),
     )
     .addHelpText('after', HELP_AFTER)
-    .action((options: { readonly format: DiagramFormat }, command: Command) => {
+    .action(async (options: { readonly format: DiagramFormat }, command: Command) => {
       const write = command.configureOutput().writeOut ?? ((text) => process.stdout.write(text));
-      write(render(options.format));
+      write(await render(options.format));
     });
 }
