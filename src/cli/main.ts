@@ -5,6 +5,7 @@ import pc from 'picocolors';
 import { TaskRuntimeError } from '../index.js';
 import { createDemoCommand } from './commands/demo.js';
 import { createDiagramCommand } from './commands/diagram.js';
+import { createGraphCommand } from './commands/graph.js';
 import { createHistoryCommand } from './commands/history.js';
 import { createStatusCommand } from './commands/status.js';
 import { createValidateCommand } from './commands/validate.js';
@@ -48,6 +49,7 @@ function createProgram(): Command {
     .addCommand(createDemoCommand())
     .addCommand(createStatusCommand())
     .addCommand(createHistoryCommand())
+    .addCommand(createGraphCommand())
     .addCommand(createDiagramCommand())
     .addCommand(createValidateCommand())
     .addHelpText(
