@@ -88,20 +88,19 @@ export class DurableTaskGraphRuntime {
         describeValue(graph),
       );
     }
-    const snapshots = new Map<string, PersistedTaskRuntime>();
+    const runtimes = new Map<string, TaskRuntime>();
     const saved = new Map<string, SavedTask>();
     for (const id of graph.taskIds) {
       const stored = await store.load(id);
       if (stored === null) continue;
       const runtime = restoreStored(id, stored.snapshot, options);
       checkSameSpec(graph.task(id), runtime.task);
-      const snapshot = runtime.persist();
-      snapshots.set(id, snapshot);
-      saved.set(id, { snapshot, revision: stored.revision });
+      runtimes.set(id, runtime);
+      saved.set(id, { snapshot: runtime.persist(), revision: stored.revision });
     }
     const run = new DurableTaskGraphRuntime(
       store,
-      runWith(graph, snapshots, options),
+      runWith(graph, runtimes, options),
       saved,
       options,
     );
