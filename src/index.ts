@@ -16,6 +16,17 @@ export {
   TaskRuntimeError,
   TaskStoreError,
 } from './errors.js';
+export { blockedError } from './graph/blocking.js';
+export { DurableTaskGraphRuntime } from './graph/DurableTaskGraphRuntime.js';
+export { TaskGraph } from './graph/TaskGraph.js';
+export {
+  GRAPH_SNAPSHOT_SCHEMA_VERSION,
+  type PersistedTaskGraphRuntime,
+  type RunOutcome,
+  TaskGraphRuntime,
+  type TaskGraphRuntimeOptions,
+  type TaskGraphTaskView,
+} from './graph/TaskGraphRuntime.js';
 export { TaskStatus } from './machines/status.js';
 export {
   type AttemptOutcome,
