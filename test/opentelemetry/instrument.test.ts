@@ -28,7 +28,8 @@ function tickingClock(): () => Date {
 }
 
 /** Milliseconds since the epoch of a span's [seconds, nanoseconds] time. */
-const millis = ([seconds, nanos]: readonly [number, number]): number => seconds * 1000 + nanos / 1e6;
+const millis = ([seconds, nanos]: readonly [number, number]): number =>
+  seconds * 1000 + nanos / 1e6;
 
 const task = createTask({ id: 'login', role: AgentRole.IMPLEMENTER });
 
@@ -66,7 +67,11 @@ describe('instrument', () => {
     const [span, ...others] = spans();
     expect(others).toEqual([]);
     expect(span?.name).toBe('task.attempt');
-    expect(span?.attributes).toEqual({ 'task.id': 'login', 'task.attempt': 0, 'task.role': 'implementer' });
+    expect(span?.attributes).toEqual({
+      'task.id': 'login',
+      'task.attempt': 0,
+      'task.role': 'implementer',
+    });
     expect(span?.status.code).toBe(SpanStatusCode.UNSET);
     const [attempt] = runtime.attempts;
     expect(millis(span?.startTime ?? [0, 0])).toBe(Date.parse(attempt?.startedAt ?? ''));
@@ -90,7 +95,10 @@ describe('instrument', () => {
     stop();
 
     const [failed, second] = spans();
-    expect(failed?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'tests failed: 3 of 120' });
+    expect(failed?.status).toEqual({
+      code: SpanStatusCode.ERROR,
+      message: 'tests failed: 3 of 120',
+    });
     expect(failed?.attributes['task.attempt']).toBe(0);
     expect(eventNames(failed)).toEqual(['START', 'FAIL']);
     expect(second?.attributes['task.attempt']).toBe(1);
