@@ -13,6 +13,8 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { InvalidArgumentError } from '../errors.js';
+import type { DurableTaskGraphRuntime } from '../graph/DurableTaskGraphRuntime.js';
+import type { TaskGraphRuntime } from '../graph/TaskGraphRuntime.js';
 import type { TaskStatus } from '../machines/status.js';
 import type { AttemptRecord } from '../machines/taskMachine.js';
 import type { DurableTaskRuntime } from '../runtime/DurableTaskRuntime.js';
@@ -21,8 +23,12 @@ import type { TaskRuntime } from '../runtime/TaskRuntime.js';
 import type { Task } from '../task/createTask.js';
 import { describeValue, isRecord } from '../validation.js';
 
-/** What {@link instrument} traces: one task's runtime, in memory or durable. */
-export type InstrumentTarget = TaskRuntime | DurableTaskRuntime;
+/** What {@link instrument} traces: one task's runtime or a graph run, in memory or durable. */
+export type InstrumentTarget =
+  | TaskRuntime
+  | DurableTaskRuntime
+  | TaskGraphRuntime
+  | DurableTaskGraphRuntime;
 
 /** Options of {@link instrument}. */
 export interface InstrumentOptions {
@@ -56,10 +62,20 @@ interface Traced {
 
 function readTarget(target: unknown): Traced {
   if (!isRecord(target) || typeof target.subscribe !== 'function') {
-    const expected = 'a TaskRuntime or DurableTaskRuntime';
+    const expected =
+      'a TaskRuntime, DurableTaskRuntime, TaskGraphRuntime or DurableTaskGraphRuntime';
     throw new InvalidArgumentError('target', expected, describeValue(target));
   }
-  const runtime = target as unknown as InstrumentTarget;
+  if ('graph' in target) {
+    const run = target as unknown as TaskGraphRuntime | DurableTaskGraphRuntime;
+    return {
+      taskIds: run.graph.taskIds,
+      view: (taskId) => run.task(taskId),
+      subscribe: (listener) => run.subscribe(listener),
+      outcome: () => run.outcome,
+    };
+  }
+  const runtime = target as unknown as TaskRuntime | DurableTaskRuntime;
   return {
     taskIds: [runtime.task.id],
     view: () => runtime,
@@ -94,8 +110,20 @@ function refusalAttributes(record: RejectionRecord): Attributes {
   };
 }
 
+/** When the run's first attempt started, by the ledgers; undefined before any did. */
+function firstStart(traced: Traced): Date | undefined {
+  let first: string | undefined;
+  for (const taskId of traced.taskIds) {
+    const startedAt = traced
+      .view(taskId)
+      .attempts.find((record) => record.startedAt !== null)?.startedAt;
+    if (startedAt && (first === undefined || startedAt < first)) first = startedAt;
+  }
+  return first === undefined ? undefined : new Date(first);
+}
+
 /**
- * Traces `target` with `options.tracer` until the returned function is called:
+ * Traces `target` (a task's runtime or a graph run) with `options.tracer` until the returned function is called:
  *
  * - one span `task.attempt` per attempt, from its START to its PR_MERGED (status left unset) or FAIL (status
  *   ERROR, the error as message), with attributes `task.id`, `task.attempt` and `task.role`, started and ended at
@@ -104,11 +132,16 @@ function refusalAttributes(record: RejectionRecord): Attributes {
  * - every accepted command is an event on its attempt's span, named by its machine event type (`START`,
  *   `PR_CREATED`, …) with attributes `task.status.from` and `task.status.to`; a refused command is a `task.refused`
  *   event with `task.event`, `task.status` and `task.refusal.reason`. Commands outside an attempt (preparing the
- *   next one, a concern after the end) go on the span active when they are made, if any;
+ *   next one, a concern after the end) go on the run's span, or for a single task on the span active when they
+ *   are made, if any;
  * - an attempt already under way when `instrument` is called (a restored or reloaded runtime) gets its span from
  *   the ledger's start time.
  *
- * Attempt spans are children of the span active at START. Calling the returned function unsubscribes and ends the
+ * A graph run (TaskGraphRuntime, DurableTaskGraphRuntime) gets one `task.run` span, child of the span active when
+ * `instrument` is called, from its first attempt's start (by the ledgers) or else from then, until the run's outcome is no longer `'in_progress'` (status ERROR with the
+ * outcome as message when it is `'completed_with_failures'`; attribute `task.run.outcome`): it parents the attempt
+ * spans of all its tasks and hears what happens to them outside their attempts. A single task's attempt spans are
+ * children of the span active at START. Calling the returned function unsubscribes and ends the
  * spans still open at that moment, without a status.
  * @throws {InvalidArgumentError} when `target` is not a runtime or `options.tracer` not a Tracer.
  * @example
@@ -206,7 +239,9 @@ export function instrument(target: InstrumentTarget, options: InstrumentOptions)
   };
 
   if (traced.outcome() !== null) {
-    run = tracer.startSpan(RUN_SPAN, { attributes: { 'task.count': traced.taskIds.length } });
+    const attributes = { 'task.count': traced.taskIds.length };
+    const startTime = firstStart(traced);
+    run = tracer.startSpan(RUN_SPAN, { attributes, ...(startTime ? { startTime } : {}) });
     runContext = trace.setSpan(context.active(), run);
   }
   for (const taskId of traced.taskIds) {
