@@ -2,11 +2,11 @@ import type { AgentAddress } from '../agent/AgentAddress.js';
 import { IllegalTransitionError, InvalidArgumentError, SnapshotError } from '../errors.js';
 import { allowedEventTypes } from '../machines/refusal.js';
 import { isTerminalStatus, TaskStatus } from '../machines/status.js';
-import {
-  type AttemptRecord,
-  type TaskEvent,
-  type TaskEventType,
-  taskGuards,
+import type {
+  AttemptRecord,
+  TaskContext,
+  TaskEvent,
+  TaskEventType,
 } from '../machines/taskMachine.js';
 import {
   addListener,
@@ -61,6 +61,15 @@ export interface PersistedTaskGraphRuntime {
 
 const START: TaskEvent = Object.freeze({ type: 'START' });
 
+/** Whether the current attempt already ran or failed: the START guard, without allocating its arguments. */
+function isAttemptUsed(context: TaskContext): boolean {
+  const { attempts, attemptNum } = context;
+  for (let index = attempts.length - 1; index >= 0; index -= 1) {
+    if (attempts[index]?.attemptNum === attemptNum) return true;
+  }
+  return false;
+}
+
 /** The events after which the graph's blocking rule may have something to do. */
 const SETTLING_EVENTS: ReadonlySet<TaskEventType> = new Set(['FAIL', 'RETRY', 'MARK_PENDING']);
 
@@ -111,6 +120,8 @@ export class TaskGraphRuntime {
   readonly graph: TaskGraph;
   readonly #options: TaskGraphRuntimeOptions;
   readonly #runtimes = new Map<string, TaskRuntime>();
+  /** Per task, by topological index: 1 while it is pending with its current attempt unused (START's own guard). */
+  readonly #startable: Uint8Array;
   /** Per task, by topological index: how many of its dependencies are not pr_merged (kept up to date per command). */
   readonly #unmerged: Uint32Array;
   readonly #views = new Map<string, TaskGraphTaskView>();
@@ -144,6 +155,8 @@ export class TaskGraphRuntime {
     for (const id of graph.taskIds) {
       this.#runtimes.set(id, restored?.get(id) ?? new TaskRuntime(graph.task(id), options));
     }
+    this.#startable = new Uint8Array(graph.size);
+    for (const id of graph.taskIds) this.#noteStatus(id);
     this.#unmerged = Uint32Array.from(
       graph.taskIds,
       (id) => graph.dependenciesOf(id).filter((dependency) => !this.#isMerged(dependency)).length,
@@ -186,17 +199,11 @@ export class TaskGraphRuntime {
   /** The ids, in topological order, of the tasks whose `markRunning(id)` would be accepted now. */
   ready(): string[] {
     const ready: string[] = [];
+    const { taskIds } = this.graph;
     const unmerged = this.#unmerged;
-    let index = 0;
-    for (const [id, runtime] of this.#runtimes) {
-      if (unmerged[index++] !== 0) continue;
-      const { value, context } = runtime.actor.getSnapshot();
-      if (
-        value === TaskStatus.PENDING &&
-        taskGuards.isCurrentAttemptUnused({ context, event: START })
-      ) {
-        ready.push(id);
-      }
+    const startable = this.#startable;
+    for (let index = 0; index < taskIds.length; index += 1) {
+      if (unmerged[index] === 0 && startable[index] === 1) ready.push(taskIds[index] as string);
     }
     return ready;
   }
@@ -315,6 +322,7 @@ export class TaskGraphRuntime {
     const wasMerged = this.#isMerged(taskId);
     this.#forwarding.get(taskId)?.();
     this.#runtimes.set(taskId, runtime);
+    this.#noteStatus(taskId);
     if (this.#isMerged(taskId) !== wasMerged) this.#countMerge(taskId, wasMerged ? 1 : -1);
     if (this.#forwarding.size > 0) this.#forward(taskId, runtime);
   }
@@ -331,6 +339,13 @@ export class TaskGraphRuntime {
 
   #canStart(taskId: string, runtime: TaskRuntime): boolean {
     return this.#unmerged[this.graph.indexOf(taskId)] === 0 && runtime.can(START);
+  }
+
+  /** Brings the task's entry of {@link TaskGraphRuntime.#startable} up to date after a change. */
+  #noteStatus(taskId: string): void {
+    const { value, context } = this.#runtime(taskId).actor.getSnapshot();
+    const startable = value === TaskStatus.PENDING && !isAttemptUsed(context);
+    this.#startable[this.graph.indexOf(taskId)] = startable ? 1 : 0;
   }
 
   #isMerged(taskId: string): boolean {
@@ -407,6 +422,7 @@ export class TaskGraphRuntime {
       const settles = SETTLING_EVENTS.has(event);
       const before = settles ? runtime.persist() : null;
       command(runtime);
+      this.#noteStatus(taskId);
       if (event === 'PR_MERGED') this.#countMerge(taskId, -1);
       if (before === null) return [taskId];
       try {
@@ -448,6 +464,7 @@ export class TaskGraphRuntime {
         if (blocker !== undefined) {
           blocked.push({ id, before: runtime.persist() });
           runtime.markFailed(blockedError(blocker), { retryable: false });
+          this.#noteStatus(id);
         }
         if (isFinalFailure(standingOf(runtime))) {
           for (const dependent of this.graph.dependentsOf(id)) enqueue(dependent);
