@@ -141,8 +141,8 @@ function firstStart(traced: Traced): Date | undefined {
  * `instrument` is called, from its first attempt's start (by the ledgers) or else from then, until the run's outcome is no longer `'in_progress'` (status ERROR with the
  * outcome as message when it is `'completed_with_failures'`; attribute `task.run.outcome`): it parents the attempt
  * spans of all its tasks and hears what happens to them outside their attempts. A single task's attempt spans are
- * children of the span active at START. Calling the returned function unsubscribes and ends the
- * spans still open at that moment, without a status.
+ * children of the span active at START. Calling the returned function unsubscribes, ends the run span as above if
+ * its outcome is settled, and ends the spans still open at that moment without a status.
  * @throws {InvalidArgumentError} when `target` is not a runtime or `options.tracer` not a Tracer.
  * @example
  * const stop = instrument(runtime, { tracer: trace.getTracer('orchestrator') });
@@ -256,6 +256,7 @@ export function instrument(target: InstrumentTarget, options: InstrumentOptions)
 
   return () => {
     unsubscribe();
+    endRunIfDone();
     for (const span of attempts.values()) span.end();
     attempts.clear();
     run?.end();

@@ -134,6 +134,19 @@ describe('instrument on a graph run', () => {
     ]);
   });
 
+  it('should end a settled run with its outcome when stopped at once after the last command', () => {
+    const run = new TaskGraphRuntime(chain());
+    const stop = instrument(run, { tracer });
+    run.markFailed('spec', 'no spec', { retryable: false });
+    stop();
+
+    expect(runSpan()?.status).toEqual({
+      code: SpanStatusCode.ERROR,
+      message: 'completed_with_failures',
+    });
+    expect(attemptSpans()).toHaveLength(3);
+  });
+
   it('should end the run span without a status or outcome when stopped while the run is in progress', async () => {
     const run = new TaskGraphRuntime(chain());
     const stop = instrument(run, { tracer });

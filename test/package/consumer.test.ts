@@ -1,8 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDirs } from '../support/tempDir.js';
-import { installInNewProject, pack, TSC } from './packed.js';
+import { installInNewProject, pack, ROOT, TSC } from './packed.js';
 
 jest.setTimeout(180_000);
 
@@ -30,6 +30,22 @@ function node(cwd: string, file: string): string {
 function typecheck(dir: string): string {
   const result = spawnSync(process.execPath, [TSC, '-p', dir], { encoding: 'utf8' });
   return `${result.stdout}${result.stderr}`.trim();
+}
+
+/** The first ```js block under the README heading `## <title>`. */
+function readmeExample(title: string): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf(`\n## ${title}\n`);
+  const match = start === -1 ? null : /```js\n([\s\S]*?)```/.exec(readme.slice(start));
+  if (match?.[1] === undefined) throw new Error(`README has no \`\`\`js block under "## ${title}"`);
+  return match[1];
+}
+
+/** What the `// =>` comments after the `console.log(…);` lines of `code` say it prints, one line each. */
+function expectedOutput(code: string): string {
+  const lines = [...code.matchAll(/console\.log\(.*\); \/\/ => (.*)$/gm)].map((match) => match[1]);
+  expect(lines.length).toBeGreaterThan(1);
+  return `${lines.join('\n')}\n`;
 }
 
 const USES_LIBRARY = `
@@ -97,12 +113,27 @@ describe('the packed package', () => {
     });
   });
 
-  describe('installed with @opentelemetry/api, seen by TypeScript', () => {
+  describe('installed with @opentelemetry/api and its SDK', () => {
     let project = '';
 
     beforeAll(() => {
-      project = installInNewProject(dirs, tarball, ['@opentelemetry/api']);
+      project = installInNewProject(dirs, tarball, [
+        '@opentelemetry/api',
+        '@opentelemetry/sdk-trace-base',
+      ]);
     });
+
+    it.each([
+      ['Use from CommonJS', 'readme-commonjs.cjs'],
+      ['Tracing with OpenTelemetry', 'readme-tracing.mjs'],
+    ])(
+      'should run the README example "%s" as written and print what its // => comments say',
+      (title, file) => {
+        const code = readmeExample(title);
+        write(project, { [file]: code });
+        expect(node(project, file)).toBe(expectedOutput(code));
+      },
+    );
 
     /** Code that must compile, with one line that must not (so a type resolved to `any` would fail). */
     const source = (importLines: string): string => `${importLines}
