@@ -13,13 +13,13 @@ import {
   trace,
 } from '@opentelemetry/api';
 import { InvalidArgumentError } from '../errors.js';
-import type { DurableTaskGraphRuntime } from '../graph/DurableTaskGraphRuntime.js';
-import type { TaskGraphRuntime } from '../graph/TaskGraphRuntime.js';
+import { DurableTaskGraphRuntime } from '../graph/DurableTaskGraphRuntime.js';
+import { TaskGraphRuntime } from '../graph/TaskGraphRuntime.js';
 import type { TaskStatus } from '../machines/status.js';
 import type { AttemptRecord } from '../machines/taskMachine.js';
-import type { DurableTaskRuntime } from '../runtime/DurableTaskRuntime.js';
+import { DurableTaskRuntime } from '../runtime/DurableTaskRuntime.js';
 import type { RejectionRecord, TaskRecord, TransitionRecord } from '../runtime/records.js';
-import type { TaskRuntime } from '../runtime/TaskRuntime.js';
+import { TaskRuntime } from '../runtime/TaskRuntime.js';
 import type { Task } from '../task/createTask.js';
 import { describeValue, isRecord } from '../validation.js';
 
@@ -61,27 +61,24 @@ interface Traced {
 }
 
 function readTarget(target: unknown): Traced {
-  if (!isRecord(target) || typeof target.subscribe !== 'function') {
-    const expected =
-      'a TaskRuntime, DurableTaskRuntime, TaskGraphRuntime or DurableTaskGraphRuntime';
-    throw new InvalidArgumentError('target', expected, describeValue(target));
-  }
-  if ('graph' in target) {
-    const run = target as unknown as TaskGraphRuntime | DurableTaskGraphRuntime;
+  if (target instanceof TaskGraphRuntime || target instanceof DurableTaskGraphRuntime) {
     return {
-      taskIds: run.graph.taskIds,
-      view: (taskId) => run.task(taskId),
-      subscribe: (listener) => run.subscribe(listener),
-      outcome: () => run.outcome,
+      taskIds: target.graph.taskIds,
+      view: (taskId) => target.task(taskId),
+      subscribe: (listener) => target.subscribe(listener),
+      outcome: () => target.outcome,
     };
   }
-  const runtime = target as unknown as TaskRuntime | DurableTaskRuntime;
-  return {
-    taskIds: [runtime.task.id],
-    view: () => runtime,
-    subscribe: (listener) => runtime.subscribe(listener),
-    outcome: () => null,
-  };
+  if (target instanceof TaskRuntime || target instanceof DurableTaskRuntime) {
+    return {
+      taskIds: [target.task.id],
+      view: () => target,
+      subscribe: (listener) => target.subscribe(listener),
+      outcome: () => null,
+    };
+  }
+  const expected = 'a TaskRuntime, DurableTaskRuntime, TaskGraphRuntime or DurableTaskGraphRuntime';
+  throw new InvalidArgumentError('target', expected, describeValue(target));
 }
 
 function readTracer(options: unknown): Tracer {

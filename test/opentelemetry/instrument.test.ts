@@ -214,8 +214,11 @@ describe('instrument', () => {
 
   it('should refuse a target that is not a runtime and options without a tracer', () => {
     const runtime = new TaskRuntime(task);
-    const notRuntime = {} as unknown as TaskRuntime;
-    expect(() => instrument(notRuntime, { tracer })).toThrow(InvalidArgumentError);
+    const lookalike = { task, subscribe: () => () => undefined } as unknown as TaskRuntime;
+    expect(() => instrument(lookalike, { tracer })).toThrow(
+      'Invalid target: expected a TaskRuntime, DurableTaskRuntime, TaskGraphRuntime or DurableTaskGraphRuntime, got an object.',
+    );
+    expect(() => instrument(undefined as never, { tracer })).toThrow(InvalidArgumentError);
     expect(() => instrument(runtime, {} as never)).toThrow(
       'Invalid options.tracer: expected an OpenTelemetry Tracer, got undefined.',
     );
