@@ -135,11 +135,13 @@ function firstStart(traced: Traced): Date | undefined {
  *   the ledger's start time.
  *
  * A graph run (TaskGraphRuntime, DurableTaskGraphRuntime) gets one `task.run` span, child of the span active when
- * `instrument` is called, from its first attempt's start (by the ledgers) or else from then, until the run's outcome is no longer `'in_progress'` (status ERROR with the
- * outcome as message when it is `'completed_with_failures'`; attribute `task.run.outcome`): it parents the attempt
- * spans of all its tasks and hears what happens to them outside their attempts. A single task's attempt spans are
- * children of the span active at START. Calling the returned function unsubscribes, ends the run span as above if
- * its outcome is settled, and ends the spans still open at that moment without a status.
+ * `instrument` is called, from its first attempt's start (by the ledgers, else from then) until its outcome is no
+ * longer `'in_progress'` (attribute `task.run.outcome`; status ERROR with the outcome as message for
+ * `'completed_with_failures'`). It parents the attempt spans of all its tasks and hears what happens to them outside
+ * their attempts. A single task's attempt spans are children of the span active at START.
+ *
+ * Calling the returned function unsubscribes, ends the run span as above if its outcome is settled, and ends the
+ * spans still open at that moment without a status.
  * @throws {InvalidArgumentError} when `target` is not a runtime or `options.tracer` not a Tracer.
  * @example
  * const stop = instrument(runtime, { tracer: trace.getTracer('orchestrator') });

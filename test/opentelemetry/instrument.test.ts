@@ -1,11 +1,5 @@
 import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
 import { InvalidArgumentError } from '../../src/errors.js';
 import { instrument } from '../../src/opentelemetry/instrument.js';
 import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
@@ -14,33 +8,17 @@ import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { createTask } from '../../src/task/createTask.js';
 import { AgentRole } from '../../src/task/enums.js';
 import { tempDirs } from '../support/tempDir.js';
+import { CLOCK_START, eventNames, memoryTracing, millis, tickingClock } from './tracing.js';
 
 const PR_URL = 'https://github.com/org/repo/pull/7';
-const START = Date.parse('2026-01-05T09:00:00.000Z');
-
-/** A clock that moves one second forward on every reading, and the time of its n-th reading. */
-function tickingClock(): () => Date {
-  let now = START;
-  return () => {
-    now += 1000;
-    return new Date(now);
-  };
-}
-
-/** Milliseconds since the epoch of a span's [seconds, nanoseconds] time. */
-const millis = ([seconds, nanos]: readonly [number, number]): number =>
-  seconds * 1000 + nanos / 1e6;
-
 const task = createTask({ id: 'login', role: AgentRole.IMPLEMENTER });
 
 describe('instrument', () => {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const tracer = provider.getTracer('task-runtime-test');
+  const { tracer, spans, reset, shutdown } = memoryTracing();
   const dirs = tempDirs('task-runtime-otel-');
 
   afterEach(() => {
-    exporter.reset();
+    reset();
     dirs.removeAll();
   });
   beforeAll(() => {
@@ -48,12 +26,8 @@ describe('instrument', () => {
   });
   afterAll(async () => {
     context.disable();
-    await provider.shutdown();
+    await shutdown();
   });
-
-  const spans = (): ReadableSpan[] => exporter.getFinishedSpans();
-  const eventNames = (span: ReadableSpan | undefined): string[] =>
-    (span?.events ?? []).map((event) => event.name);
 
   it('should make one task.attempt span from START to PR_MERGED with the task attributes and ledger times', () => {
     const runtime = new TaskRuntime(task, { clock: tickingClock() });
@@ -191,7 +165,7 @@ describe('instrument', () => {
 
     const [span, ...others] = spans();
     expect(others).toEqual([]);
-    expect(millis(span?.startTime ?? [0, 0])).toBe(START + 1000);
+    expect(millis(span?.startTime ?? [0, 0])).toBe(CLOCK_START + 1000);
     expect(eventNames(span)).toEqual(['PR_CREATED', 'PR_MERGED']);
   });
 

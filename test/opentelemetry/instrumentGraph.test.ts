@@ -1,10 +1,5 @@
 import { SpanStatusCode } from '@opentelemetry/api';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { blockedError } from '../../src/graph/blocking.js';
 import { DurableTaskGraphRuntime } from '../../src/graph/DurableTaskGraphRuntime.js';
 import { TaskGraph } from '../../src/graph/TaskGraph.js';
@@ -13,6 +8,7 @@ import { instrument } from '../../src/opentelemetry/instrument.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import type { TaskInput } from '../../src/task/createTask.js';
 import { tempDirs } from '../support/tempDir.js';
+import { eventNames, memoryTracing, millis, tickingClock } from './tracing.js';
 
 const task = (id: string, ...dependencies: string[]): TaskInput => ({
   id,
@@ -24,31 +20,19 @@ const task = (id: string, ...dependencies: string[]): TaskInput => ({
 const chain = () =>
   TaskGraph.fromTasks([task('spec'), task('tests', 'spec'), task('impl', 'tests')]);
 
-/** A clock that moves one second forward on every reading. */
-function tickingClock(): () => Date {
-  let now = Date.parse('2026-01-05T09:00:00.000Z');
-  return () => {
-    now += 1000;
-    return new Date(now);
-  };
-}
-
 /** Lets the microtasks run: the run span ends after the records of the command that settled the run. */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('instrument on a graph run', () => {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const tracer = provider.getTracer('task-runtime-test');
+  const { tracer, spans, reset, shutdown } = memoryTracing();
   const dirs = tempDirs('task-runtime-otel-graph-');
 
   afterEach(() => {
-    exporter.reset();
+    reset();
     dirs.removeAll();
   });
-  afterAll(() => provider.shutdown());
+  afterAll(shutdown);
 
-  const spans = (): ReadableSpan[] => exporter.getFinishedSpans();
   const runSpan = (): ReadableSpan | undefined => spans().find((span) => span.name === 'task.run');
   const attemptSpans = (): ReadableSpan[] => spans().filter((span) => span.name === 'task.attempt');
   const parentOf = (span: ReadableSpan): string | undefined => span.parentSpanContext?.spanId;
@@ -159,7 +143,7 @@ describe('instrument on a graph run', () => {
     expect(runSpan()?.status.code).toBe(SpanStatusCode.UNSET);
     expect(runSpan()?.attributes['task.run.outcome']).toBeUndefined();
     expect(attemptSpans()).toHaveLength(1);
-    expect(attemptSpans()[0]?.events.map((event) => event.name)).toEqual(['START']);
+    expect(eventNames(attemptSpans()[0])).toEqual(['START']);
   });
 
   it('should trace a DurableTaskGraphRuntime once each command is saved, a resumed attempt from its ledger start', async () => {
@@ -183,9 +167,8 @@ describe('instrument on a graph run', () => {
     const [spec, tests, impl] = attemptSpans();
     expect(runSpan()?.startTime).toEqual(spec?.startTime);
     const startedAt = Date.parse(run.task('spec').attempts[0]?.startedAt ?? '');
-    const [seconds = 0, nanos = 0] = spec?.startTime ?? [];
-    expect(seconds * 1000 + nanos / 1e6).toBe(startedAt);
-    expect(spec?.events.map((event) => event.name)).toEqual(['PR_CREATED', 'PR_MERGED']);
+    expect(millis(spec?.startTime ?? [0, 0])).toBe(startedAt);
+    expect(eventNames(spec)).toEqual(['PR_CREATED', 'PR_MERGED']);
     expect(tests?.status).toEqual({ code: SpanStatusCode.ERROR, message: 'tests failed' });
     expect(impl?.status).toEqual({ code: SpanStatusCode.ERROR, message: blockedError('tests') });
     expect(runSpan()?.attributes['task.run.outcome']).toBe('completed_with_failures');
