@@ -1,11 +1,10 @@
 import { Command } from 'commander';
-import pc from 'picocolors';
 import { blockedByOf } from '../../graph/blocking.js';
 import type { DurableTaskRuntime } from '../../index.js';
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
 import { dirOption } from '../options.js';
 import { dirFlag, shellQuote } from '../paths.js';
-import { colorStatus, table } from '../render.js';
+import { colorStatus, pc, table } from '../render.js';
 import { openExistingStore } from '../store.js';
 import { damagedMessage, describeDamage, readStoredTasks } from '../storedTasks.js';
 
