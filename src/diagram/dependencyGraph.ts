@@ -17,7 +17,7 @@ export interface DependencyNode {
   readonly dependencies: readonly string[];
 }
 
-/** A stored task as a tool read it: its snapshot, or null and the problem when it cannot be read. */
+/** A stored task as a tool read it: its snapshot, or null (and what is wrong, for the tool's own report) when it cannot be read. */
 export interface StoredTaskView {
   readonly id: string;
   readonly snapshot: PersistedTaskRuntime | null;
@@ -43,9 +43,7 @@ const FONT = 'Helvetica';
  * snapshot; `corrupt` when the snapshot is null), then one `missing` node per id depended on but not stored.
  * The result is sorted by id, whatever the input order.
  */
-export function dependencyNodesOf(
-  stored: readonly { id: string; snapshot: PersistedTaskRuntime | null; problem?: string }[],
-): DependencyNode[] {
+export function dependencyNodesOf(stored: readonly StoredTaskView[]): DependencyNode[] {
   const nodes = new Map<string, DependencyNode>();
   for (const { id, snapshot } of stored) {
     nodes.set(
