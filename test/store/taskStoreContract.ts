@@ -762,7 +762,7 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
             writer: (final?.snapshot as { writer?: unknown } | undefined)?.writer,
           }).toEqual({ trial, writer: last.writer });
         }
-      });
+      }, 60_000);
     });
 
     describe('close', () => {
