@@ -1,7 +1,8 @@
-import { constants } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import fs from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { TaskRuntime } from '../src/runtime/TaskRuntime.js';
 import { FileTaskStore } from '../src/store/FileTaskStore.js';
 import { typicalRuntime } from './fixtures.js';
@@ -26,25 +27,33 @@ export interface StoreTimings {
 /** Task directories or files read at once, by the store's list() and by its floor alike. */
 const READ_CONCURRENCY = 64;
 
+const openFd = promisify(fs.open);
+const writeFd = promisify(fs.write);
+const fsyncFd = promisify(fs.fsync);
+const closeFd = promisify(fs.close);
+
 /**
  * The floor of a durable save: `text` written to a temporary file, fsync'd, renamed over `file`, and the
- * directory fsync'd (what any atomic, durable replacement of a file costs).
+ * directory fsync'd (what any atomic, durable replacement of a file costs), with the calls the store uses.
  */
 export async function durableReplace(dir: string, file: string, text: string): Promise<void> {
   const tmp = join(dir, `${file}.tmp`);
-  const handle = await open(tmp, 'w');
+  const fd = await openFd(tmp, 'w');
   try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
+    const bytes = Buffer.from(text, 'utf8');
+    for (let written = 0; written < bytes.length; ) {
+      written += (await writeFd(fd, bytes, written, bytes.length - written, null)).bytesWritten;
+    }
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
   await rename(tmp, join(dir, file));
-  const directory = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  const directory = await openFd(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
-    await directory.sync();
+    await fsyncFd(directory);
   } finally {
-    await directory.close();
+    await closeFd(directory);
   }
 }
 

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { close, fstat, open as openCallback, read, stat as statCallback } from 'node:fs';
+import {
+  close,
+  fstat,
+  fsync,
+  open as openCallback,
+  read,
+  stat as statCallback,
+  write,
+} from 'node:fs';
 import {
   constants,
   mkdir,
@@ -78,12 +86,17 @@ const MAX_ROUNDS = 100;
 const LIST_CONCURRENCY = 64;
 /** A read of the newest document through the hint reads this much at a time. */
 const READ_CHUNK = 16 * 1024;
+/** Tasks whose last written generation an instance remembers, and the largest snapshot it remembers. */
+const REMEMBERED_TASKS = 1024;
+const REMEMBERED_SNAPSHOT = 64 * 1024;
 /** A temporary file of a dead process older than this is removed when a store is opened. */
 const ABANDONED_AFTER_MS = 60_000;
 
-// The quick read through the hint uses the callback API: a FileHandle costs about a third of a small read more.
+// The hot paths use the callback API: a FileHandle costs about a third of a small read more.
 const openFd = promisify(openCallback);
 const readFd = promisify(read);
+const writeFd = promisify(write);
+const fsyncFd = promisify(fsync);
 const fstatFd = promisify(fstat);
 const statPath = promisify(statCallback);
 const closeFd = promisify(close);
@@ -95,6 +108,8 @@ interface Current extends TaskDocument {
   readonly legacy: boolean;
   /** Older generation directories seen next to it, ascending: removed once a newer one exists. */
   readonly older: readonly number[];
+  /** The snapshot's JSON as this instance wrote it (set instead of `snapshot` for what it wrote itself). */
+  readonly snapshotText?: string;
 }
 
 /** Options of {@link FileTaskStore.open}. */
@@ -124,7 +139,7 @@ const holds = (current: Current | null, lease: LeaseRef): boolean =>
   !current.deleted;
 const exists = (current: Current | null): current is Current =>
   current !== null && !current.deleted;
-const newestFirst = (a: number, b: number): number => a - b;
+const ascending = (a: number, b: number): number => a - b;
 
 /**
  * The embedded default store: one directory per task under `dir/tasks`; in it, `g/<generation>/doc.json` holds the
@@ -153,6 +168,11 @@ export class FileTaskStore implements TaskStore {
   #tmpCounter = 0;
   /** Compaction and hint updates after a change, one after another, awaited by close(). */
   #housekeeping: Promise<void> = Promise.resolve();
+  /**
+   * The generation this instance last wrote, per task: the next change tries it first instead of reading the
+   * disk. A stale entry costs one more round (its compare-and-set fails, or `decide` refuses), never a wrong write.
+   */
+  readonly #written = new Map<string, Current>();
 
   private constructor(dir: string, clock: () => Date) {
     this.dir = dir;
@@ -429,7 +449,7 @@ export class FileTaskStore implements TaskStore {
       const generations = names
         .filter((name) => GENERATION_DIR.test(name))
         .map(Number)
-        .sort(newestFirst);
+        .sort(ascending);
       const generation = generations.pop();
       if (generation === undefined) return null;
       const file = join(taskDir, GENERATIONS, String(generation), DOCUMENT);
@@ -497,26 +517,35 @@ export class FileTaskStore implements TaskStore {
   ): Promise<TaskDocument | null> {
     const taskDir = this.#taskDir(taskId);
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      const current = await this.#read(taskDir, taskId, operation);
+      const remembered = round === 0 ? this.#written.get(taskId) : undefined;
+      this.#written.delete(taskId);
+      const current = remembered ?? (await this.#read(taskDir, taskId, operation));
       if (current?.legacy === true) {
         await this.#upgradeTask(taskId, taskDir, current, operation);
         continue;
       }
-      const next = decide(current);
-      if (next === null) return null;
+      let next: TaskDocument | null;
+      try {
+        next = decide(current);
+      } catch (error) {
+        if (remembered !== undefined) continue; // perhaps stale: decide on what the disk says
+        throw error;
+      }
+      if (next === null) {
+        if (remembered !== undefined) continue;
+        return null;
+      }
       const generation = (current?.generation ?? 0) + 1;
-      const text = serializeDocument(
-        next,
-        generation,
-        snapshotText ?? JSON.stringify(next.snapshot),
-      );
+      const text =
+        snapshotText ?? current?.snapshotText ?? JSON.stringify((next as TaskDocument).snapshot);
+      const document = serializeDocument(next, generation, text);
       const won =
         current === null
-          ? await this.#create(taskId, taskDir, generation, text, operation)
-          : await this.#advance(taskId, taskDir, current.generation, text, operation);
+          ? await this.#create(taskId, taskDir, generation, document, operation)
+          : await this.#advance(taskId, taskDir, current.generation, document, operation);
       if (won) {
-        const superseded = current === null ? [] : [...current.older, current.generation];
-        this.#afterChange(taskDir, generation, superseded, current === null);
+        if (text.length <= REMEMBERED_SNAPSHOT) this.#remember(taskId, next, generation, text);
+        this.#afterChange(taskDir, generation, current === null);
         return next;
       }
     }
@@ -597,20 +626,35 @@ export class FileTaskStore implements TaskStore {
     }
   }
 
+  #remember(taskId: string, document: TaskDocument, generation: number, text: string): void {
+    if (this.#written.size >= REMEMBERED_TASKS) {
+      const oldest = this.#written.keys().next();
+      if (oldest.done !== true) this.#written.delete(oldest.value);
+    }
+    const { revision, deleted, fencingToken, lease } = document;
+    this.#written.set(taskId, {
+      taskId,
+      revision,
+      deleted,
+      fencingToken,
+      lease,
+      snapshot: undefined,
+      snapshotText: text,
+      generation,
+      legacy: false,
+      older: [],
+    });
+  }
+
   /**
-   * After a change won: points `current` at it and removes the generations it superseded, in the background (the
+   * After a change won: points `current` at it and removes the generations before it, in the background (the
    * change is durable already); a failure only leaves them for the next change to remove.
    */
-  #afterChange(
-    taskDir: string,
-    generation: number,
-    superseded: readonly number[],
-    created: boolean,
-  ): void {
+  #afterChange(taskDir: string, generation: number, created: boolean): void {
     this.#housekeeping = this.#housekeeping
       .then(async () => {
         await this.#pointCurrent(taskDir, generation);
-        await this.#compact(taskDir, superseded);
+        if (!created) await this.#compact(taskDir, generation);
         if (created) await writeFile(join(taskDir, OLD_VERSION_GUARD), OLD_VERSION_GUARD_TEXT);
       })
       .catch(ignore);
@@ -628,11 +672,16 @@ export class FileTaskStore implements TaskStore {
   }
 
   /**
-   * Removes superseded generation directories, oldest first, each completely before the next: a generation is
-   * only ever removed once every older one is gone, which is what keeps a stalled writer from winning later.
+   * Removes the generation directories before `newest`, oldest first, each completely before the next: a
+   * generation is only ever removed once every older one is gone, which keeps a stalled writer from winning later.
    */
-  async #compact(taskDir: string, generations: readonly number[]): Promise<void> {
-    for (const generation of generations) {
+  async #compact(taskDir: string, newest: number): Promise<void> {
+    const names = await readdir(join(taskDir, GENERATIONS)).catch(() => [] as string[]);
+    const superseded = names
+      .filter((name) => GENERATION_DIR.test(name) && Number(name) < newest)
+      .map(Number)
+      .sort(ascending);
+    for (const generation of superseded) {
       const dir = join(taskDir, GENERATIONS, String(generation));
       try {
         await unlink(join(dir, DOCUMENT)).catch((error) => {
@@ -791,20 +840,23 @@ async function readAllFd(fd: number): Promise<string> {
 }
 
 async function writeDurably(file: string, text: string): Promise<void> {
-  const handle = await open(file, 'wx');
+  const fd = await openFd(file, 'wx');
   try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
+    const bytes = Buffer.from(text, 'utf8');
+    for (let written = 0; written < bytes.length; ) {
+      written += (await writeFd(fd, bytes, written, bytes.length - written, null)).bytesWritten;
+    }
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  const fd = await openFd(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
 }
