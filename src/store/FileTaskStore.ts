@@ -85,10 +85,9 @@ const MAX_ROUNDS = 100;
 /** Task directories read at once by list() and listExpired(). */
 const LIST_CONCURRENCY = 64;
 /** A read of the newest document through the hint reads this much at a time. */
-const READ_CHUNK = 16 * 1024;
-/** Tasks whose last written generation an instance remembers, and the largest snapshot it remembers. */
-const REMEMBERED_TASKS = 1024;
-const REMEMBERED_SNAPSHOT = 64 * 1024;
+const READ_CHUNK = 4000; // below half of Buffer.poolSize: served from the pool
+/** Tasks whose last written generation an instance remembers (without the snapshot: about 200 bytes each). */
+const REMEMBERED_TASKS = 16_384;
 /** A temporary file of a dead process older than this is removed when a store is opened. */
 const ABANDONED_AFTER_MS = 60_000;
 
@@ -106,10 +105,6 @@ interface Current extends TaskDocument {
   readonly generation: number;
   /** Read from the version 1 layout: the task is upgraded before it changes. */
   readonly legacy: boolean;
-  /** Older generation directories seen next to it, ascending: removed once a newer one exists. */
-  readonly older: readonly number[];
-  /** The snapshot's JSON as this instance wrote it (set instead of `snapshot` for what it wrote itself). */
-  readonly snapshotText?: string;
 }
 
 /** Options of {@link FileTaskStore.open}. */
@@ -424,7 +419,7 @@ export class FileTaskStore implements TaskStore {
       const newer = join(taskDir, GENERATIONS, String(generation + 1));
       if (!(await statPath(newer).then(() => false, isMissing))) return undefined;
       if ((await fstatFd(fd)).nlink === 0) return undefined;
-      return { ...document, generation, legacy: false, older: [] };
+      return { ...document, generation, legacy: false };
     } catch {
       return undefined;
     } finally {
@@ -468,7 +463,7 @@ export class FileTaskStore implements TaskStore {
           expectedId,
         );
       }
-      return { ...document, generation, legacy: false, older: generations };
+      return { ...document, generation, legacy: false };
     }
     throw new TaskStoreError(
       expectedId,
@@ -501,7 +496,7 @@ export class FileTaskStore implements TaskStore {
       throw this.#ioError(expectedId, operation, cause);
     }
     const document = parseDocument(text, expectedId, taskDir, file);
-    return { ...document, generation, legacy: true, older: [] };
+    return { ...document, generation, legacy: true };
   }
 
   /**
@@ -517,7 +512,9 @@ export class FileTaskStore implements TaskStore {
   ): Promise<TaskDocument | null> {
     const taskDir = this.#taskDir(taskId);
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      const remembered = round === 0 ? this.#written.get(taskId) : undefined;
+      // A lease change rewrites the snapshot as it is on disk, so it always reads it.
+      const remembered =
+        round === 0 && snapshotText !== null ? this.#written.get(taskId) : undefined;
       this.#written.delete(taskId);
       const current = remembered ?? (await this.#read(taskDir, taskId, operation));
       if (current?.legacy === true) {
@@ -536,15 +533,14 @@ export class FileTaskStore implements TaskStore {
         return null;
       }
       const generation = (current?.generation ?? 0) + 1;
-      const text =
-        snapshotText ?? current?.snapshotText ?? JSON.stringify((next as TaskDocument).snapshot);
+      const text = snapshotText ?? JSON.stringify(next.snapshot);
       const document = serializeDocument(next, generation, text);
       const won =
         current === null
           ? await this.#create(taskId, taskDir, generation, document, operation)
           : await this.#advance(taskId, taskDir, current.generation, document, operation);
       if (won) {
-        if (text.length <= REMEMBERED_SNAPSHOT) this.#remember(taskId, next, generation, text);
+        this.#remember(taskId, next, generation);
         this.#afterChange(taskDir, generation, current === null);
         return next;
       }
@@ -626,7 +622,7 @@ export class FileTaskStore implements TaskStore {
     }
   }
 
-  #remember(taskId: string, document: TaskDocument, generation: number, text: string): void {
+  #remember(taskId: string, document: TaskDocument, generation: number): void {
     if (this.#written.size >= REMEMBERED_TASKS) {
       const oldest = this.#written.keys().next();
       if (oldest.done !== true) this.#written.delete(oldest.value);
@@ -639,10 +635,8 @@ export class FileTaskStore implements TaskStore {
       fencingToken,
       lease,
       snapshot: undefined,
-      snapshotText: text,
       generation,
       legacy: false,
-      older: [],
     });
   }
 
