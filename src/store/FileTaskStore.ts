@@ -75,7 +75,7 @@ const LEGACY_FILE = /^([1-9][0-9]{0,15})\.json$/;
  * Written into every task directory: version 1 of task-runtime reads the highest `<n>.json` first, finds a newer
  * document version and refuses the task ("upgrade task-runtime") instead of taking the task for a new one.
  */
-const OLD_VERSION_GUARD = '9999999999999999.json';
+const OLD_VERSION_GUARD = `${Number.MAX_SAFE_INTEGER}.json`; // the highest name version 1 reads back exactly
 const OLD_VERSION_GUARD_TEXT = `{"format":"${FORMAT}","version":${DOCUMENT_VERSION},"note":"this store was upgraded; read it with this version of task-runtime or newer"}\n`;
 /** The store's own description: the layout of its task directories. */
 const LAYOUT_FILE = 'store.json';

@@ -50,7 +50,7 @@ function generationsOf(storeDir: string, taskId: string): number[] {
 
 /** What a task's directory holds once the clean-up after a change is done: the newest generation only. */
 function settledLayout(generation: number): string[] {
-  return ['9999999999999999.json', 'current', 'g/', `g/${generation}/`, `g/${generation}/doc.json`];
+  return ['9007199254740991.json', 'current', 'g/', `g/${generation}/`, `g/${generation}/doc.json`];
 }
 
 describe('FileTaskStore generations', () => {
@@ -271,7 +271,7 @@ describe('FileTaskStore generations', () => {
     /** Every file of the version 1 layout (`<n>.json` right in a task directory), except the guard. */
     function legacyFiles(storeDir: string): string[] {
       return walk(join(storeDir, 'tasks')).filter((path) =>
-        /^[^/]+\/(?!9{16}\.json)[1-9][0-9]*\.json$/.test(path),
+        /^[^/]+\/(?!9007199254740991\.json)[1-9][0-9]*\.json$/.test(path),
       );
     }
 
@@ -323,9 +323,9 @@ describe('FileTaskStore generations', () => {
         const numbered = readdirSync(join(dir, 'tasks', name)).filter((file) =>
           /^[1-9][0-9]{0,15}\.json$/.test(file),
         );
-        expect({ name, numbered }).toEqual({ name, numbered: ['9999999999999999.json'] });
+        expect({ name, numbered }).toEqual({ name, numbered: ['9007199254740991.json'] });
         const guard = JSON.parse(
-          readFileSync(join(dir, 'tasks', name, '9999999999999999.json'), 'utf8'),
+          readFileSync(join(dir, 'tasks', name, '9007199254740991.json'), 'utf8'),
         ) as { format: string; version: number };
         expect(guard.format).toBe('task-runtime/file-store');
         expect(guard.version).toBeGreaterThan(1);
