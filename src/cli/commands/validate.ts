@@ -75,7 +75,7 @@ async function readJson(file: string): Promise<unknown> {
   }
   if (text.trim() === '') {
     throw new CliError(
-      `${file} is empty: there is no snapshot to check (a FileTaskStore empties the documents a newer one superseded).`,
+      `${file} is empty: there is no snapshot to check (a FileTaskStore never writes an empty document: the file was truncated or is not one).`,
       ExitCode.USAGE,
     );
   }
