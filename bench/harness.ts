@@ -18,6 +18,9 @@ export interface Settings {
   readonly storeTasks: number;
   /** Saves or loads per interleaved store chunk. */
   readonly storeChunk: number;
+  /** Revisions of the long-lived task, and of the short-lived one it is compared with. */
+  readonly historyRevisions: number;
+  readonly historyBase: number;
 }
 
 /** The settings of a full run, or of a quick one when `quick`. */
@@ -33,6 +36,8 @@ export function settingsFor(quick: boolean): Settings {
         memoryRounds: 1,
         storeTasks: 200,
         storeChunk: 50,
+        historyRevisions: 300,
+        historyBase: 30,
       }
     : {
         quick,
@@ -44,6 +49,8 @@ export function settingsFor(quick: boolean): Settings {
         memoryRounds: 3,
         storeTasks: 10_000,
         storeChunk: 1_000,
+        historyRevisions: 5_000,
+        historyBase: 100,
       };
 }
 

@@ -27,12 +27,13 @@ import type { MemoryReport } from './memory.js';
 import { measurePostgres } from './postgres.js';
 import { initialState, type ReducerState, reduce } from './reducer.js';
 import { measureStore, storeSink } from './store.js';
+import { measureHistory } from './storeHistory.js';
 
 /** A measured or baseline figure: what it is, its value and its unit. */
 export interface Figure {
   readonly what: string;
   readonly value: number;
-  readonly unit: 'ns/op' | 'bytes/runtime' | 'bytes' | 'ops/s';
+  readonly unit: 'ns/op' | 'bytes/runtime' | 'bytes' | 'ops/s' | 'entries';
 }
 
 /** One row of the table and of results.json. */
@@ -402,35 +403,96 @@ function snapshotSizeRow(): ResultRow {
   };
 }
 
+/** A row comparing per-round milliseconds per operation, shown as operations per second. */
+function opsRow(
+  name: string,
+  measured: { what: string; ms: readonly number[] },
+  baseline: { what: string; ms: readonly number[] },
+  maxRatio: number | null,
+): ResultRow {
+  const ratio = ratioOf(measured.ms, baseline.ms);
+  return {
+    name,
+    measured: { what: measured.what, value: 1_000 / median(measured.ms), unit: 'ops/s' },
+    baseline: { what: baseline.what, value: 1_000 / median(baseline.ms), unit: 'ops/s' },
+    ratio,
+    target: maxRatio === null ? 'reported' : `≤ ${maxRatio}×`,
+    pass: maxRatio === null ? null : ratio <= maxRatio,
+  };
+}
+
 async function storeRows(): Promise<ResultRow[]> {
   const count = settings.storeTasks.toLocaleString('en-US');
   log(`file store (${count} tasks)`);
   const timings = await measureStore(settings);
-  const row = (name: string, what: string, measured: number[], baseline: number[]): ResultRow => ({
-    name,
-    measured: { what, value: 1_000 / median(measured), unit: 'ops/s' },
-    baseline: {
-      what: 'persist() + JSON.stringify',
-      value: 1_000 / median(baseline),
-      unit: 'ops/s',
-    },
-    ratio: ratioOf(measured, baseline),
-    target: 'reported',
-    pass: null,
-  });
+  const persist = 'persist() + JSON.stringify';
+  const floor = 'same JSON to a temp file, fsync, rename over, fsync dir';
+  const oneRead = 'readdir + one readFile per task (64 at a time)';
   return [
-    row(
+    opsRow(
       `file store: save (${count} tasks)`,
-      'FileTaskStore.save (fsync), one at a time',
-      timings.saveMs,
-      timings.saveBaselineMs,
+      { what: 'FileTaskStore.save (fsync), one at a time', ms: timings.saveMs },
+      { what: persist, ms: timings.saveBaselineMs },
+      null,
     ),
-    row(
+    opsRow(
       `file store: load (${count} tasks)`,
-      'FileTaskStore.load, one at a time',
-      timings.loadMs,
-      timings.loadBaselineMs,
+      { what: 'FileTaskStore.load, one at a time', ms: timings.loadMs },
+      { what: persist, ms: timings.loadBaselineMs },
+      null,
     ),
+    opsRow(
+      'file store: save vs the fsync floor',
+      { what: 'FileTaskStore.save (fsync), one at a time', ms: timings.saveMs },
+      { what: floor, ms: timings.saveFloorMs },
+      1.5,
+    ),
+    opsRow(
+      `file store: list() of ${count} tasks vs one small read per task`,
+      { what: 'FileTaskStore.list(), per task', ms: timings.listMs },
+      { what: oneRead, ms: timings.listFloorMs },
+      1.5,
+    ),
+    opsRow(
+      `file store: listExpired() of ${count} tasks vs one small read per task`,
+      { what: 'FileTaskStore.listExpired(), per task', ms: timings.listExpiredMs },
+      { what: oneRead, ms: timings.listFloorMs },
+      1.5,
+    ),
+  ];
+}
+
+async function historyRows(): Promise<ResultRow[]> {
+  const long = settings.historyRevisions.toLocaleString('en-US');
+  const short = settings.historyBase.toLocaleString('en-US');
+  log(`file store history (${long} revisions vs ${short})`);
+  const timings = await measureHistory(settings);
+  const maxEntries = 5;
+  return [
+    opsRow(
+      `file store: save after ${long} revisions vs after ${short}`,
+      { what: `FileTaskStore.save, task at ${long}+ revisions`, ms: timings.saveLongMs },
+      { what: `FileTaskStore.save, task at ${short}+ revisions`, ms: timings.saveShortMs },
+      1.25,
+    ),
+    opsRow(
+      `file store: load after ${long} revisions vs after ${short}`,
+      { what: `FileTaskStore.load, task at ${long}+ revisions`, ms: timings.loadLongMs },
+      { what: `FileTaskStore.load, task at ${short}+ revisions`, ms: timings.loadShortMs },
+      1.25,
+    ),
+    {
+      name: `file store: files per task after ${long} revisions`,
+      measured: {
+        what: 'files and directories in the task directory',
+        value: timings.entriesLong,
+        unit: 'entries',
+      },
+      baseline: null,
+      ratio: null,
+      target: `≤ ${maxEntries}`,
+      pass: timings.entriesLong <= maxEntries,
+    },
   ];
 }
 
@@ -480,29 +542,27 @@ async function postgresRows(): Promise<ResultRow[]> {
     );
     return [];
   }
-  const baseline: Figure = {
-    what: 'FileTaskStore.save (fsync), 1 writer',
-    value: 1_000 / median(timings.fileStoreMs),
-    unit: 'ops/s',
+  const file = { what: 'FileTaskStore.save (fsync), 1 writer', ms: timings.fileStoreMs };
+  const one = { what: 'PostgresTaskStore.save, one at a time', ms: timings.oneWorkerMs };
+  const eight = {
+    what: 'PostgresTaskStore.save, 8 connections at once (total)',
+    ms: timings.eightWorkersMs,
   };
-  const row = (name: string, what: string, measured: number[]): ResultRow => ({
-    name,
-    measured: { what, value: 1_000 / median(measured), unit: 'ops/s' },
-    baseline,
-    ratio: ratioOf(measured, timings.fileStoreMs),
-    target: 'reported',
-    pass: null,
-  });
+  const update = 'compare-and-set UPDATE of the same JSON';
   return [
-    row(
-      'PostgreSQL store: save, 1 worker',
-      'PostgresTaskStore.save, one at a time',
-      timings.oneWorkerMs,
+    opsRow('PostgreSQL store: save, 1 worker', one, file, null),
+    opsRow('PostgreSQL store: save, 8 concurrent workers', eight, file, null),
+    opsRow(
+      'PostgreSQL store: save vs one UPDATE, 1 worker',
+      one,
+      { what: `${update}, one at a time`, ms: timings.oneWorkerFloorMs },
+      1.3,
     ),
-    row(
-      'PostgreSQL store: save, 8 concurrent workers',
-      'PostgresTaskStore.save, 8 connections at once (total)',
-      timings.eightWorkersMs,
+    opsRow(
+      'PostgreSQL store: save vs one UPDATE, 8 workers',
+      eight,
+      { what: `${update}, 8 connections at once`, ms: timings.eightWorkersFloorMs },
+      1.3,
     ),
   ];
 }
@@ -524,6 +584,8 @@ function formatFigure(figure: Figure | null): string {
       return `${Math.round(value).toLocaleString('en-US')} B`;
     case 'ops/s':
       return `${Math.round(value).toLocaleString('en-US')}/s`;
+    case 'entries':
+      return `${Math.round(value).toLocaleString('en-US')}`;
   }
 }
 
@@ -565,6 +627,7 @@ async function main(): Promise<void> {
     snapshotSizeRow(),
     ...(await storeRows()),
     ...(await graphRows()),
+    ...(await historyRows()),
     ...(await postgresRows()),
   ];
   const order = [

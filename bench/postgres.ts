@@ -8,10 +8,15 @@ import type { TaskStore } from '../src/store/TaskStore.js';
 import { typicalRuntime } from './fixtures.js';
 import type { Settings } from './harness.js';
 
-/** Per-round milliseconds per save: PostgreSQL with 1 and with 8 concurrent workers, and the file store. */
+/**
+ * Per-round milliseconds per save: PostgreSQL with 1 and with 8 concurrent workers, the same saves as one plain
+ * compare-and-set `UPDATE` of the same JSON on the same server (the floor), and the file store.
+ */
 export interface PostgresTimings {
   readonly oneWorkerMs: number[];
   readonly eightWorkersMs: number[];
+  readonly oneWorkerFloorMs: number[];
+  readonly eightWorkersFloorMs: number[];
   readonly fileStoreMs: number[];
 }
 
@@ -25,6 +30,29 @@ async function saveLoop(store: TaskStore, ids: readonly string[], count: number)
     for (let i = 0; i < count; i += 1) {
       revision = await store.save(id, snapshot, { expectedRevision: revision });
     }
+  }
+}
+
+/** The floor of a save: one parameterized compare-and-set UPDATE of the snapshot's JSON, `count` times. */
+async function updateLoop(
+  client: pg.Client,
+  table: string,
+  key: string,
+  count: number,
+): Promise<void> {
+  const json = JSON.stringify(typicalRuntime().persist());
+  await client.query(
+    `INSERT INTO "${table}" (task_key, revision, snapshot_json) VALUES ($1, 1, $2)`,
+    [key, json],
+  );
+  let revision = 1;
+  for (let i = 0; i < count; i += 1) {
+    const { rows } = await client.query<{ revision: number }>(
+      `UPDATE "${table}" SET snapshot_json = $2, revision = revision + 1
+       WHERE task_key = $1 AND revision = $3 RETURNING revision`,
+      [key, json, revision],
+    );
+    revision = rows[0]?.revision ?? Number.NaN;
   }
 }
 
@@ -50,8 +78,20 @@ export async function measurePostgres(settings: Settings): Promise<PostgresTimin
     ),
   );
   const file = await FileTaskStore.open(dir);
+  const floorTable = `${table}_floor`;
+  const clients = Array.from({ length: WORKERS }, () => new pg.Client({ connectionString }));
+  await Promise.all(clients.map((client) => client.connect()));
+  await clients[0]?.query(
+    `CREATE TABLE "${floorTable}" (task_key text PRIMARY KEY, revision integer NOT NULL, snapshot_json text)`,
+  );
   try {
-    const timings: PostgresTimings = { oneWorkerMs: [], eightWorkersMs: [], fileStoreMs: [] };
+    const timings: PostgresTimings = {
+      oneWorkerMs: [],
+      eightWorkersMs: [],
+      oneWorkerFloorMs: [],
+      eightWorkersFloorMs: [],
+      fileStoreMs: [],
+    };
     for (let round = 0; round < settings.rounds; round += 1) {
       const one = stores[0] as PostgresTaskStore;
       timings.oneWorkerMs.push(
@@ -67,6 +107,23 @@ export async function measurePostgres(settings: Settings): Promise<PostgresTimin
           perWorker * WORKERS,
         ),
       );
+      timings.oneWorkerFloorMs.push(
+        await timePerSave(
+          () => updateLoop(clients[0] as pg.Client, floorTable, `one-${round}`, saves),
+          saves,
+        ),
+      );
+      timings.eightWorkersFloorMs.push(
+        await timePerSave(
+          () =>
+            Promise.all(
+              clients.map((client, w) =>
+                updateLoop(client, floorTable, `eight-${round}-${w}`, perWorker),
+              ),
+            ).then(() => undefined),
+          perWorker * WORKERS,
+        ),
+      );
       timings.fileStoreMs.push(
         await timePerSave(() => saveLoop(file, [`file-${round}`], saves), saves),
       );
@@ -74,10 +131,10 @@ export async function measurePostgres(settings: Settings): Promise<PostgresTimin
     return timings;
   } finally {
     await Promise.all(stores.map((store) => store.close()));
-    const client = new pg.Client({ connectionString });
-    await client.connect();
+    const client = clients[0] as pg.Client;
     await client.query(`DROP TABLE IF EXISTS "${table}"`);
-    await client.end();
+    await client.query(`DROP TABLE IF EXISTS "${floorTable}"`);
+    await Promise.all(clients.map((each) => each.end()));
     await file.close();
     await rm(dir, { recursive: true, force: true });
   }

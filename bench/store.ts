@@ -1,6 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import fs from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { TaskRuntime } from '../src/runtime/TaskRuntime.js';
 import { FileTaskStore } from '../src/store/FileTaskStore.js';
 import { typicalRuntime } from './fixtures.js';
@@ -14,9 +16,68 @@ export interface StoreTimings {
   readonly saveBaselineMs: number[];
   /** The baseline chunk measured right after each load chunk (same runtimes). */
   readonly loadBaselineMs: number[];
+  /** Per save chunk: the same bytes written the cheapest durable way (see {@link durableReplace}). */
+  readonly saveFloorMs: number[];
+  /** Per round: list(), listExpired(), and one small read per task (the floor of both). */
+  readonly listMs: number[];
+  readonly listExpiredMs: number[];
+  readonly listFloorMs: number[];
+}
+
+/** Task directories or files read at once, by the store's list() and by its floor alike. */
+const READ_CONCURRENCY = 64;
+
+const openFd = promisify(fs.open);
+const writeFd = promisify(fs.write);
+const fsyncFd = promisify(fs.fsync);
+const closeFd = promisify(fs.close);
+
+/**
+ * The floor of a durable save: `text` written to a temporary file, fsync'd, renamed over `file`, and the
+ * directory fsync'd (what any atomic, durable replacement of a file costs), with the calls the store uses.
+ */
+export async function durableReplace(dir: string, file: string, text: string): Promise<void> {
+  const tmp = join(dir, `${file}.tmp`);
+  const fd = await openFd(tmp, 'w');
+  try {
+    const bytes = Buffer.from(text, 'utf8');
+    for (let written = 0; written < bytes.length; ) {
+      written += (await writeFd(fd, bytes, written, bytes.length - written, null)).bytesWritten;
+    }
+    await fsyncFd(fd);
+  } finally {
+    await closeFd(fd);
+  }
+  await rename(tmp, join(dir, file));
+  const directory = await openFd(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    await fsyncFd(directory);
+  } finally {
+    await closeFd(directory);
+  }
+}
+
+/** The floor of list(): the names of a directory, then every file in it read, 64 at a time. */
+async function readEveryFile(dir: string): Promise<number> {
+  const names = await readdir(dir);
+  let bytes = 0;
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let index = next++; index < names.length; index = next++) {
+      bytes += (await readFile(join(dir, names[index] as string), 'utf8')).length;
+    }
+  };
+  await Promise.all(Array.from({ length: READ_CONCURRENCY }, worker));
+  return bytes;
 }
 
 let sink = 0;
+
+/** A new temporary directory for one measurement, and its removal. */
+export async function makeBenchDir(): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), 'task-runtime-bench-'));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
 
 /** Milliseconds per `persist()` + `JSON.stringify` over `runtimes`. */
 function persistAndStringify(runtimes: readonly TaskRuntime[]): number {
@@ -28,12 +89,16 @@ function persistAndStringify(runtimes: readonly TaskRuntime[]): number {
 /**
  * Fills a FileTaskStore in a temporary directory with `settings.storeTasks` typical tasks (concurrently, untimed),
  * then times one save (a new revision of every task, one at a time) and one load of every task, in chunks that
- * alternate with the baseline. The directory is removed afterwards.
+ * alternate with the baselines (the same bytes replaced durably into a file per task; `persist()` +
+ * `JSON.stringify`), then `list()` and `listExpired()` in rounds alternating with one read of each of those files.
+ * The directory is removed afterwards.
  */
 export async function measureStore(settings: Settings): Promise<StoreTimings> {
   const dir = await mkdtemp(join(tmpdir(), 'task-runtime-bench-'));
   try {
-    const store = await FileTaskStore.open(dir);
+    const store = await FileTaskStore.open(join(dir, 'store'));
+    const floorDir = join(dir, 'floor');
+    await mkdir(floorDir);
     const runtimes = Array.from({ length: settings.storeTasks }, (_, i) =>
       typicalRuntime(`task-${String(i).padStart(5, '0')}`),
     );
@@ -53,6 +118,10 @@ export async function measureStore(settings: Settings): Promise<StoreTimings> {
       loadMs: [],
       saveBaselineMs: [],
       loadBaselineMs: [],
+      saveFloorMs: [],
+      listMs: [],
+      listExpiredMs: [],
+      listFloorMs: [],
     };
     for (let i = 0; i < runtimes.length; i += settings.storeChunk) {
       const chunk = runtimes.slice(i, i + settings.storeChunk);
@@ -64,6 +133,15 @@ export async function measureStore(settings: Settings): Promise<StoreTimings> {
       }
       timings.saveMs.push((performance.now() - start) / chunk.length);
       timings.saveBaselineMs.push(persistAndStringify(chunk));
+      const floorStart = performance.now();
+      for (const runtime of chunk) {
+        await durableReplace(
+          floorDir,
+          `${runtime.task.id}.json`,
+          JSON.stringify(runtime.persist()),
+        );
+      }
+      timings.saveFloorMs.push((performance.now() - floorStart) / chunk.length);
     }
     for (let i = 0; i < ids.length; i += settings.storeChunk) {
       const chunk = ids.slice(i, i + settings.storeChunk);
@@ -76,6 +154,24 @@ export async function measureStore(settings: Settings): Promise<StoreTimings> {
       timings.loadMs.push((performance.now() - start) / chunk.length);
       timings.loadBaselineMs.push(persistAndStringify(runtimes.slice(i, i + settings.storeChunk)));
     }
+    await store.flush();
+    for (let round = 0; round < settings.rounds; round += 1) {
+      const timeIt = async (run: () => Promise<number>): Promise<number> => {
+        const start = performance.now();
+        sink += await run();
+        return (performance.now() - start) / ids.length;
+      };
+      const listed = async () => (await store.list()).length;
+      const expired = async () => (await store.listExpired()).length + 1;
+      const floor = () => readEveryFile(floorDir);
+      const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+      for (const which of order) {
+        if (which === 0) timings.listMs.push(await timeIt(listed));
+        if (which === 1) timings.listExpiredMs.push(await timeIt(expired));
+        if (which === 2) timings.listFloorMs.push(await timeIt(floor));
+      }
+    }
+    if ((await store.list()).length !== ids.length) throw new Error('list() missed tasks');
     await store.close();
     return timings;
   } finally {

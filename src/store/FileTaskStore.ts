@@ -1,17 +1,29 @@
 import { randomBytes } from 'node:crypto';
 import {
+  close,
+  fstat,
+  fsync,
+  open as openCallback,
+  read,
+  stat as statCallback,
+  write,
+} from 'node:fs';
+import {
   constants,
-  link,
   mkdir,
   open,
   readdir,
   readFile,
   rename,
+  rm,
+  rmdir,
   stat,
+  symlink,
   unlink,
   writeFile,
 } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import {
   ConflictError,
   InvalidArgumentError,
@@ -20,6 +32,13 @@ import {
   TaskStoreError,
 } from '../errors.js';
 import { describeValue, isRecord } from '../validation.js';
+import {
+  DOCUMENT_VERSION,
+  FORMAT,
+  parseDocument,
+  serializeDocument,
+  type TaskDocument,
+} from './fileStoreDocument.js';
 import {
   checkDeleteOptions,
   checkLeaseOptions,
@@ -41,29 +60,50 @@ import type {
 } from './TaskStore.js';
 import { fileNameForTaskId, taskIdForFileName } from './taskIdFileName.js';
 
-/** The `format` field of every stored document, so a foreign JSON file is recognised as such. */
-export const FORMAT = 'task-runtime/file-store';
-/** The document version this store writes; newer ones are refused with SnapshotError. */
-export const DOCUMENT_VERSION = 1;
-const GENERATION_FILE = /^([1-9][0-9]{0,15})\.json$/;
+export { DOCUMENT_VERSION, FORMAT };
+
+/** The directory of a task's generations: `<task>/g/<generation>/doc.json`. */
+const GENERATIONS = 'g';
+const DOCUMENT = 'doc.json';
+/** A symbolic link to the newest document, a hint that lets a read skip listing the generations. */
+const CURRENT = 'current';
+const GENERATION_DIR = /^[1-9][0-9]{0,15}$/;
+/** A generation file of the version 1 layout (one file per generation in the task's directory). */
+const LEGACY_FILE = /^([1-9][0-9]{0,15})\.json$/;
+/**
+ * Written into every task directory: version 1 of task-runtime reads the highest `<n>.json` first, finds a newer
+ * document version and refuses the task ("upgrade task-runtime") instead of taking the task for a new one.
+ */
+const OLD_VERSION_GUARD = `${Number.MAX_SAFE_INTEGER}.json`; // the highest name version 1 reads back exactly
+const OLD_VERSION_GUARD_TEXT = `{"format":"${FORMAT}","version":${DOCUMENT_VERSION},"note":"this store was upgraded; read it with this version of task-runtime or newer"}\n`;
+/** The store's own description: the layout of its task directories. */
+const LAYOUT_FILE = 'store.json';
+const LAYOUT = 2;
 /** How often an operation starts over when another writer changed the task under it (not a conflict yet). */
 const MAX_ROUNDS = 100;
+/** Task directories read at once by list() and listExpired(). */
+const LIST_CONCURRENCY = 64;
+/** A read of the newest document through the hint reads this much at a time. */
+const READ_CHUNK = 4000; // below half of Buffer.poolSize: served from the pool
+/** Tasks whose last written generation an instance remembers (without the snapshot: about 200 bytes each). */
+const REMEMBERED_TASKS = 16_384;
+/** A temporary file of a dead process older than this is removed when a store is opened. */
+const ABANDONED_AFTER_MS = 60_000;
 
-/** One generation of a task: what a document holds besides the format fields. */
-interface TaskDocument {
-  readonly taskId: string;
-  /** Grows by one with every save or delete; lease changes keep it. */
-  readonly revision: number;
-  readonly deleted: boolean;
-  /** The last fencing token handed out for this task (0 before the first claim). */
-  readonly fencingToken: number;
-  readonly lease: Lease | null;
-  readonly snapshot: unknown;
-}
+// The hot paths use the callback API: a FileHandle costs about a third of a small read more.
+const openFd = promisify(openCallback);
+const readFd = promisify(read);
+const writeFd = promisify(write);
+const fsyncFd = promisify(fsync);
+const fstatFd = promisify(fstat);
+const statPath = promisify(statCallback);
+const closeFd = promisify(close);
 
 /** The newest generation of a task as read from disk. */
 interface Current extends TaskDocument {
   readonly generation: number;
+  /** Read from the version 1 layout: the task is upgraded before it changes. */
+  readonly legacy: boolean;
 }
 
 /** Options of {@link FileTaskStore.open}. */
@@ -71,9 +111,6 @@ export interface FileTaskStoreOptions {
   /** Source of the time leases expire by. @default () => new Date() */
   readonly clock?: () => Date;
 }
-
-/** A temporary file of a dead process older than this is removed when a store is opened. */
-const ABANDONED_AFTER_MS = 60_000;
 
 const isAlive = (pid: number): boolean => {
   try {
@@ -83,27 +120,34 @@ const isAlive = (pid: number): boolean => {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 };
-const isMissing = (error: unknown): boolean =>
-  (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+const codeOf = (error: unknown): string | undefined =>
+  (error as NodeJS.ErrnoException | null)?.code;
+const isMissing = (error: unknown): boolean => codeOf(error) === 'ENOENT';
+/** What rename() says when its target directory exists and holds something. */
 const isTaken = (error: unknown): boolean =>
-  (error as NodeJS.ErrnoException | null)?.code === 'EEXIST';
+  codeOf(error) === 'EEXIST' || codeOf(error) === 'ENOTEMPTY';
+const ignore = (): undefined => undefined;
 const holds = (current: Current | null, lease: LeaseRef): boolean =>
   current?.lease?.workerId === lease.workerId &&
   current.lease.token === lease.token &&
   !current.deleted;
 const exists = (current: Current | null): current is Current =>
   current !== null && !current.deleted;
+const ascending = (a: number, b: number): number => a - b;
 
 /**
- * The embedded default store: one directory per task under `dir/tasks`, one JSON document per generation.
+ * The embedded default store: one directory per task under `dir/tasks`; in it, `g/<generation>/doc.json` holds the
+ * newest generation of the task (and, for a moment, the one before it).
  *
- * Every change (save, delete, claim, renew, release) writes the task's next generation to a temporary file,
- * fsyncs it, and hard-links it to `<generation>.json` in the task's directory, then fsyncs the directory.
- * Creating a link fails when the name exists, so of all writers that read generation N — in this process or any
- * other on the machine — exactly one creates N + 1; the others read again and decide anew (ConflictError,
- * LeaseLostError, or another try). That is a compare-and-set without lock files, hence without stale locks after
- * a SIGKILL, and a generation file is complete or absent, never torn. Older generations are removed after each
- * change; a delete writes a tombstone, so a task id's revisions and fencing tokens are never reused.
+ * A change (save, delete, claim, renew, release) that read generation N writes the document of N + 1 into a new
+ * directory inside N's (`g/N/p-…/doc.json`), fsyncs it, renames that directory to `g/N+1` and fsyncs `g`. The
+ * rename fails when `g/N+1` exists, so of all writers that read N — in this process or any other on the machine —
+ * exactly one creates N + 1: a compare-and-set without lock files, hence without stale locks after a SIGKILL.
+ * The winner then removes the generations before N + 1, oldest first and one at a time. A writer that read N and
+ * stalled can never win later: its directory lived inside N's, and N is only removed after N + 1 exists, so its
+ * rename either meets N + 1 or finds its own directory gone. A task's directory therefore holds a bounded number
+ * of files whatever its history. A delete writes a tombstone, so revisions and fencing tokens are never reused.
+ * Stores written by version 1 (one file per generation) are upgraded when opened.
  * @example
  * const store = await FileTaskStore.open('./.task-runtime');
  * const revision = await store.save('login', runtime.persist(), { expectedRevision: null });
@@ -116,6 +160,13 @@ export class FileTaskStore implements TaskStore {
   readonly #clock: () => Date;
   #closed = false;
   #tmpCounter = 0;
+  /** Compaction and hint updates after a change, one after another, awaited by close(). */
+  #housekeeping: Promise<void> = Promise.resolve();
+  /**
+   * The generation this instance last wrote, per task: the next change tries it first instead of reading the
+   * disk. A stale entry costs one more round (its compare-and-set fails, or `decide` refuses), never a wrong write.
+   */
+  readonly #written = new Map<string, Current>();
 
   private constructor(dir: string, clock: () => Date) {
     this.dir = dir;
@@ -145,6 +196,7 @@ export class FileTaskStore implements TaskStore {
       throw new TaskStoreError(null, `open a file store in '${store.dir}'`, problem, { cause });
     }
     await store.#removeAbandonedTemporaryFiles();
+    await store.#upgradeLayout();
     return store;
   }
 
@@ -152,7 +204,7 @@ export class FileTaskStore implements TaskStore {
   async load(taskId: string): Promise<StoredTask | null> {
     this.#checkOpen('load');
     checkTaskId(taskId);
-    const current = await this.#read(taskId, 'load');
+    const current = await this.#readQuickly(this.#taskDir(taskId), taskId, 'load');
     return exists(current) ? { snapshot: current.snapshot, revision: current.revision } : null;
   }
 
@@ -200,13 +252,11 @@ export class FileTaskStore implements TaskStore {
   /** The ids of every stored task, sorted; ids too long to be a file name are read from their document, unreadable ones are left out. */
   async list(): Promise<string[]> {
     this.#checkOpen('list');
-    const ids = await this.#mapTasks(async (name, known) => {
-      const current = await this.#readDir(join(this.#tasksDir, name), known, 'list').catch(
-        (error) => {
-          if (known !== null && error instanceof SnapshotError) return 'corrupt' as const;
-          return null;
-        },
-      );
+    const ids = await this.#mapTasks(async (taskDir, known) => {
+      const current = await this.#readQuickly(taskDir, known, 'list').catch((error) => {
+        if (known !== null && error instanceof SnapshotError) return 'corrupt' as const;
+        return null;
+      });
       if (current === 'corrupt') return known; // listed, so that load() reports what is wrong with it
       return exists(current) ? current.taskId : null;
     });
@@ -261,20 +311,30 @@ export class FileTaskStore implements TaskStore {
   async listExpired(): Promise<string[]> {
     this.#checkOpen('listExpired');
     const now = this.#now();
-    const ids = await this.#mapTasks(async (name, known) => {
-      const current = await this.#readDir(join(this.#tasksDir, name), known, 'listExpired').catch(
-        () => null,
-      );
+    const ids = await this.#mapTasks(async (taskDir, known) => {
+      const current = await this.#readQuickly(taskDir, known, 'listExpired').catch(ignore);
       const expired =
-        exists(current) && current.lease !== null && Date.parse(current.lease.expiresAt) <= now;
+        current !== undefined &&
+        exists(current) &&
+        current.lease !== null &&
+        Date.parse(current.lease.expiresAt) <= now;
       return expired && needsLiveWorker(current.snapshot) ? current.taskId : null;
     });
     return ids.sort();
   }
 
-  /** @inheritDoc */
+  /** @inheritDoc Waits for the clean-up of superseded generations this instance started. */
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#housekeeping;
+  }
+
+  /**
+   * Resolves once the clean-up after this instance's earlier changes is done (superseded generations removed, the
+   * read hint updated). Changes are durable when their promise resolves; this is for copying a store, say.
+   */
+  async flush(): Promise<void> {
+    await this.#housekeeping;
   }
 
   #now(): number {
@@ -286,8 +346,12 @@ export class FileTaskStore implements TaskStore {
       throw new TaskStoreError(null, operation, 'the store was closed; open it again');
   }
 
+  #taskDir(taskId: string): string {
+    return join(this.#tasksDir, fileNameForTaskId(taskId));
+  }
+
   #ioError(taskId: string | null, operation: string, cause: unknown): TaskStoreError {
-    const code = (cause as NodeJS.ErrnoException | null)?.code;
+    const code = codeOf(cause);
     const hint =
       code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
         ? `; the store directory '${this.dir}' is not writable by this process`
@@ -299,7 +363,7 @@ export class FileTaskStore implements TaskStore {
 
   /** Calls `read` for every task directory (with the id its name encodes, or null) and keeps the ids it returns. */
   async #mapTasks(
-    read: (name: string, known: string | null) => Promise<string | null>,
+    read: (taskDir: string, known: string | null) => Promise<string | null>,
   ): Promise<string[]> {
     let names: string[];
     try {
@@ -307,53 +371,98 @@ export class FileTaskStore implements TaskStore {
     } catch (cause) {
       throw this.#ioError(null, 'list', cause);
     }
-    const ids = await Promise.all(
-      names.map((name) => {
+    const ids: string[] = [];
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      for (let index = next++; index < names.length; index = next++) {
+        const name = names[index] as string;
         const known = taskIdForFileName(name);
-        return known === null && !name.startsWith('~h') ? null : read(name, known);
-      }),
-    );
-    return ids.filter((id): id is string => id !== null);
+        if (known === null && !name.startsWith('~h')) continue;
+        const id = await read(join(this.#tasksDir, name), known);
+        if (id !== null) ids.push(id);
+      }
+    };
+    await Promise.all(Array.from({ length: LIST_CONCURRENCY }, worker));
+    return ids;
   }
 
-  async #read(taskId: string, operation: string): Promise<Current | null> {
-    return this.#readDir(join(this.#tasksDir, fileNameForTaskId(taskId)), taskId, operation);
-  }
-
-  /** The newest generation in a task directory; `expectedId` null for a hashed name (any id that hashes to it). */
-  async #readDir(
-    dir: string,
+  /** The newest generation, through the `current` hint when it is up to date, else by listing the generations. */
+  async #readQuickly(
+    taskDir: string,
     expectedId: string | null,
     operation: string,
   ): Promise<Current | null> {
-    let emptyBefore = 0;
+    return (
+      (await this.#readThroughHint(taskDir, expectedId)) ??
+      this.#read(taskDir, expectedId, operation)
+    );
+  }
+
+  /**
+   * The document `current` points to, if it is the newest: generation G + 1 does not exist, checked while G's
+   * document is still linked (G is only removed after G + 1 exists, so G + 1 cannot have come and gone in between).
+   * Undefined whenever that cannot be shown, and for anything unusual; the caller then lists the generations.
+   */
+  async #readThroughHint(taskDir: string, expectedId: string | null): Promise<Current | undefined> {
+    let fd: number;
+    try {
+      fd = await openFd(join(taskDir, CURRENT), 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const text = await readAllFd(fd);
+      const document = parseDocument(text, expectedId, taskDir, join(taskDir, CURRENT));
+      const { generation } = document;
+      if (generation === null) return undefined;
+      const newer = join(taskDir, GENERATIONS, String(generation + 1));
+      if (!(await statPath(newer).then(() => false, isMissing))) return undefined;
+      if ((await fstatFd(fd)).nlink === 0) return undefined;
+      return { ...document, generation, legacy: false };
+    } catch {
+      return undefined;
+    } finally {
+      await closeFd(fd).catch(ignore);
+    }
+  }
+
+  /** The newest generation in a task directory; `expectedId` null for a hashed name (any id that hashes to it). */
+  async #read(
+    taskDir: string,
+    expectedId: string | null,
+    operation: string,
+  ): Promise<Current | null> {
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
       let names: string[];
       try {
-        names = await readdir(dir);
+        names = await readdir(join(taskDir, GENERATIONS));
       } catch (cause) {
-        if (isMissing(cause)) return null;
+        if (isMissing(cause)) return this.#readLegacy(taskDir, expectedId, operation);
         throw this.#ioError(expectedId, operation, cause);
       }
-      let generation = 0;
-      for (const name of names) {
-        const match = GENERATION_FILE.exec(name);
-        if (match?.[1] !== undefined) generation = Math.max(generation, Number(match[1]));
-      }
-      if (generation === 0) return null;
-      const file = join(dir, `${generation}.json`);
+      const generations = names
+        .filter((name) => GENERATION_DIR.test(name))
+        .map(Number)
+        .sort(ascending);
+      const generation = generations.pop();
+      if (generation === undefined) return null;
+      const file = join(taskDir, GENERATIONS, String(generation), DOCUMENT);
       let text: string;
       try {
         text = await readFile(file, 'utf8');
       } catch (cause) {
-        if (isMissing(cause)) continue;
+        if (isMissing(cause)) continue; // removed after a newer one appeared: list again
         throw this.#ioError(expectedId, operation, cause);
       }
-      if (text === '' && emptyBefore !== generation) {
-        emptyBefore = generation; // superseded between listing and reading: list again
-        continue;
+      const document = parseDocument(text, expectedId, taskDir, file);
+      if (document.generation !== generation) {
+        throw new SnapshotError(
+          'generation',
+          `is ${document.generation}, not the ${generation} of its directory (file '${file}')`,
+          expectedId,
+        );
       }
-      return { generation, ...parseDocument(text, expectedId, dir, file) };
+      return { ...document, generation, legacy: false };
     }
     throw new TaskStoreError(
       expectedId,
@@ -362,10 +471,37 @@ export class FileTaskStore implements TaskStore {
     );
   }
 
+  /** The newest generation of a task directory in the version 1 layout (`<generation>.json` files), or null. */
+  async #readLegacy(
+    taskDir: string,
+    expectedId: string | null,
+    operation: string,
+  ): Promise<Current | null> {
+    let names: string[];
+    try {
+      names = await readdir(taskDir);
+    } catch (cause) {
+      if (isMissing(cause)) return null;
+      throw this.#ioError(expectedId, operation, cause);
+    }
+    const generation = Math.max(0, ...legacyGenerations(names));
+    if (generation === 0) return null;
+    const file = join(taskDir, `${generation}.json`);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (cause) {
+      if (isMissing(cause)) return this.#read(taskDir, expectedId, operation); // upgraded meanwhile
+      throw this.#ioError(expectedId, operation, cause);
+    }
+    const document = parseDocument(text, expectedId, taskDir, file);
+    return { ...document, generation, legacy: true };
+  }
+
   /**
    * The compare-and-set loop: reads the newest generation, lets `decide` check it and describe the next one
-   * (or return null for "nothing to write"), and links that as the next generation; starts over when another
-   * writer linked first. `snapshotText` replaces the snapshot of `decide`'s document when not null.
+   * (or return null for "nothing to write"), and creates that as the next generation; starts over when another
+   * writer created it first. `snapshotText` replaces the snapshot of `decide`'s document when not null.
    */
   async #change(
     taskId: string,
@@ -373,15 +509,38 @@ export class FileTaskStore implements TaskStore {
     snapshotText: string | null,
     decide: (current: Current | null) => TaskDocument | null,
   ): Promise<TaskDocument | null> {
-    const dir = join(this.#tasksDir, fileNameForTaskId(taskId));
+    const taskDir = this.#taskDir(taskId);
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      const current = await this.#read(taskId, operation);
-      const next = decide(current);
-      if (next === null) return null;
+      // A lease change rewrites the snapshot as it is on disk, so it always reads it.
+      const remembered =
+        round === 0 && snapshotText !== null ? this.#written.get(taskId) : undefined;
+      this.#written.delete(taskId);
+      const current = remembered ?? (await this.#read(taskDir, taskId, operation));
+      if (current?.legacy === true) {
+        await this.#upgradeTask(taskId, taskDir, current, operation);
+        continue;
+      }
+      let next: TaskDocument | null;
+      try {
+        next = decide(current);
+      } catch (error) {
+        if (remembered !== undefined) continue; // perhaps stale: decide on what the disk says
+        throw error;
+      }
+      if (next === null) {
+        if (remembered !== undefined) continue;
+        return null;
+      }
       const generation = (current?.generation ?? 0) + 1;
-      const text = serializeDocument(next, snapshotText ?? JSON.stringify(next.snapshot));
-      if (await this.#link(taskId, dir, generation, text, operation)) {
-        if (current !== null) await this.#empty(join(dir, `${current.generation}.json`));
+      const text = snapshotText ?? JSON.stringify(next.snapshot);
+      const document = serializeDocument(next, generation, text);
+      const won =
+        current === null
+          ? await this.#create(taskId, taskDir, generation, document, operation)
+          : await this.#advance(taskId, taskDir, current.generation, document, operation);
+      if (won) {
+        this.#remember(taskId, next, generation);
+        this.#afterChange(taskDir, generation, current === null);
         return next;
       }
     }
@@ -392,43 +551,204 @@ export class FileTaskStore implements TaskStore {
     );
   }
 
-  /** Writes `text` durably and links it as `<generation>.json`; false when another writer created it first. */
-  async #link(
+  /**
+   * Creates a task's first generation: `g` with `<generation>/doc.json` inside is built in tmp/, fsync'd, and
+   * renamed into the task's directory; false when another writer created `g` first.
+   */
+  async #create(
     taskId: string,
-    dir: string,
+    taskDir: string,
     generation: number,
     text: string,
     operation: string,
   ): Promise<boolean> {
-    const tmp = this.#tmpPath();
+    const staging = this.#tmpPath();
+    const generationDir = join(staging, String(generation));
     try {
-      await writeDurably(tmp, text);
-      await mkdir(dir, { recursive: true });
+      await mkdir(generationDir, { recursive: true });
+      await writeDurably(join(generationDir, DOCUMENT), text); // with the names above it (see #advance)
+      const createdTaskDir = await mkdir(taskDir, { recursive: true });
       try {
-        await link(tmp, join(dir, `${generation}.json`));
+        await rename(staging, join(taskDir, GENERATIONS));
       } catch (cause) {
         if (isTaken(cause)) return false;
         throw cause;
       }
-      await fsyncDirectory(dir);
-      if (generation === 1) await fsyncDirectory(this.#tasksDir);
+      await fsyncDirectory(taskDir);
+      if (createdTaskDir !== undefined) await fsyncDirectory(this.#tasksDir);
       return true;
     } catch (cause) {
       throw this.#ioError(taskId, operation, cause);
     } finally {
-      await unlink(tmp).catch(() => undefined);
+      await rm(staging, { recursive: true, force: true }).catch(ignore);
     }
   }
 
   /**
-   * Replaces a superseded generation by an empty file instead of removing it: its name stays taken, so a writer
-   * that read an older generation and was delayed can never link into it later (no ABA). Failures are harmless.
+   * Creates generation `from + 1`: its directory is built inside `from`'s and renamed next to it. False when
+   * another writer created it first, or when `from` was removed meanwhile (a newer generation exists then).
    */
-  async #empty(file: string): Promise<void> {
-    const placeholder = this.#tmpPath();
-    await writeFile(placeholder, '', { flag: 'wx' })
-      .then(() => rename(placeholder, file))
-      .catch(() => unlink(placeholder).catch(() => undefined));
+  async #advance(
+    taskId: string,
+    taskDir: string,
+    from: number,
+    text: string,
+    operation: string,
+  ): Promise<boolean> {
+    const generations = join(taskDir, GENERATIONS);
+    const pending = join(generations, String(from), `p-${this.#uniqueName()}`);
+    try {
+      try {
+        await mkdir(pending);
+      } catch (cause) {
+        if (isMissing(cause)) return false;
+        throw cause;
+      }
+      try {
+        // The fsync of a new file also makes its name durable on Linux's journaling file systems (ext4, XFS,
+        // btrfs); the rename is made durable by the fsync of the generations' directory below.
+        await writeDurably(join(pending, DOCUMENT), text);
+        await rename(pending, join(generations, String(from + 1)));
+      } catch (cause) {
+        await rm(pending, { recursive: true, force: true }).catch(ignore);
+        if (isMissing(cause) || isTaken(cause)) return false;
+        throw cause;
+      }
+      await fsyncDirectory(generations);
+      return true;
+    } catch (cause) {
+      throw this.#ioError(taskId, operation, cause);
+    }
+  }
+
+  #remember(taskId: string, document: TaskDocument, generation: number): void {
+    if (this.#written.size >= REMEMBERED_TASKS) {
+      const oldest = this.#written.keys().next();
+      if (oldest.done !== true) this.#written.delete(oldest.value);
+    }
+    const { revision, deleted, fencingToken, lease } = document;
+    this.#written.set(taskId, {
+      taskId,
+      revision,
+      deleted,
+      fencingToken,
+      lease,
+      snapshot: undefined,
+      generation,
+      legacy: false,
+    });
+  }
+
+  /**
+   * After a change won: points `current` at it and removes the generations before it, in the background (the
+   * change is durable already); a failure only leaves them for the next change to remove.
+   */
+  #afterChange(taskDir: string, generation: number, created: boolean): void {
+    this.#housekeeping = this.#housekeeping
+      .then(async () => {
+        await this.#pointCurrent(taskDir, generation);
+        if (!created) await this.#compact(taskDir, generation);
+        if (created) await writeFile(join(taskDir, OLD_VERSION_GUARD), OLD_VERSION_GUARD_TEXT);
+      })
+      .catch(ignore);
+  }
+
+  /** Replaces `current` by a link to the document of `generation`. */
+  async #pointCurrent(taskDir: string, generation: number): Promise<void> {
+    const link = this.#tmpPath();
+    try {
+      await symlink(`${GENERATIONS}/${generation}/${DOCUMENT}`, link);
+      await rename(link, join(taskDir, CURRENT));
+    } catch {
+      await unlink(link).catch(ignore);
+    }
+  }
+
+  /**
+   * Removes the generation directories before `newest`, oldest first, each completely before the next: a
+   * generation is only ever removed once every older one is gone, which keeps a stalled writer from winning later.
+   */
+  async #compact(taskDir: string, newest: number): Promise<void> {
+    const names = await readdir(join(taskDir, GENERATIONS)).catch(() => [] as string[]);
+    const superseded = names
+      .filter((name) => GENERATION_DIR.test(name) && Number(name) < newest)
+      .map(Number)
+      .sort(ascending);
+    for (const generation of superseded) {
+      const dir = join(taskDir, GENERATIONS, String(generation));
+      try {
+        await unlink(join(dir, DOCUMENT)).catch((error) => {
+          if (!isMissing(error)) throw error;
+        });
+        await rmdir(dir);
+      } catch (error) {
+        if (isMissing(error)) continue;
+        try {
+          await rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 1 });
+        } catch {
+          return; // left for the next change, and so is every newer one
+        }
+      }
+    }
+  }
+
+  /** Rewrites a version 1 task directory as `g/<generation>/doc.json`; the old files go once that is durable. */
+  async #upgradeTask(
+    taskId: string | null,
+    taskDir: string,
+    current: Current,
+    operation: string,
+  ): Promise<void> {
+    const { generation } = current;
+    const text = serializeDocument(current, generation, JSON.stringify(current.snapshot));
+    await this.#create(taskId ?? current.taskId, taskDir, generation, text, operation);
+    await writeFile(join(taskDir, OLD_VERSION_GUARD), OLD_VERSION_GUARD_TEXT).catch(ignore);
+    await this.#pointCurrent(taskDir, generation);
+    await removeLegacyFiles(taskDir);
+  }
+
+  /**
+   * Upgrades a store written by version 1 of task-runtime, once: every task directory in the old layout is
+   * rewritten (safe to interrupt at any point and to run in several processes at once), then `store.json` says so.
+   */
+  async #upgradeLayout(): Promise<void> {
+    const layoutFile = join(this.dir, LAYOUT_FILE);
+    const layout = await readFile(layoutFile, 'utf8').then(parseLayout, () => null);
+    if (layout !== null && layout >= LAYOUT) return;
+    try {
+      const names = await readdir(this.#tasksDir);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        for (let index = next++; index < names.length; index = next++) {
+          await this.#upgradeDirectory(join(this.#tasksDir, names[index] as string));
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      const text = `${JSON.stringify({ format: FORMAT, layout: LAYOUT })}\n`;
+      const tmp = this.#tmpPath();
+      await writeDurably(tmp, text);
+      await rename(tmp, layoutFile);
+      await fsyncDirectory(this.dir);
+    } catch (cause) {
+      throw new TaskStoreError(null, `upgrade the file store in '${this.dir}'`, String(cause), {
+        cause,
+      });
+    }
+  }
+
+  /** Upgrades one entry of `tasks/` if it is a task directory of version 1; anything else is left alone. */
+  async #upgradeDirectory(taskDir: string): Promise<void> {
+    const names = await readdir(taskDir).catch(() => null);
+    if (names === null) return; // not a directory
+    if (names.includes(GENERATIONS)) {
+      await removeLegacyFiles(taskDir); // an upgrade interrupted after its new generation was durable
+      return;
+    }
+    if (legacyGenerations(names).length === 0) return;
+    const expectedId = taskIdForFileName(taskDir.slice(this.#tasksDir.length + 1));
+    const current = await this.#readLegacy(taskDir, expectedId, 'upgrade').catch(() => null);
+    // A corrupt task stays as it is: load() keeps reporting it, and no other task is held up.
+    if (current !== null) await this.#upgradeTask(expectedId, taskDir, current, 'upgrade');
   }
 
   /** Removes temporary files left by processes that died mid-write (their pid is gone and the file is old). */
@@ -441,17 +761,18 @@ export class FileTaskStore implements TaskStore {
         if (!Number.isSafeInteger(pid) || pid === process.pid || isAlive(pid)) return;
         const file = join(this.#tmpDir, name);
         const { mtimeMs } = await stat(file).catch(() => ({ mtimeMs: Number.POSITIVE_INFINITY }));
-        if (mtimeMs < cutoff) await unlink(file).catch(() => undefined);
+        if (mtimeMs < cutoff) await rm(file, { recursive: true, force: true }).catch(ignore);
       }),
     );
   }
 
-  #tmpPath(): string {
+  #uniqueName(): string {
     this.#tmpCounter += 1;
-    return join(
-      this.#tmpDir,
-      `${process.pid}-${this.#tmpCounter}-${randomBytes(6).toString('hex')}.json`,
-    );
+    return `${process.pid}-${this.#tmpCounter}-${randomBytes(6).toString('hex')}`;
+  }
+
+  #tmpPath(): string {
+    return join(this.#tmpDir, this.#uniqueName());
   }
 }
 
@@ -471,92 +792,64 @@ function notStored(taskId: string, operation: string): TaskStoreError {
   return new TaskStoreError(taskId, operation, 'it is not stored; save it first');
 }
 
-function serializeDocument(document: TaskDocument, snapshotText: string): string {
-  const { taskId, revision, deleted, fencingToken, lease } = document;
-  return (
-    `{"format":"${FORMAT}","version":${DOCUMENT_VERSION},"taskId":${JSON.stringify(taskId)},` +
-    `"revision":${revision},"deleted":${deleted},"fencingToken":${fencingToken},"lease":${JSON.stringify(lease)},` +
-    `"snapshot":${snapshotText}}`
+/** The generations of the version 1 files among `names` (the guard against version 1 readers excluded). */
+function legacyGenerations(names: readonly string[]): number[] {
+  return names.flatMap((name) => {
+    const match = name === OLD_VERSION_GUARD ? null : LEGACY_FILE.exec(name);
+    return match?.[1] === undefined ? [] : [Number(match[1])];
+  });
+}
+
+async function removeLegacyFiles(taskDir: string): Promise<void> {
+  const names = await readdir(taskDir).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => name !== OLD_VERSION_GUARD && LEGACY_FILE.test(name))
+      .map((name) => unlink(join(taskDir, name)).catch(ignore)),
   );
 }
 
-function parseDocument(
-  text: string,
-  expectedId: string | null,
-  dir: string,
-  file: string,
-): TaskDocument {
-  const taskId = expectedId;
-  const fail = (path: string, problem: string): never => {
-    throw new SnapshotError(path, `${problem} (file '${file}')`, taskId);
-  };
-  let document: unknown;
+function parseLayout(text: string): number | null {
   try {
-    document = JSON.parse(text);
+    const parsed: unknown = JSON.parse(text);
+    return isRecord(parsed) && parsed.format === FORMAT && typeof parsed.layout === 'number'
+      ? parsed.layout
+      : null;
   } catch {
-    return fail('', 'is not valid JSON: the file is corrupt or was truncated');
+    return null;
   }
-  if (!isRecord(document) || document.format !== FORMAT) {
-    return fail('', 'is not a task-runtime file-store document');
-  }
-  if (typeof document.version !== 'number' || document.version > DOCUMENT_VERSION) {
-    return fail(
-      'version',
-      `is ${describeValue(document.version)}, newer than the ${DOCUMENT_VERSION} this version of task-runtime reads; upgrade task-runtime`,
-    );
-  }
-  const storedId = document.taskId;
-  const matches =
-    expectedId === null
-      ? basename(dir) === fileNameForTaskId(String(storedId))
-      : storedId === expectedId;
-  if (typeof storedId !== 'string' || !matches) {
-    return fail('taskId', `is ${describeValue(storedId)}, not the task stored under this name`);
-  }
-  const { revision, deleted, fencingToken, lease } = document;
-  if (!('snapshot' in document)) fail('snapshot', 'is missing');
-  if (!Number.isSafeInteger(revision) || (revision as number) < 1)
-    fail('revision', 'is not a positive integer');
-  if (typeof deleted !== 'boolean') fail('deleted', 'is not a boolean');
-  if (!Number.isSafeInteger(fencingToken) || (fencingToken as number) < 0)
-    fail('fencingToken', 'is not a token');
-  if (lease !== null && !isLease(lease))
-    fail('lease', 'is not a lease { workerId, token, expiresAt }');
-  return {
-    taskId: storedId,
-    revision: revision as number,
-    deleted: deleted as boolean,
-    fencingToken: fencingToken as number,
-    lease: lease as Lease | null,
-    snapshot: document.snapshot,
-  };
 }
 
-function isLease(value: unknown): value is Lease {
-  return (
-    isRecord(value) &&
-    typeof value.workerId === 'string' &&
-    Number.isSafeInteger(value.token) &&
-    typeof value.expiresAt === 'string' &&
-    !Number.isNaN(Date.parse(value.expiresAt))
-  );
+/** The whole file behind `fd`, read in chunks from where it stands. */
+async function readAllFd(fd: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  for (;;) {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK);
+    const { bytesRead } = await readFd(fd, buffer, 0, READ_CHUNK, null);
+    chunks.push(buffer.subarray(0, bytesRead));
+    if (bytesRead < READ_CHUNK) break;
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function writeDurably(file: string, text: string): Promise<void> {
-  const handle = await open(file, 'wx');
+  const fd = await openFd(file, 'wx');
   try {
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
+    const bytes = Buffer.from(text, 'utf8');
+    for (let written = 0; written < bytes.length; ) {
+      written += (await writeFd(fd, bytes, written, bytes.length - written, null)).bytesWritten;
+    }
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  const fd = await openFd(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    await handle.sync();
+    await fsyncFd(fd);
   } finally {
-    await handle.close();
+    await closeFd(fd);
   }
 }

@@ -1,5 +1,11 @@
-import type { Pool, QueryResultRow } from 'pg';
-import { ConflictError, InvalidArgumentError, LeaseLostError, TaskStoreError } from '../errors.js';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import {
+  ConflictError,
+  InvalidArgumentError,
+  LeaseLostError,
+  SnapshotError,
+  TaskStoreError,
+} from '../errors.js';
 import { describeValue, isNonEmptyString, isRecord } from '../validation.js';
 import {
   checkDeleteOptions,
@@ -40,8 +46,6 @@ interface TaskRow extends QueryResultRow {
 }
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-/** PostgreSQL's code for a character jsonb cannot hold (U+0000). */
-const UNTRANSLATABLE_CHARACTER = '22P05';
 
 const idBytes = (taskId: string): Buffer => Buffer.from(taskId, 'utf8');
 const statusOf = (snapshot: unknown): string | null =>
@@ -55,7 +59,8 @@ const attemptOf = (snapshot: unknown): number | null => {
 
 /**
  * A {@link TaskStore} in PostgreSQL for several orchestrator workers on several machines: one row per task
- * (snapshot as jsonb, status and attempt as plain columns for queries), revisions compared and set in a single
+ * (the snapshot's exact JSON text, so that every string round-trips, U+0000 and lone surrogates included, which
+ * jsonb refuses; status and attempt as plain columns for queries), revisions compared and set in a single
  * `UPDATE … WHERE revision = $n`, leases with fencing tokens, lease times from the server's clock.
  * Needs the optional peer dependency `pg` (`npm install pg`), loaded only when you connect.
  * @example
@@ -134,7 +139,7 @@ export class PostgresTaskStore implements TaskStore {
           task_key bytea GENERATED ALWAYS AS (sha256(task_id)) STORED PRIMARY KEY,
           revision integer NOT NULL CHECK (revision > 0),
           deleted boolean NOT NULL DEFAULT false,
-          snapshot jsonb,
+          snapshot_json text,
           status text,
           attempt_num integer,
           lease_owner text,
@@ -145,8 +150,12 @@ export class PostgresTaskStore implements TaskStore {
       await client.query(
         `CREATE INDEX IF NOT EXISTS "${this.table}_lease_expiry" ON ${this.#quoted} (lease_expires_at) WHERE lease_owner IS NOT NULL`,
       );
+      await this.#moveJsonbSnapshots(client);
       await client.query(
         `COMMENT ON COLUMN ${this.#quoted}.task_id IS 'UTF-8 bytes of the task id: convert_from(task_id, ''UTF8'')'`,
+      );
+      await client.query(
+        `COMMENT ON COLUMN ${this.#quoted}.snapshot_json IS 'the snapshot''s exact JSON text (JSON.stringify); U+0000 and lone surrogates appear as \\u escapes, so cast to jsonb only rows without them'`,
       );
       await client.query('COMMIT');
     } catch (error) {
@@ -157,24 +166,40 @@ export class PostgresTaskStore implements TaskStore {
     }
   }
 
+  /**
+   * Tables made by the first version kept the snapshot as jsonb: moves it to `snapshot_json` (its text) and drops
+   * the jsonb column, in the migration's transaction.
+   */
+  async #moveJsonbSnapshots(client: PoolClient): Promise<void> {
+    const { rows } = await client.query<{ found: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name = $1 AND column_name = 'snapshot') AS found`,
+      [this.table],
+    );
+    if (rows[0]?.found !== true) return;
+    await client.query(`ALTER TABLE ${this.#quoted} ADD COLUMN IF NOT EXISTS snapshot_json text`);
+    await client.query(
+      `UPDATE ${this.#quoted} SET snapshot_json = snapshot::text WHERE snapshot IS NOT NULL AND snapshot_json IS NULL`,
+    );
+    await client.query(`ALTER TABLE ${this.#quoted} DROP COLUMN snapshot`);
+  }
+
   /** @inheritDoc */
   async load(taskId: string): Promise<StoredTask | null> {
     this.#checkOpen('load');
     checkTaskId(taskId);
-    const { rows } = await this.#query<{ revision: number; snapshot: unknown }>(
+    const { rows } = await this.#query<{ revision: number; snapshot_json: string | null }>(
       taskId,
       'load',
-      `SELECT revision, snapshot FROM ${this.#quoted} WHERE task_key = sha256($1::bytea) AND NOT deleted`,
+      `SELECT revision, snapshot_json FROM ${this.#quoted} WHERE task_key = sha256($1::bytea) AND NOT deleted`,
       [idBytes(taskId)],
     );
     const row = rows[0];
-    return row === undefined ? null : { snapshot: row.snapshot, revision: row.revision };
+    if (row === undefined) return null;
+    return { snapshot: parseSnapshot(taskId, row.snapshot_json), revision: row.revision };
   }
 
-  /**
-   * Stores a snapshot if the stored revision is `expectedRevision` (and `lease` is current); resolves to the new
-   * revision. U+0000 cannot be stored in jsonb: a snapshot holding it gets InvalidArgumentError.
-   */
+  /** @inheritDoc The snapshot is kept as its exact JSON text: every string round-trips, U+0000 included. */
   async save(taskId: string, snapshot: unknown, options: SaveOptions): Promise<number> {
     this.#checkOpen('save');
     checkTaskId(taskId);
@@ -192,13 +217,13 @@ export class PostgresTaskStore implements TaskStore {
     const leaseHeld = '($5::text IS NULL OR (lease_owner = $5 AND fencing_token = $6))';
     const sql =
       expectedRevision === null
-        ? `INSERT INTO ${this.#quoted} AS t (task_id, revision, snapshot, status, attempt_num)
-             SELECT $1, 1, $2::jsonb, $3, $4 WHERE $5::text IS NULL
-           ON CONFLICT (task_key) DO UPDATE SET revision = t.revision + 1, deleted = false, snapshot = EXCLUDED.snapshot,
+        ? `INSERT INTO ${this.#quoted} AS t (task_id, revision, snapshot_json, status, attempt_num)
+             SELECT $1, 1, $2, $3, $4 WHERE $5::text IS NULL
+           ON CONFLICT (task_key) DO UPDATE SET revision = t.revision + 1, deleted = false, snapshot_json = EXCLUDED.snapshot_json,
              status = EXCLUDED.status, attempt_num = EXCLUDED.attempt_num, updated_at = now()
            WHERE t.deleted
            RETURNING revision`
-        : `UPDATE ${this.#quoted} SET revision = revision + 1, snapshot = $2::jsonb, status = $3, attempt_num = $4,
+        : `UPDATE ${this.#quoted} SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
              updated_at = now()
            WHERE task_key = sha256($1::bytea) AND NOT deleted AND revision = $7 AND ${leaseHeld}
            RETURNING revision`;
@@ -220,7 +245,7 @@ export class PostgresTaskStore implements TaskStore {
     const { rows } = await this.#query(
       taskId,
       'delete',
-      `UPDATE ${this.#quoted} SET deleted = true, revision = revision + 1, snapshot = NULL, status = NULL,
+      `UPDATE ${this.#quoted} SET deleted = true, revision = revision + 1, snapshot_json = NULL, status = NULL,
          attempt_num = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
        WHERE task_key = sha256($1::bytea) AND NOT deleted AND revision = $2
        RETURNING revision`,
@@ -340,13 +365,6 @@ export class PostgresTaskStore implements TaskStore {
     try {
       return await this.#pool.query<Row>(sql, values as unknown[]);
     } catch (cause) {
-      if ((cause as { code?: string }).code === UNTRANSLATABLE_CHARACTER) {
-        throw new InvalidArgumentError(
-          'snapshot',
-          'JSON without U+0000 characters (PostgreSQL jsonb cannot hold them)',
-          'a snapshot with U+0000',
-        );
-      }
       throw new TaskStoreError(taskId, operation, (cause as Error).message, { cause });
     }
   }
@@ -391,6 +409,16 @@ export class PostgresTaskStore implements TaskStore {
       lease.token,
       row === null ? null : Number(row.fencing_token),
     );
+  }
+}
+
+/** The snapshot of a row; SnapshotError when its text is not JSON (a row edited by hand, say). */
+function parseSnapshot(taskId: string, text: string | null): unknown {
+  try {
+    if (text === null) throw new Error('no snapshot');
+    return JSON.parse(text);
+  } catch {
+    throw new SnapshotError('', 'is not valid JSON in the snapshot_json column', taskId);
   }
 }
 

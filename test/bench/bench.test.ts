@@ -24,8 +24,19 @@ const EXPECTED_ROWS = [
   'reference: facade vs hand-written reducer',
   'file store: save',
   'file store: load',
+  'file store: save vs the fsync floor',
+  'file store: list() of',
+  'file store: listExpired() of',
+  'file store: save after',
+  'file store: load after',
+  'file store: files per task after',
   ...(process.env.TASK_RUNTIME_PG_URL
-    ? ['PostgreSQL store: save, 1 worker', 'PostgreSQL store: save, 8']
+    ? [
+        'PostgreSQL store: save, 1 worker',
+        'PostgreSQL store: save, 8',
+        'PostgreSQL store: save vs one UPDATE, 1 worker',
+        'PostgreSQL store: save vs one UPDATE, 8 workers',
+      ]
     : []),
 ];
 

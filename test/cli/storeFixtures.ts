@@ -5,15 +5,18 @@ import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { AgentRole } from '../../src/task/enums.js';
 
-/** Overwrites the newest revision file of every task directory whose name contains `name` with broken JSON. */
+/** Overwrites the newest generation's document of every task directory whose name contains `name` with broken JSON. */
 export function corrupt(dir: string, name: string): void {
   const tasks = join(dir, 'tasks');
   const taskDir = readdirSync(tasks).find((entry) => entry.includes(name));
   if (taskDir === undefined) throw new Error(`no task directory like ${name} in ${tasks}`);
-  const revisions = readdirSync(join(tasks, taskDir)).filter((file) => /^\d+\.json$/.test(file));
-  const newest = revisions.sort((a, b) => Number.parseInt(b, 10) - Number.parseInt(a, 10))[0];
-  if (newest === undefined) throw new Error(`no revision file in ${taskDir}`);
-  writeFileSync(join(tasks, taskDir, newest), '{"format": "task-runtime/file-store", "vers');
+  const generations = readdirSync(join(tasks, taskDir, 'g')).filter((entry) => /^\d+$/.test(entry));
+  const newest = generations.sort((a, b) => Number(b) - Number(a))[0];
+  if (newest === undefined) throw new Error(`no generation in ${taskDir}`);
+  writeFileSync(
+    join(tasks, taskDir, 'g', newest, 'doc.json'),
+    '{"format": "task-runtime/file-store", "vers',
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createValidateCommand } from '../../src/cli/commands/validate.js';
 import { CliError, ExitCode } from '../../src/cli/exit.js';
 import { AgentRole, FileTaskStore, TaskRuntime } from '../../src/index.js';
+import { DOCUMENT_VERSION as FILE_STORE_VERSION } from '../../src/store/FileTaskStore.js';
 import { helpOf, removeTempDirs, runCli, tempDir } from './cliHarness.js';
 
 const ESC = String.fromCharCode(27);
@@ -32,7 +33,7 @@ async function storeRevisionFile(dir: string, runtime: TaskRuntime): Promise<str
   await store.save('login', runtime.persist(), { expectedRevision: null });
   await store.close();
   const files = readdirSync(join(dir, 'store'), { recursive: true, encoding: 'utf8' })
-    .filter((name) => name.endsWith('1.json'))
+    .filter((name) => name.endsWith('doc.json'))
     .map((name) => join(dir, 'store', name));
   expect(files).toHaveLength(1);
   return files[0] ?? '';
@@ -98,7 +99,7 @@ describe('validate command', () => {
     const document = JSON.parse(
       readFileSync(await storeRevisionFile(dir, runningRuntime()), 'utf8'),
     );
-    document.version = 2;
+    document.version = FILE_STORE_VERSION + 1;
     const { error } = await validate([writeJson(dir, 'newer.json', document)]);
     expect(error).toMatchObject({ exitCode: ExitCode.FAILURE });
     expect((error as Error).message).toContain('path:   version\n');

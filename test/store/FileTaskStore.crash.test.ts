@@ -1,5 +1,8 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
+import { fileNameForTaskId } from '../../src/store/taskIdFileName.js';
 import { killRunning, startFixture } from '../support/childProcess.js';
 import { mulberry32, SEED } from '../support/random.js';
 import { tempDirs } from '../support/tempDir.js';
@@ -24,6 +27,12 @@ function numbersAfter(line: string, prefix: string): number[] {
   return rest.map(Number);
 }
 
+/** The generation directories of a task in `dir` (one once the clean-up after its last change is done). */
+function generationsOf(dir: string, taskId: string): string[] {
+  const g = join(dir, 'tasks', fileNameForTaskId(taskId), 'g');
+  return existsSync(g) ? readdirSync(g).filter((name) => /^[1-9][0-9]*$/.test(name)) : [];
+}
+
 function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
@@ -40,6 +49,8 @@ describe('FileTaskStore under SIGKILL', () => {
   let dir = '';
   /** The revision of each task after the last kill; set once the kill campaign finished. */
   let afterCampaign: number[] | null = null;
+  /** Kills after which a task still had a superseded generation: they hit a clean-up in flight. */
+  let cleanUpsInterrupted = 0;
 
   beforeAll(() => {
     dir = temp.make();
@@ -63,6 +74,12 @@ describe('FileTaskStore under SIGKILL', () => {
       for (const [index, revision] of ready.entries()) {
         acknowledged[index] = Math.max(acknowledged[index] ?? 0, revision);
       }
+      // Kill in the middle of the save loop, not while the child is still starting (on a busy machine it may).
+      await child.waitUntil(
+        () => child.lines.length >= 2,
+        15_000,
+        (exit) => `${where}: the child acknowledged no save (exit ${JSON.stringify(exit)})`,
+      );
       await sleep(5 + Math.floor(random() * 56));
       child.process.kill('SIGKILL');
       const exit = await child.exited;
@@ -72,6 +89,7 @@ describe('FileTaskStore under SIGKILL', () => {
         );
       }
       kills += 1;
+      if (taskIds.some((taskId) => generationsOf(dir, taskId).length > 1)) cleanUpsInterrupted += 1;
       for (const line of child.lines.slice(1)) {
         const [index = -1, revision = -1] = numbersAfter(line, 'ack');
         const previous = acknowledged[index];
@@ -131,6 +149,18 @@ describe('FileTaskStore under SIGKILL', () => {
       ).resolves.toBe(revision + 1);
     }
     expect(await store.list()).toEqual([...taskIds].sort());
+    await store.flush();
+    // The clean-ups the kills interrupted are finished by the next change: one generation per task is left.
+    expect({ seed: SEED, interrupted: cleanUpsInterrupted > 0 }).toEqual({
+      seed: SEED,
+      interrupted: true,
+    });
+    for (const taskId of taskIds) {
+      expect({ taskId, generations: generationsOf(dir, taskId).length }).toEqual({
+        taskId,
+        generations: 1,
+      });
+    }
     await store.close();
   });
 });

@@ -18,7 +18,7 @@ import {
   TaskStoreError,
 } from '../../src/errors.js';
 import { MAX_TASK_ID_LENGTH } from '../../src/index.js';
-import { FileTaskStore } from '../../src/store/FileTaskStore.js';
+import { DOCUMENT_VERSION, FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { fileNameForTaskId } from '../../src/store/taskIdFileName.js';
 import { rejectionOf } from '../support/errors.js';
 import { tempDirs } from '../support/tempDir.js';
@@ -68,7 +68,7 @@ function contents(root: string): Record<string, string> {
 
 /** The file of one stored generation of a task (each save or delete writes the next one). */
 function documentFile(storeDir: string, taskId: string, generation: number): string {
-  return join(storeDir, 'tasks', fileNameForTaskId(taskId), `${generation}.json`);
+  return join(storeDir, 'tasks', fileNameForTaskId(taskId), 'g', String(generation), 'doc.json');
 }
 
 describeTaskStoreContract('FileTaskStore', () => FileTaskStore.open(temp.make()));
@@ -173,10 +173,11 @@ describe('FileTaskStore', () => {
       expect(new Set(await store.list())).toEqual(new Set(ids.slice(10)));
       await store.close();
 
+      const fixed = ['a/', 'a/b/', 'a/b/store/', 'a/b/store/store.json', 'a/b/store/tasks/'];
+      const inTask =
+        /^a\/b\/store\/tasks\/[a-z0-9_~-]+\/(current|9007199254740991\.json|g\/([1-9][0-9]*\/(doc\.json)?)?)?$/;
       const outside = walk(root).filter(
-        (path) =>
-          !['a/', 'a/b/', 'a/b/store/', 'a/b/store/tasks/', 'a/b/store/tmp/'].includes(path) &&
-          !/^a\/b\/store\/tasks\/[a-z0-9_~-]+\/([1-9][0-9]*\.json)?$/.test(path),
+        (path) => ![...fixed, 'a/b/store/tmp/'].includes(path) && !inTask.test(path),
       );
       expect(outside).toEqual([]);
       expect(readdirSync(join(storeDir, 'tmp'))).toEqual([]);
@@ -208,6 +209,7 @@ describe('FileTaskStore', () => {
     it.each(refused)(
       'should throw InvalidArgumentError for an id with %s on save, load and delete, writing nothing',
       async (_label, id) => {
+        await store.flush(); // the clean-up after the saves above is done
         const before = contents(dir);
         for (const call of [
           () => store.save(id, { id }, { expectedRevision: null }),
@@ -274,7 +276,7 @@ describe('FileTaskStore', () => {
       [
         'a document with a newer version',
         editDocument((document) => {
-          document.version = 2;
+          document.version = DOCUMENT_VERSION + 1;
         }),
         'version',
       ],
@@ -308,6 +310,7 @@ describe('FileTaskStore', () => {
           const file = documentFile(dir, id, 1);
           writeFileSync(file, corrupt(readFileSync(file, 'utf8')));
         }
+        await store.flush(); // the clean-up after the saves above is done
         const before = contents(dir);
         for (const id of ['bad', LONG_ID]) {
           const error = await rejectionOf(() => store.load(id));
@@ -415,6 +418,7 @@ describe('FileTaskStore', () => {
       const store = await FileTaskStore.open(dir);
       await store.save('kept', { step: 1 }, { expectedRevision: null });
       writeFileSync(join(dir, 'tasks', fileNameForTaskId('blocked')), 'in the way');
+      await store.flush(); // the clean-up after the saves above is done
       const before = contents(dir);
       for (const call of [
         () => store.save('blocked', { step: 1 }, { expectedRevision: null }),
@@ -501,6 +505,7 @@ describe('FileTaskStore', () => {
         const store = await FileTaskStore.open(dir);
         await store.save('kept', { step: 1 }, { expectedRevision: null });
         chmodSync(join(dir, 'tmp'), 0o555);
+        await store.flush(); // the clean-up after the saves above is done
         const before = contents(root);
         const outcome = runFixture([dir, 'open']);
         expect(outcome.ok).toBe(false);
@@ -520,6 +525,7 @@ describe('FileTaskStore', () => {
         chmodSync(join(dir, 'tmp'), 0o777); // the child may write temp files, but no task
         chmodSync(join(dir, 'tasks', fileNameForTaskId('kept')), 0o555);
         chmodSync(join(dir, 'tasks'), 0o555);
+        await store.flush(); // the clean-up after the saves above is done
         const before = contents(root);
 
         for (const [taskId, expected] of [

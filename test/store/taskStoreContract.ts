@@ -1,5 +1,8 @@
 import { ConflictError, InvalidArgumentError, TaskRuntimeError } from '../../src/errors.js';
+import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
+import { MAX_TASK_ID_LENGTH } from '../../src/store/storeArguments.js';
 import type { TaskStore } from '../../src/store/TaskStore.js';
+import { AgentRole } from '../../src/task/enums.js';
 import { rejectionOf } from '../support/errors.js';
 
 /**
@@ -63,16 +66,58 @@ export const HOSTILE_TASK_IDS: readonly string[] = [
 
 const sortedCopy = (ids: readonly string[]): string[] => [...ids].sort();
 
-/** A snapshot naming `id`, escaped: some hostile ids hold U+0000, which PostgreSQL's jsonb cannot store. */
-const idSnapshot = (id: string): { id: string } => ({ id: JSON.stringify(id) });
+/** A snapshot naming `id` as it is, U+0000 included. */
+const idSnapshot = (id: string): { id: string } => ({ id });
 
-/** JSON with the keys of every object sorted: PostgreSQL's jsonb keeps values, not key order. */
-const sortedJson = (value: unknown): string =>
-  JSON.stringify(value, (_key, inner: unknown) =>
-    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : inner,
+/** Ids both stores refuse, each with InvalidArgumentError for `taskId`. */
+export const REFUSED_TASK_IDS: ReadonlyArray<readonly [string, string]> = [
+  ['one character over MAX_TASK_ID_LENGTH', 'a'.repeat(MAX_TASK_ID_LENGTH + 1)],
+  ['a lone high surrogate', '\uD800'],
+  ['a lone low surrogate inside text', 'a\uDC00b'],
+  ['surrogates in the wrong order', '\uDE00\uD83D'],
+  ['an emoji cut in half', '🚀'.slice(0, 1)],
+];
+
+const CATEGORIES =
+  'Lu Ll Lt Lm Lo Mn Mc Me Nd Nl No Pc Pd Ps Pe Pi Pf Po Sm Sc Sk So Zs Zl Zp Cc Cf Cs Co Cn'.split(
+    ' ',
   );
+
+/** Up to `count` code points of every Unicode general category below U+30000 (surrogates as lone halves). */
+function codePointsByCategory(count: number): Map<string, string> {
+  const patterns = CATEGORIES.map(
+    (category) => [category, new RegExp(`^\\p{gc=${category}}$`, 'u')] as const,
+  );
+  const found = new Map<string, string[]>(CATEGORIES.map((category) => [category, []]));
+  for (let code = 0; code < 0x30000; code += 1) {
+    const char = String.fromCodePoint(code);
+    for (const [category, pattern] of patterns) {
+      const list = found.get(category) as string[];
+      if (list.length < count && pattern.test(char)) list.push(char);
+    }
+  }
+  return new Map([...found].map(([category, chars]) => [category, chars.join('')]));
+}
+
+/** Text a coding agent's output can hold, which a store must give back exactly as it was given. */
+export const HOSTILE_TEXTS: ReadonlyArray<readonly [string, string]> = [
+  ['a lone high surrogate', 'tests failed 🙂🙂'.slice(0, 14)],
+  ['a lone low surrogate', '🙂'.slice(1)],
+  ['surrogates in the wrong order', '\uDE00\uD83D'],
+  ['U+0000', 'before\u0000after'],
+  ['only U+0000', '\u0000'],
+  ['every C0 control', Array.from({ length: 32 }, (_, code) => String.fromCharCode(code)).join('')],
+  ['a 200 KB string', `${'0123456789abcdef'.repeat(12_800)}🚀\u0000`],
+  ['JSON text', '{"status":"completed","revision":99,"snapshot":null}'],
+  ['a JSON-escaped U+0000', '\\u0000 and \\ud800'],
+  ['JSON punctuation', '"},{"x":[' + "'\\"],
+  ['HTML and a javascript: URL', '<script>alert(1)</script><a href="javascript:alert(1)">x</a>'],
+  ['line and paragraph separators', 'a\u2028b\u2029c\uFEFF'],
+  ['noncharacters', '\uFFFE\uFFFF\u{10FFFF}'],
+  ...[...codePointsByCategory(40)].map(
+    ([category, chars]) => [`code points of category ${category}`, chars] as const,
+  ),
+];
 
 const isCounter = (value: unknown): value is { count: number } =>
   typeof value === 'object' &&
@@ -116,7 +161,7 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
         await store.save('json', snapshot, { expectedRevision: null });
         const loaded = await store.load('json');
         expect(loaded?.snapshot).toEqual(snapshot);
-        expect(sortedJson(loaded?.snapshot)).toBe(sortedJson(snapshot));
+        expect(JSON.stringify(loaded?.snapshot)).toBe(JSON.stringify(snapshot)); // key order too
       });
 
       it('should grow the revision by one with every save and load the last snapshot', async () => {
@@ -369,6 +414,84 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
           await expect(store.load(id)).resolves.toEqual({ snapshot: idSnapshot(id), revision: 1 });
         }
       });
+    });
+
+    describe('hostile content', () => {
+      it.each(HOSTILE_TEXTS)(
+        'should give back a snapshot holding %s exactly, as value and as key, on create and update',
+        async (_label, text) => {
+          const snapshot = { text, list: ['x', text, { [text]: text }], [text]: [text] };
+          await expect(
+            store.save('hostile', { step: 1 }, { expectedRevision: null }),
+          ).resolves.toBe(1);
+          await expect(store.save('hostile', snapshot, { expectedRevision: 1 })).resolves.toBe(2);
+          await expect(store.save('fresh', snapshot, { expectedRevision: null })).resolves.toBe(1);
+          for (const id of ['hostile', 'fresh']) {
+            const loaded = await store.load(id);
+            expect(loaded?.revision).toBe(id === 'hostile' ? 2 : 1);
+            expect(JSON.stringify(loaded?.snapshot)).toBe(JSON.stringify(snapshot));
+            expect((loaded?.snapshot as { text?: unknown } | undefined)?.text).toBe(text);
+          }
+        },
+      );
+
+      it('should give back a top-level string, number, array and null snapshot exactly', async () => {
+        const values: unknown[] = [
+          '\u0000\uD800',
+          0,
+          -1.5e-300,
+          [null, true, '\uDFFF'],
+          null,
+          '{}',
+        ];
+        for (const [index, value] of values.entries()) {
+          await store.save(`value-${index}`, value, { expectedRevision: null });
+          const loaded = await store.load(`value-${index}`);
+          expect({ index, json: JSON.stringify(loaded?.snapshot) }).toEqual({
+            index,
+            json: JSON.stringify(value),
+          });
+        }
+      });
+
+      it('should record a failure whose text was cut inside an emoji through a DurableTaskRuntime', async () => {
+        const cut = 'tests failed 🙂🙂'.slice(0, 14);
+        const runtime = await DurableTaskRuntime.create(store, {
+          id: 'cut\u0000emoji',
+          role: AgentRole.IMPLEMENTER,
+          description: 'output\u0000with NUL and half an emoji \uD83D',
+        });
+        await runtime.assignWorktree({ worktreePath: '/tmp/wt/\u0000', branchName: 'task/cut' });
+        await runtime.markRunning();
+        await runtime.addConcern(cut);
+        await runtime.markFailed(cut);
+        const loaded = await DurableTaskRuntime.load(store, 'cut\u0000emoji');
+        expect(loaded?.status).toBe('failed');
+        expect(loaded?.revision).toBe(runtime.revision);
+        expect(JSON.stringify(loaded?.persist())).toBe(JSON.stringify(runtime.persist()));
+        expect(loaded?.artifacts.concerns).toEqual([cut]);
+      });
+
+      it.each(REFUSED_TASK_IDS)(
+        'should refuse an id with %s on every operation with InvalidArgumentError, writing nothing',
+        async (_label, id) => {
+          await store.save('kept', { step: 1 }, { expectedRevision: null });
+          const calls: ReadonlyArray<() => Promise<unknown>> = [
+            () => store.save(id, { id: 'x' }, { expectedRevision: null }),
+            () => store.load(id),
+            () => store.delete(id, { expectedRevision: 1 }),
+            () => store.claim(id, 'worker-1', { leaseMs: 1_000 }),
+            () => store.renew(id, { workerId: 'worker-1', token: 1 }, { leaseMs: 1_000 }),
+            () => store.release(id, { workerId: 'worker-1', token: 1 }),
+          ];
+          for (const call of calls) {
+            const error = await rejectionOf(call);
+            expect(error).toBeInstanceOf(InvalidArgumentError);
+            expect((error as InvalidArgumentError).argument).toBe('taskId');
+          }
+          await expect(store.list()).resolves.toEqual(['kept']);
+        },
+      );
     });
 
     describe('invalid arguments', () => {
@@ -639,7 +762,7 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
             writer: (final?.snapshot as { writer?: unknown } | undefined)?.writer,
           }).toEqual({ trial, writer: last.writer });
         }
-      });
+      }, 60_000);
     });
 
     describe('close', () => {

@@ -11,12 +11,12 @@ import { pc } from '../render.js';
 
 const HELP_AFTER = `
 The file holds either a snapshot, as written by JSON.stringify(runtime.persist()), or a FileTaskStore
-document (<dir>/tasks/<task>/<generation>.json, the newest one) whose "snapshot" is checked. validate accepts exactly
+document (<dir>/tasks/<task>/current, the newest one, or g/<generation>/doc.json) whose "snapshot" is checked. validate accepts exactly
 what TaskRuntime.restore accepts; for anything else it prints where in the file the first problem is and why.
 
 Examples:
   $ task-runtime validate snapshot.json
-  $ task-runtime validate .task-runtime/tasks/<task>/3.json
+  $ task-runtime validate .task-runtime/tasks/<task>/current
 
 Exit codes here: 0 restorable; 1 not restorable (path and reason printed); 2 unreadable file or not JSON.
 ${EXIT_CODES_HELP}`;
@@ -75,7 +75,7 @@ async function readJson(file: string): Promise<unknown> {
   }
   if (text.trim() === '') {
     throw new CliError(
-      `${file} is empty: there is no snapshot to check (a FileTaskStore empties the documents a newer one superseded).`,
+      `${file} is empty: there is no snapshot to check (a FileTaskStore never writes an empty document: the file was truncated or is not one).`,
       ExitCode.USAGE,
     );
   }
