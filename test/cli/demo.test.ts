@@ -1,5 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeManifest } from '../../src/cli/demo/manifest.js';
+import { blockedByOf } from '../../src/graph/blocking.js';
 import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import {
@@ -8,8 +10,12 @@ import {
   removeTempDirs,
   runCli,
   storeDir,
+  storedSnapshots,
   summaryBlock,
 } from './cliHarness.js';
+
+/** The error of a task the run blocked, as the contract words it; the group is the failed dependency. */
+const BLOCKED = /^Blocked by orchestration rules: dependency '(\S+)' failed$/;
 
 jest.setTimeout(30_000);
 
@@ -48,7 +54,7 @@ describe('task-runtime demo', () => {
     expect(failed).toBe(rows.filter((row) => row.status === 'failed').length);
     expect(merged + failed).toBe(total);
     expect(blocked).toBeGreaterThanOrEqual(1);
-    const blockedRows = rows.filter((row) => row.error.startsWith('blocked: dependency '));
+    const blockedRows = rows.filter((row) => BLOCKED.test(row.error));
     expect(blockedRows).toHaveLength(blocked);
     for (const row of rows) expect(row.attempts).toBeLessThanOrEqual(3);
     const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
@@ -59,26 +65,30 @@ describe('task-runtime demo', () => {
     expect(summaryBlock(section)).toEqual(summaryBlock(result.stdout));
   });
 
-  it('should store every task it shows, failed from pending with retryable false when blocked', async () => {
+  it('should store every task it shows, a blocked one failed from pending, not retryable, blockedBy the dependency its error names', async () => {
     const dir = storeDir();
     const result = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
     expect(result.code).toBe(0);
-    const { rows } = parseSummary(summaryBlock(result.stdout));
-    const store = await FileTaskStore.open(dir);
-    try {
-      expect(await store.list()).toEqual(rows.map((row) => row.id).sort());
-      for (const row of rows) {
-        const task = await DurableTaskRuntime.load(store, row.id);
-        expect(task?.status).toBe(row.status);
-        if (row.error.startsWith('blocked: ')) {
-          expect(task?.attempts).toEqual([
-            expect.objectContaining({ startedAt: null, outcome: 'failed', retryable: false }),
-          ]);
-        }
+    const { rows, blocked } = parseSummary(summaryBlock(result.stdout));
+    const stored = await storedSnapshots(dir);
+    expect([...stored.keys()].sort()).toEqual(rows.map((row) => row.id).sort());
+    for (const row of rows) {
+      const snapshot = stored.get(row.id)?.snapshot;
+      if (snapshot === undefined) throw new Error(`task '${row.id}' is not stored`);
+      const blocker = BLOCKED.exec(row.error)?.[1] ?? null;
+      expect([row.id, snapshot.status, blockedByOf(snapshot)]).toEqual([
+        row.id,
+        row.status,
+        blocker,
+      ]);
+      if (blocker !== null) {
+        expect(snapshot.context.attempts).toEqual([
+          expect.objectContaining({ startedAt: null, outcome: 'failed', retryable: false }),
+        ]);
       }
-    } finally {
-      await store.close();
     }
+    const blockedBy = [...stored.values()].filter(({ snapshot }) => blockedByOf(snapshot) !== null);
+    expect(blockedBy).toHaveLength(blocked);
   });
 
   it('should give a run without failures with --fail-rate 0', async () => {
@@ -99,15 +109,15 @@ describe('task-runtime demo', () => {
   it('should report a finished run and leave it as is when started again, and start over with --fresh', async () => {
     const dir = storeDir();
     const first = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
-    const revisions = (): string[] =>
-      readdirSync(`${dir}/tasks`, { recursive: true, encoding: 'utf8' }).sort();
-    const before = revisions();
+    const revisions = async (): Promise<string[]> =>
+      [...(await storedSnapshots(dir))].map(([id, { revision }]) => `${id}@${revision}`);
+    const before = await revisions();
     const again = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already finished');
     expect(again.stdout).not.toContain('→');
     expect(summaryBlock(again.stdout)).toEqual(summaryBlock(first.stdout));
-    expect(revisions()).toEqual(before);
+    expect(await revisions()).toEqual(before);
     const fresh = await runCli(['demo', '--delay-ms', '0', '--fresh', '--dir', dir]);
     expect(fresh.code).toBe(0);
     expect(fresh.stdout).toContain('Deleted 12 stored task(s)');
@@ -135,5 +145,30 @@ describe('task-runtime demo', () => {
     const reopened = await FileTaskStore.open(dir);
     expect(await reopened.list()).toEqual(['mine']);
     await reopened.close();
+  });
+
+  it('should refuse, with exit code 1, a stored task whose spec is not the one the run plans, naming it and the field', async () => {
+    const dir = storeDir();
+    const store = await FileTaskStore.open(dir);
+    await writeManifest(store.dir, {
+      tasks: 12,
+      seed: 42,
+      failRate: 0.25,
+      maxAttempts: 3,
+      workers: 3,
+    });
+    await DurableTaskRuntime.create(store, {
+      id: 'spec-login',
+      role: 'spec_writer',
+      description: 'something else',
+    });
+    await store.close();
+    const result = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("task 'spec-login'");
+    expect(result.stderr).toContain('task.description');
+    expect(result.stderr).toContain('--fresh');
+    const stored = await storedSnapshots(dir);
+    expect([...stored].map(([id, { revision }]) => `${id}@${revision}`)).toEqual(['spec-login@1']);
   });
 });
