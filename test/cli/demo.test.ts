@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { writeManifest } from '../../src/cli/demo/manifest.js';
 import { blockedByOf } from '../../src/graph/blocking.js';
 import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
+import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import {
   killAll,
@@ -89,6 +90,37 @@ describe('task-runtime demo', () => {
     }
     const blockedBy = [...stored.values()].filter(({ snapshot }) => blockedByOf(snapshot) !== null);
     expect(blockedBy).toHaveLength(blocked);
+  });
+
+  it('should block, when started again, a dependent a kill left pending behind a final failure, at a simulated time after every stored one', async () => {
+    const dir = storeDir();
+    const first = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    expect(first.code).toBe(0);
+    const finished = await storedSnapshots(dir);
+    const [blockedId, blocked] =
+      [...finished].find(([, { snapshot }]) => blockedByOf(snapshot) !== null) ?? [];
+    if (blockedId === undefined || blocked === undefined) throw new Error('no blocked task');
+    // What a SIGKILL between saving a final failure and saving the dependents it blocks leaves behind.
+    const store = await FileTaskStore.open(dir);
+    const unblocked = new TaskRuntime(blocked.snapshot.context.task, { maxAttempts: 3 });
+    await store.save(blockedId, unblocked.persist(), { expectedRevision: blocked.revision });
+    await store.close();
+
+    const again = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(again.stdout).toContain('already finished');
+    expect(summaryBlock(again.stdout)).toEqual(summaryBlock(first.stdout));
+    const repaired = await storedSnapshots(dir);
+    const snapshot = repaired.get(blockedId)?.snapshot;
+    expect(snapshot === undefined ? null : blockedByOf(snapshot)).toBe(
+      blockedByOf(blocked.snapshot),
+    );
+    const [record] = snapshot?.context.attempts ?? [];
+    const times = [...finished.values()]
+      .flatMap(({ snapshot: { context } }) => context.attempts)
+      .flatMap(({ startedAt, endedAt }) => [startedAt, endedAt])
+      .flatMap((time) => (time === null ? [] : [Date.parse(time)]));
+    expect(Date.parse(record?.endedAt ?? '')).toBe(Math.max(...times) + 60_000);
   });
 
   it('should give a run without failures with --fail-rate 0', async () => {

@@ -11,7 +11,7 @@ const CHROME_ROWS = 4;
 const RANK: Record<string, number> = { running: 0, pr_created: 1, failed: 2, pending: 3 };
 
 /** What a task row says after its status. */
-function rowDetail(task: TaskGraphTaskView, run: DemoRun): string {
+function rowDetail(task: TaskGraphTaskView, demo: DemoRun): string {
   switch (task.status) {
     case 'running':
       return `agent ${task.artifacts.agentAddress?.label ?? '?'} working`;
@@ -23,7 +23,7 @@ function rowDetail(task: TaskGraphTaskView, run: DemoRun): string {
       return task.artifacts.prUrl ?? '';
     default: {
       const waiting = task.task.dependencies.filter(
-        (id) => run.run.task(id).status !== 'pr_merged',
+        (id) => demo.run.task(id).status !== 'pr_merged',
       );
       return waiting.length > 0 ? pc.dim(`waiting for ${waiting.join(', ')}`) : pc.dim('ready');
     }
