@@ -2,7 +2,12 @@ import type { AgentAddress } from '../agent/AgentAddress.js';
 import { IllegalTransitionError, InvalidArgumentError, SnapshotError } from '../errors.js';
 import { allowedEventTypes } from '../machines/refusal.js';
 import { isTerminalStatus, TaskStatus } from '../machines/status.js';
-import type { AttemptRecord, TaskEvent, TaskEventType } from '../machines/taskMachine.js';
+import type {
+  AttemptRecord,
+  TaskContext,
+  TaskEvent,
+  TaskEventType,
+} from '../machines/taskMachine.js';
 import {
   addListener,
   notifyListeners,
@@ -52,6 +57,17 @@ export interface PersistedTaskGraphRuntime {
   readonly schemaVersion: typeof GRAPH_SNAPSHOT_SCHEMA_VERSION;
   readonly kind: 'task-graph-run';
   readonly tasks: readonly PersistedTaskRuntime[];
+}
+
+const START: TaskEvent = Object.freeze({ type: 'START' });
+
+/** Whether the current attempt already ran or failed: the START guard, without allocating its arguments. */
+function isAttemptUsed(context: TaskContext): boolean {
+  const { attempts, attemptNum } = context;
+  for (let index = attempts.length - 1; index >= 0; index -= 1) {
+    if (attempts[index]?.attemptNum === attemptNum) return true;
+  }
+  return false;
 }
 
 /** The events after which the graph's blocking rule may have something to do. */
@@ -104,6 +120,10 @@ export class TaskGraphRuntime {
   readonly graph: TaskGraph;
   readonly #options: TaskGraphRuntimeOptions;
   readonly #runtimes = new Map<string, TaskRuntime>();
+  /** Per task, by topological index: 1 while it is pending with its current attempt unused (START's own guard). */
+  readonly #startable: Uint8Array;
+  /** Per task, by topological index: how many of its dependencies are not pr_merged (kept up to date per command). */
+  readonly #unmerged: Uint32Array;
   readonly #views = new Map<string, TaskGraphTaskView>();
   readonly #listeners = new Set<TaskListener>();
   /** Unsubscribe functions of the per-task subscriptions, present while the run has listeners. */
@@ -133,14 +153,14 @@ export class TaskGraphRuntime {
     this.#options = options;
     const restored = (options as RestoringOptions)[restoring];
     for (const id of graph.taskIds) {
-      const snapshot = restored?.get(id);
-      this.#runtimes.set(
-        id,
-        snapshot === undefined
-          ? new TaskRuntime(graph.task(id), options)
-          : TaskRuntime.restore(snapshot, options),
-      );
+      this.#runtimes.set(id, restored?.get(id) ?? new TaskRuntime(graph.task(id), options));
     }
+    this.#startable = new Uint8Array(graph.size);
+    for (const id of graph.taskIds) this.#noteStatus(id);
+    this.#unmerged = Uint32Array.from(
+      graph.taskIds,
+      (id) => graph.dependenciesOf(id).filter((dependency) => !this.#isMerged(dependency)).length,
+    );
   }
 
   /**
@@ -149,14 +169,17 @@ export class TaskGraphRuntime {
    * break the graph's rules (a task past pending before its dependencies merged, a pending task behind a final failure).
    */
   static restore(snapshot: unknown, options: TaskGraphRuntimeOptions = {}): TaskGraphRuntime {
-    const persisted = readPersistedRun(snapshot);
-    const graph = graphOf(persisted);
-    const byId = new Map(persisted.map((task) => [task.context.task.id, task]));
-    const run = runWith(graph, byId, options);
+    const runtimes = readPersistedRun(snapshot, options);
+    const graph = graphOf(runtimes);
+    const run = runWith(
+      graph,
+      new Map(runtimes.map((runtime) => [runtime.task.id, runtime])),
+      options,
+    );
     for (const id of graph.taskIds) {
       const problem = run.#ruleBrokenBy(id);
       if (problem !== null) {
-        const index = persisted.findIndex((task) => task.context.task.id === id);
+        const index = runtimes.findIndex((runtime) => runtime.task.id === id);
         throw new SnapshotError(`tasks[${index}].status`, problem);
       }
     }
@@ -176,8 +199,11 @@ export class TaskGraphRuntime {
   /** The ids, in topological order, of the tasks whose `markRunning(id)` would be accepted now. */
   ready(): string[] {
     const ready: string[] = [];
-    for (const [id, runtime] of this.#runtimes) {
-      if (runtime.status === TaskStatus.PENDING && this.#canStart(id, runtime)) ready.push(id);
+    const { taskIds } = this.graph;
+    const unmerged = this.#unmerged;
+    const startable = this.#startable;
+    for (let index = 0; index < taskIds.length; index += 1) {
+      if (unmerged[index] === 0 && startable[index] === 1) ready.push(taskIds[index] as string);
     }
     return ready;
   }
@@ -293,8 +319,11 @@ export class TaskGraphRuntime {
   }
 
   #replace(taskId: string, runtime: TaskRuntime): void {
+    const wasMerged = this.#isMerged(taskId);
     this.#forwarding.get(taskId)?.();
     this.#runtimes.set(taskId, runtime);
+    this.#noteStatus(taskId);
+    if (this.#isMerged(taskId) !== wasMerged) this.#countMerge(taskId, wasMerged ? 1 : -1);
     if (this.#forwarding.size > 0) this.#forward(taskId, runtime);
   }
 
@@ -309,11 +338,26 @@ export class TaskGraphRuntime {
   }
 
   #canStart(taskId: string, runtime: TaskRuntime): boolean {
-    if (!runtime.can({ type: 'START' })) return false;
-    for (const id of this.graph.dependenciesOf(taskId)) {
-      if (this.#runtime(id).status !== TaskStatus.PR_MERGED) return false;
+    return this.#unmerged[this.graph.indexOf(taskId)] === 0 && runtime.can(START);
+  }
+
+  /** Brings the task's entry of {@link TaskGraphRuntime.#startable} up to date after a change. */
+  #noteStatus(taskId: string): void {
+    const { value, context } = this.#runtime(taskId).actor.getSnapshot();
+    const startable = value === TaskStatus.PENDING && !isAttemptUsed(context);
+    this.#startable[this.graph.indexOf(taskId)] = startable ? 1 : 0;
+  }
+
+  #isMerged(taskId: string): boolean {
+    return this.#runtime(taskId).status === TaskStatus.PR_MERGED;
+  }
+
+  /** Adds `change` to the unmerged-dependency count of every dependent of the task. */
+  #countMerge(taskId: string, change: 1 | -1): void {
+    for (const dependent of this.graph.dependentsOf(taskId)) {
+      const index = this.graph.indexOf(dependent);
+      this.#unmerged[index] = (this.#unmerged[index] ?? 0) + change;
     }
-    return true;
   }
 
   /** The first dependency (declared order) that failed finally, or undefined. */
@@ -362,7 +406,7 @@ export class TaskGraphRuntime {
     const runtime = this.#runtime(taskId);
     this.#heard = [];
     try {
-      if (event === 'START' && runtime.can({ type: 'START' })) {
+      if (event === 'START' && runtime.can(START)) {
         const refusal = this.#dependencyRefusal(taskId, runtime);
         if (refusal !== null) {
           this.#heard.push({
@@ -378,6 +422,8 @@ export class TaskGraphRuntime {
       const settles = SETTLING_EVENTS.has(event);
       const before = settles ? runtime.persist() : null;
       command(runtime);
+      this.#noteStatus(taskId);
+      if (event === 'PR_MERGED') this.#countMerge(taskId, -1);
       if (before === null) return [taskId];
       try {
         return [taskId, ...this.#settle([taskId])];
@@ -418,6 +464,7 @@ export class TaskGraphRuntime {
         if (blocker !== undefined) {
           blocked.push({ id, before: runtime.persist() });
           runtime.markFailed(blockedError(blocker), { retryable: false });
+          this.#noteStatus(id);
         }
         if (isFinalFailure(standingOf(runtime))) {
           for (const dependent of this.graph.dependentsOf(id)) enqueue(dependent);
@@ -468,16 +515,19 @@ export class TaskGraphRuntime {
 
 const restoring = Symbol('restoring');
 type RestoringOptions = TaskGraphRuntimeOptions & {
-  readonly [restoring]?: ReadonlyMap<string, PersistedTaskRuntime>;
+  readonly [restoring]?: ReadonlyMap<string, TaskRuntime>;
 };
 
-/** A run of `graph` whose tasks found in `snapshots` are restored from them (unchecked against the graph's rules). */
+/**
+ * A run of `graph` that uses the given runtimes for their tasks and fresh ones for the others (unchecked against
+ * the graph's rules; the runtimes must have been built with `options`).
+ */
 export function runWith(
   graph: TaskGraph,
-  snapshots: ReadonlyMap<string, PersistedTaskRuntime>,
+  runtimes: ReadonlyMap<string, TaskRuntime>,
   options: TaskGraphRuntimeOptions,
 ): TaskGraphRuntime {
-  const internal: RestoringOptions = { ...options, [restoring]: snapshots };
+  const internal: RestoringOptions = { ...options, [restoring]: runtimes };
   return new TaskGraphRuntime(graph, internal);
 }
 
@@ -486,8 +536,8 @@ function describeUnmerged(unmerged: readonly { id: string; status: TaskStatus }[
   return `${parts.length === 1 ? 'dependency' : 'dependencies'} ${parts.join(', ')}`;
 }
 
-/** Reads the shape of a persisted run and every task's snapshot; paths in errors start at the run. */
-function readPersistedRun(snapshot: unknown): PersistedTaskRuntime[] {
+/** Reads the shape of a persisted run and restores every task's snapshot; paths in errors start at the run. */
+function readPersistedRun(snapshot: unknown, options: TaskGraphRuntimeOptions): TaskRuntime[] {
   if (!isRecord(snapshot)) {
     throw new SnapshotError(
       '',
@@ -522,20 +572,21 @@ function readPersistedRun(snapshot: unknown): PersistedTaskRuntime[] {
   }
   return snapshot.tasks.map((task: unknown, index) => {
     try {
-      return TaskRuntime.restore(task).persist();
+      return TaskRuntime.restore(task, options);
     } catch (error) {
-      if (!(error instanceof SnapshotError || error instanceof InvalidArgumentError)) throw error;
-      const path = error instanceof SnapshotError ? error.path : '';
-      const problem = error instanceof SnapshotError ? error.problem : error.message;
-      throw new SnapshotError(`tasks[${index}]${path === '' ? '' : `.${path}`}`, problem);
+      if (!(error instanceof SnapshotError)) throw error;
+      throw new SnapshotError(
+        `tasks[${index}]${error.path === '' ? '' : `.${error.path}`}`,
+        error.problem,
+      );
     }
   });
 }
 
-/** The graph of the persisted tasks' specs; a spec list that is not a valid graph is a SnapshotError. */
-function graphOf(tasks: readonly PersistedTaskRuntime[]): TaskGraph {
+/** The graph of the restored tasks' specs; a spec list that is not a valid graph is a SnapshotError. */
+function graphOf(runtimes: readonly TaskRuntime[]): TaskGraph {
   try {
-    return TaskGraph.fromTasks(tasks.map((task) => task.context.task));
+    return TaskGraph.fromTasks(runtimes.map((runtime) => runtime.task));
   } catch (error) {
     if (!(error instanceof InvalidArgumentError)) throw error;
     throw new SnapshotError('tasks', `must form a valid task graph: ${error.message}`);

@@ -34,6 +34,7 @@ export function restoreStored(
  * @throws {InvalidArgumentError} naming the task and the first field that differs.
  */
 export function checkSameSpec(given: Task, stored: Task): void {
+  if (JSON.stringify(given) === JSON.stringify(stored)) return;
   const changed = (Object.keys(given) as (keyof Task)[]).find(
     (key) => JSON.stringify(given[key]) !== JSON.stringify(stored[key]),
   );
