@@ -38,10 +38,20 @@ function transitions(stdout: string): number {
   return stdout.match(TRANSITION)?.length ?? 0;
 }
 
-/** Starts the demo, lets it print `count` transitions, waits `extraMs` more, and kills it with SIGKILL. */
-async function runAndKill(args: readonly string[], count: number, extraMs = 0): Promise<string> {
+/**
+ * Starts the demo, waits until `ready(stdout)` holds and `extraMs` more, and kills it with SIGKILL; `where` (the
+ * seed and the kill) heads the error when the demo ends or stalls first.
+ */
+async function runAndKill(
+  where: string,
+  args: readonly string[],
+  ready: (stdout: string) => boolean,
+  extraMs: number,
+): Promise<string> {
   const demo = startCli(args);
-  await demo.waitFor((stdout) => transitions(stdout) >= count);
+  await demo.waitFor(ready).catch((error: Error) => {
+    throw new Error(`${where}: ${error.message}`);
+  });
   if (extraMs > 0) await sleep(extraMs);
   demo.child.kill('SIGKILL');
   const result = await demo.done;
@@ -203,9 +213,14 @@ describe('task-runtime demo killed with SIGKILL', () => {
     for (let kill = 1; kill <= KILLS; kill += 1) {
       const where = `seed ${SEED}, kill ${kill}`;
       const lost = withLostWorkers(stored);
-      // The recoveries come first; then 1 to 8 more transitions, and up to 15 ms into the next step.
+      // Once every lost worker is recovered, 1 to 8 more transitions, and up to 15 ms into the next step.
       const count = lost.length + 1 + Math.floor(random() * 8);
-      const stdout = await runAndKill(args, count, Math.floor(random() * 16));
+      const stdout = await runAndKill(
+        where,
+        args,
+        (output) => unrecovered(lost, output).length === 0 && transitions(output) >= count,
+        Math.floor(random() * 16),
+      );
       const lines = loggedTransitions(stdout);
       printed.push(...lines);
       const killed = await storedSnapshots(dir);
@@ -213,7 +228,6 @@ describe('task-runtime demo killed with SIGKILL', () => {
       const reopened = await storedSnapshots(dir);
       problems.push(
         ...[
-          ...unrecovered(lost, stdout),
           ...lines.flatMap((line) => unacknowledged(line, killed) ?? []),
           ...lostSince(stored, killed),
           ...startedTooEarly(killed),
