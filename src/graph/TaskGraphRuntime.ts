@@ -134,7 +134,7 @@ export class TaskGraphRuntime {
   static {
     internalsOf = (run) => ({
       apply: (taskId, event, command) => run.#apply(taskId, event, command),
-      repair: () => run.#settle(run.graph.taskIds),
+      repair: () => run.#reporting(() => run.#settle(run.graph.taskIds)),
       replace: (taskId, runtime) => run.#replace(taskId, runtime),
       runtime: (taskId) => run.#runtime(taskId),
       brokenRule: (taskId) => run.#ruleBrokenBy(taskId),
@@ -404,23 +404,16 @@ export class TaskGraphRuntime {
    */
   #apply(taskId: string, event: TaskEventType, command: (runtime: TaskRuntime) => void): string[] {
     const runtime = this.#runtime(taskId);
-    this.#heard = [];
-    try {
+    return this.#reporting(() => {
       if (event === 'START' && runtime.can(START)) {
         const refusal = this.#dependencyRefusal(taskId, runtime);
         if (refusal !== null) {
-          this.#heard.push({
-            taskId,
-            status: runtime.status,
-            event,
-            reason: refusal.reason,
-            rejected: true,
-          });
+          const { reason } = refusal;
+          this.#heard.push({ taskId, status: runtime.status, event, reason, rejected: true });
           throw refusal;
         }
       }
-      const settles = SETTLING_EVENTS.has(event);
-      const before = settles ? runtime.persist() : null;
+      const before = SETTLING_EVENTS.has(event) ? runtime.persist() : null;
       command(runtime);
       this.#noteStatus(taskId);
       if (event === 'PR_MERGED') this.#countMerge(taskId, -1);
@@ -432,6 +425,14 @@ export class TaskGraphRuntime {
         this.#heard = [];
         throw error;
       }
+    });
+  }
+
+  /** Runs `work`, then delivers the records heard meanwhile (none of them when it undid its changes). */
+  #reporting<T>(work: () => T): T {
+    this.#heard = [];
+    try {
+      return work();
     } finally {
       const heard = this.#heard;
       this.#heard = [];
@@ -474,6 +475,7 @@ export class TaskGraphRuntime {
       for (const { id, before } of blocked.reverse()) {
         this.#replace(id, TaskRuntime.restore(before, this.#options));
       }
+      this.#heard = [];
       throw error;
     }
     return blocked.map(({ id }) => id);

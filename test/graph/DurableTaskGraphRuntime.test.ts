@@ -236,7 +236,10 @@ describe('DurableTaskGraphRuntime', () => {
       expect(run.task('a').status).toBe('failed');
       expect(run.task('b').status).toBe('failed');
       expect(run.task('c').status).toBe('pending');
+      const heard: string[] = [];
+      run.subscribe((record) => heard.push(`${record.taskId} ${record.event}`));
       await run.markRunning('e');
+      expect(heard).toEqual(['c FAIL', 'd FAIL', 'e START']);
       expect(await storedStatuses()).toEqual({
         a: 'failed',
         b: 'failed',
