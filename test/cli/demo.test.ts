@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { planDemo } from '../../src/cli/demo/graph.js';
 import { writeManifest } from '../../src/cli/demo/manifest.js';
 import { blockedByOf } from '../../src/graph/blocking.js';
 import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
@@ -202,5 +203,26 @@ describe('task-runtime demo', () => {
     expect(result.stderr).toContain('--fresh');
     const stored = await storedSnapshots(dir);
     expect([...stored].map(([id, { revision }]) => `${id}@${revision}`)).toEqual(['spec-login@1']);
+  });
+
+  it('should refuse, with exit code 1, a stored run that breaks the graph rules, naming the task and the rule', async () => {
+    const dir = storeDir();
+    const settings = { tasks: 12, seed: 42, failRate: 0.25, maxAttempts: 3, workers: 3 };
+    const store = await FileTaskStore.open(dir);
+    await writeManifest(store.dir, settings);
+    // Another program started tests-login although its dependency spec-login never merged.
+    const tooEarly = new TaskRuntime(planDemo(settings).graph.task('tests-login'), {
+      maxAttempts: 3,
+    });
+    tooEarly.markRunning();
+    await store.save('tests-login', tooEarly.persist(), { expectedRevision: null });
+    await store.close();
+    const result = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('tests-login');
+    expect(result.stderr).toContain("'spec-login' is pending");
+    expect(result.stderr).toContain('--fresh');
+    const stored = await storedSnapshots(dir);
+    expect([...stored].map(([id, { revision }]) => `${id}@${revision}`)).toEqual(['tests-login@1']);
   });
 });
