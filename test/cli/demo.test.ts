@@ -16,6 +16,14 @@ import {
   summaryBlock,
 } from './cliHarness.js';
 
+/** The settings of a default run, as its manifest stores them. */
+const DEFAULTS = { tasks: 12, seed: 42, failRate: 0.25, maxAttempts: 3, workers: 3 };
+
+/** `id@revision` of every stored task, read through the store's API. */
+async function storedRevisions(dir: string): Promise<string[]> {
+  return [...(await storedSnapshots(dir))].map(([id, { revision }]) => `${id}@${revision}`);
+}
+
 /** The error of a task the run blocked, as the contract words it; the group is the failed dependency. */
 const BLOCKED = /^Blocked by orchestration rules: dependency '(\S+)' failed$/;
 
@@ -142,15 +150,13 @@ describe('task-runtime demo', () => {
   it('should report a finished run and leave it as is when started again, and start over with --fresh', async () => {
     const dir = storeDir();
     const first = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
-    const revisions = async (): Promise<string[]> =>
-      [...(await storedSnapshots(dir))].map(([id, { revision }]) => `${id}@${revision}`);
-    const before = await revisions();
+    const before = await storedRevisions(dir);
     const again = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already finished');
     expect(again.stdout).not.toContain('→');
     expect(summaryBlock(again.stdout)).toEqual(summaryBlock(first.stdout));
-    expect(await revisions()).toEqual(before);
+    expect(await storedRevisions(dir)).toEqual(before);
     const fresh = await runCli(['demo', '--delay-ms', '0', '--fresh', '--dir', dir]);
     expect(fresh.code).toBe(0);
     expect(fresh.stdout).toContain('Deleted 12 stored task(s)');
@@ -180,49 +186,34 @@ describe('task-runtime demo', () => {
     await reopened.close();
   });
 
-  it('should refuse, with exit code 1, a stored task whose spec is not the one the run plans, naming it and the field', async () => {
-    const dir = storeDir();
-    const store = await FileTaskStore.open(dir);
-    await writeManifest(store.dir, {
-      tasks: 12,
-      seed: 42,
-      failRate: 0.25,
-      maxAttempts: 3,
-      workers: 3,
-    });
-    await DurableTaskRuntime.create(store, {
+  it.each([
+    {
+      what: 'a stored task whose spec is not the one the run plans, naming it and the field',
       id: 'spec-login',
-      role: 'spec_writer',
-      description: 'something else',
-    });
-    await store.close();
-    const result = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain("task 'spec-login'");
-    expect(result.stderr).toContain('task.description');
-    expect(result.stderr).toContain('--fresh');
-    const stored = await storedSnapshots(dir);
-    expect([...stored].map(([id, { revision }]) => `${id}@${revision}`)).toEqual(['spec-login@1']);
-  });
-
-  it('should refuse, with exit code 1, a stored run that breaks the graph rules, naming the task and the rule', async () => {
+      snapshot: () =>
+        new TaskRuntime({ id: 'spec-login', role: 'spec_writer', description: 'other' }).persist(),
+      says: ["task 'spec-login'", 'task.description'],
+    },
+    {
+      what: 'a stored task started before its dependency merged, naming it and the rule',
+      id: 'tests-login',
+      snapshot: () => {
+        const spec = planDemo(DEFAULTS).graph.task('tests-login');
+        const tooEarly = new TaskRuntime(spec, { maxAttempts: DEFAULTS.maxAttempts });
+        tooEarly.markRunning();
+        return tooEarly.persist();
+      },
+      says: ["task 'tests-login'", "dependency 'spec-login' is pending"],
+    },
+  ])('should refuse, with exit code 1 and nothing saved, $what', async ({ id, snapshot, says }) => {
     const dir = storeDir();
-    const settings = { tasks: 12, seed: 42, failRate: 0.25, maxAttempts: 3, workers: 3 };
     const store = await FileTaskStore.open(dir);
-    await writeManifest(store.dir, settings);
-    // Another program started tests-login although its dependency spec-login never merged.
-    const tooEarly = new TaskRuntime(planDemo(settings).graph.task('tests-login'), {
-      maxAttempts: 3,
-    });
-    tooEarly.markRunning();
-    await store.save('tests-login', tooEarly.persist(), { expectedRevision: null });
+    await writeManifest(store.dir, DEFAULTS);
+    await store.save(id, snapshot(), { expectedRevision: null });
     await store.close();
     const result = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('tests-login');
-    expect(result.stderr).toContain("'spec-login' is pending");
-    expect(result.stderr).toContain('--fresh');
-    const stored = await storedSnapshots(dir);
-    expect([...stored].map(([id, { revision }]) => `${id}@${revision}`)).toEqual(['tests-login@1']);
+    for (const text of [...says, '--fresh']) expect(result.stderr).toContain(text);
+    expect(await storedRevisions(dir)).toEqual([`${id}@1`]);
   });
 });
