@@ -1,10 +1,9 @@
 import { Command } from 'commander';
-import pc from 'picocolors';
 import { DurableTaskRuntime, SnapshotError } from '../../index.js';
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
 import { dirOption } from '../options.js';
 import { dirFlag, shellQuote } from '../paths.js';
-import { colorStatus, table } from '../render.js';
+import { colorStatus, pc, table } from '../render.js';
 import { openExistingStore } from '../store.js';
 
 const HELP_AFTER = `
