@@ -2,6 +2,9 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { PersistedTaskRuntime } from '../../src/runtime/snapshot.js';
+import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
+import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { killRunning, watchProcess } from '../support/childProcess.js';
 import { tempDirs } from '../support/tempDir.js';
 
@@ -158,4 +161,58 @@ export function parseSummary(block: readonly string[]): {
     number,
   ];
   return { rows, merged, failed, blocked, total };
+}
+
+/** A stored task as the store API gives it: its revision and its (restorable) snapshot. */
+export interface StoredSnapshot {
+  readonly revision: number;
+  readonly snapshot: PersistedTaskRuntime;
+}
+
+/**
+ * Every task stored in `dir`, by id, read through FileTaskStore's public API (list, load) and checked by
+ * TaskRuntime.restore: never from the files, whose layout is the store's business.
+ */
+export async function storedSnapshots(dir: string): Promise<Map<string, StoredSnapshot>> {
+  const store = await FileTaskStore.open(dir);
+  try {
+    const tasks = new Map<string, StoredSnapshot>();
+    for (const id of await store.list()) {
+      const stored = await store.load(id);
+      if (stored === null) continue;
+      const snapshot = TaskRuntime.restore(stored.snapshot).persist();
+      tasks.set(id, { revision: stored.revision, snapshot });
+    }
+    return tasks;
+  } finally {
+    await store.close();
+  }
+}
+
+/** One transition line of the demo's plain log. */
+export interface LoggedTransition {
+  /** The whole line, for messages. */
+  readonly line: string;
+  /** `2026-01-05 09:12:00`. */
+  readonly at: string;
+  readonly taskId: string;
+  readonly attemptNum: number;
+  readonly from: string;
+  readonly to: string;
+  /** The error, the PR URL, `retry`, or empty. */
+  readonly detail: string;
+}
+
+/** `2026-01-05 09:12:00  impl-login  attempt 1  running → failed  tests failed: 3 of 41`. */
+const TRANSITION_LINE =
+  /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) {2}(\S+)\s+attempt (\d+) {2}(\S+) → (\S+)(?: {2}(.*))?$/;
+
+/** The transition lines the demo printed in plain-log mode, in order (each printed once saved). */
+export function loggedTransitions(stdout: string): LoggedTransition[] {
+  return stdout.split('\n').flatMap((line) => {
+    const match = TRANSITION_LINE.exec(line);
+    if (match === null) return [];
+    const [, at = '', taskId = '', attempt = '', from = '', to = '', detail = ''] = match;
+    return [{ line, at, taskId, attemptNum: Number(attempt), from, to, detail }];
+  });
 }

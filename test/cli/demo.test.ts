@@ -1,6 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { planDemo } from '../../src/cli/demo/graph.js';
+import { writeManifest } from '../../src/cli/demo/manifest.js';
+import { blockedByOf } from '../../src/graph/blocking.js';
 import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
+import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import {
   killAll,
@@ -8,8 +12,20 @@ import {
   removeTempDirs,
   runCli,
   storeDir,
+  storedSnapshots,
   summaryBlock,
 } from './cliHarness.js';
+
+/** The settings of a default run, as its manifest stores them. */
+const DEFAULTS = { tasks: 12, seed: 42, failRate: 0.25, maxAttempts: 3, workers: 3 };
+
+/** `id@revision` of every stored task, read through the store's API. */
+async function storedRevisions(dir: string): Promise<string[]> {
+  return [...(await storedSnapshots(dir))].map(([id, { revision }]) => `${id}@${revision}`);
+}
+
+/** The error of a task the run blocked, as the contract words it; the group is the failed dependency. */
+const BLOCKED = /^Blocked by orchestration rules: dependency '(\S+)' failed$/;
 
 jest.setTimeout(30_000);
 
@@ -48,7 +64,7 @@ describe('task-runtime demo', () => {
     expect(failed).toBe(rows.filter((row) => row.status === 'failed').length);
     expect(merged + failed).toBe(total);
     expect(blocked).toBeGreaterThanOrEqual(1);
-    const blockedRows = rows.filter((row) => row.error.startsWith('blocked: dependency '));
+    const blockedRows = rows.filter((row) => BLOCKED.test(row.error));
     expect(blockedRows).toHaveLength(blocked);
     for (const row of rows) expect(row.attempts).toBeLessThanOrEqual(3);
     const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
@@ -59,26 +75,61 @@ describe('task-runtime demo', () => {
     expect(summaryBlock(section)).toEqual(summaryBlock(result.stdout));
   });
 
-  it('should store every task it shows, failed from pending with retryable false when blocked', async () => {
+  it('should store every task it shows, a blocked one failed from pending, not retryable, blockedBy the dependency its error names', async () => {
     const dir = storeDir();
     const result = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
     expect(result.code).toBe(0);
-    const { rows } = parseSummary(summaryBlock(result.stdout));
-    const store = await FileTaskStore.open(dir);
-    try {
-      expect(await store.list()).toEqual(rows.map((row) => row.id).sort());
-      for (const row of rows) {
-        const task = await DurableTaskRuntime.load(store, row.id);
-        expect(task?.status).toBe(row.status);
-        if (row.error.startsWith('blocked: ')) {
-          expect(task?.attempts).toEqual([
-            expect.objectContaining({ startedAt: null, outcome: 'failed', retryable: false }),
-          ]);
-        }
+    const { rows, blocked } = parseSummary(summaryBlock(result.stdout));
+    const stored = await storedSnapshots(dir);
+    expect([...stored.keys()].sort()).toEqual(rows.map((row) => row.id).sort());
+    for (const row of rows) {
+      const snapshot = stored.get(row.id)?.snapshot;
+      if (snapshot === undefined) throw new Error(`task '${row.id}' is not stored`);
+      const blocker = BLOCKED.exec(row.error)?.[1] ?? null;
+      expect([row.id, snapshot.status, blockedByOf(snapshot)]).toEqual([
+        row.id,
+        row.status,
+        blocker,
+      ]);
+      if (blocker !== null) {
+        expect(snapshot.context.attempts).toEqual([
+          expect.objectContaining({ startedAt: null, outcome: 'failed', retryable: false }),
+        ]);
       }
-    } finally {
-      await store.close();
     }
+    const blockedBy = [...stored.values()].filter(({ snapshot }) => blockedByOf(snapshot) !== null);
+    expect(blockedBy).toHaveLength(blocked);
+  });
+
+  it('should block, when started again, a dependent a kill left pending behind a final failure, at a simulated time after every stored one', async () => {
+    const dir = storeDir();
+    const first = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    expect(first.code).toBe(0);
+    const finished = await storedSnapshots(dir);
+    const [blockedId, blocked] =
+      [...finished].find(([, { snapshot }]) => blockedByOf(snapshot) !== null) ?? [];
+    if (blockedId === undefined || blocked === undefined) throw new Error('no blocked task');
+    // What a SIGKILL between saving a final failure and saving the dependents it blocks leaves behind.
+    const store = await FileTaskStore.open(dir);
+    const unblocked = new TaskRuntime(blocked.snapshot.context.task, { maxAttempts: 3 });
+    await store.save(blockedId, unblocked.persist(), { expectedRevision: blocked.revision });
+    await store.close();
+
+    const again = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    expect(again.stdout).toContain('already finished');
+    expect(summaryBlock(again.stdout)).toEqual(summaryBlock(first.stdout));
+    const repaired = await storedSnapshots(dir);
+    const snapshot = repaired.get(blockedId)?.snapshot;
+    expect(snapshot === undefined ? null : blockedByOf(snapshot)).toBe(
+      blockedByOf(blocked.snapshot),
+    );
+    const [record] = snapshot?.context.attempts ?? [];
+    const times = [...finished.values()]
+      .flatMap(({ snapshot: { context } }) => context.attempts)
+      .flatMap(({ startedAt, endedAt }) => [startedAt, endedAt])
+      .flatMap((time) => (time === null ? [] : [Date.parse(time)]));
+    expect(Date.parse(record?.endedAt ?? '')).toBe(Math.max(...times) + 60_000);
   });
 
   it('should give a run without failures with --fail-rate 0', async () => {
@@ -99,15 +150,13 @@ describe('task-runtime demo', () => {
   it('should report a finished run and leave it as is when started again, and start over with --fresh', async () => {
     const dir = storeDir();
     const first = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
-    const revisions = (): string[] =>
-      readdirSync(`${dir}/tasks`, { recursive: true, encoding: 'utf8' }).sort();
-    const before = revisions();
+    const before = await storedRevisions(dir);
     const again = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('already finished');
     expect(again.stdout).not.toContain('→');
     expect(summaryBlock(again.stdout)).toEqual(summaryBlock(first.stdout));
-    expect(revisions()).toEqual(before);
+    expect(await storedRevisions(dir)).toEqual(before);
     const fresh = await runCli(['demo', '--delay-ms', '0', '--fresh', '--dir', dir]);
     expect(fresh.code).toBe(0);
     expect(fresh.stdout).toContain('Deleted 12 stored task(s)');
@@ -135,5 +184,36 @@ describe('task-runtime demo', () => {
     const reopened = await FileTaskStore.open(dir);
     expect(await reopened.list()).toEqual(['mine']);
     await reopened.close();
+  });
+
+  it.each([
+    {
+      what: 'a stored task whose spec is not the one the run plans, naming it and the field',
+      id: 'spec-login',
+      snapshot: () =>
+        new TaskRuntime({ id: 'spec-login', role: 'spec_writer', description: 'other' }).persist(),
+      says: ["task 'spec-login'", 'task.description'],
+    },
+    {
+      what: 'a stored task started before its dependency merged, naming it and the rule',
+      id: 'tests-login',
+      snapshot: () => {
+        const spec = planDemo(DEFAULTS).graph.task('tests-login');
+        const tooEarly = new TaskRuntime(spec, { maxAttempts: DEFAULTS.maxAttempts });
+        tooEarly.markRunning();
+        return tooEarly.persist();
+      },
+      says: ["task 'tests-login'", "dependency 'spec-login' is pending"],
+    },
+  ])('should refuse, with exit code 1 and nothing saved, $what', async ({ id, snapshot, says }) => {
+    const dir = storeDir();
+    const store = await FileTaskStore.open(dir);
+    await writeManifest(store.dir, DEFAULTS);
+    await store.save(id, snapshot(), { expectedRevision: null });
+    await store.close();
+    const result = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
+    expect(result.code).toBe(1);
+    for (const text of [...says, '--fresh']) expect(result.stderr).toContain(text);
+    expect(await storedRevisions(dir)).toEqual([`${id}@1`]);
   });
 });

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { type FileTaskStore, SnapshotError } from '../../index.js';
+import { type FileTaskStore, InvalidArgumentError, SnapshotError } from '../../index.js';
 import { type DemoSettings, planDemo } from '../demo/graph.js';
 import { LiveView } from '../demo/liveView.js';
 import { deleteManifest, readManifest, writeManifest } from '../demo/manifest.js';
@@ -29,8 +29,9 @@ const RUN_OPTIONS = [
 
 const HELP_AFTER = `
 A simulated orchestrator runs a graph of tasks (spec → tests → impl per feature, with seeded links between
-features). Seeded agents fail now and then; a failed task is retried while attempts remain, and a task whose
-dependency failed for good is failed as blocked. Every step is saved in a FileTaskStore before the next one.
+features) through a DurableTaskGraphRuntime. Seeded agents fail now and then; a failed task is retried while
+attempts remain. The run keeps the graph's rules: a task starts only once its dependencies merged, and a task
+whose dependency failed for good is failed as blocked. Every step is saved in a FileTaskStore before the next one.
 
 Killed (Ctrl-C or SIGKILL) and started again, it resumes from the store: tasks found running or pr_created
 lost their worker and are failed as 'worker lost', then retried. A finished run is shown, not redone.
@@ -196,6 +197,12 @@ async function openRun(
   try {
     return await DemoRun.open(store, plan, reporter);
   } catch (error) {
+    if (error instanceof InvalidArgumentError) {
+      throw new CliError(
+        `${error.message} The store holds a task this demo run does not plan (another run or program wrote it). ` +
+          'Add --fresh to delete the stored tasks and start over, or use another --dir.',
+      );
+    }
     if (!(error instanceof SnapshotError)) throw error;
     throw new CliError(
       `${error.message} The stored run cannot go on: add --fresh to start a new one` +

@@ -1,4 +1,4 @@
-import { createTask, type Task } from '../../index.js';
+import { createTask, type Task, TaskGraph } from '../../index.js';
 import { pick, randomFor } from './random.js';
 
 /** What defines a demo run; stored in the run manifest so a resumed run is the same run. */
@@ -15,11 +15,11 @@ export interface DemoSettings {
   readonly workers: number;
 }
 
-/** The task graph of a run: tasks in dependency order, and the task whose agent never succeeds. */
+/** The task graph of a run, and the task whose agent never succeeds. */
 export interface DemoPlan {
   readonly settings: DemoSettings;
-  /** Every dependency of a task comes before it. */
-  readonly tasks: readonly Task[];
+  /** The validated graph; its `taskIds` are the order the demo starts and shows tasks in. */
+  readonly graph: TaskGraph;
   /** A task with dependents whose every attempt fails, so a dependent is blocked; null with no failures. */
   readonly doomedTaskId: string | null;
 }
@@ -84,5 +84,5 @@ export function planDemo(settings: DemoSettings): DemoPlan {
   const candidates = tasks.filter((task, index) => index > 0 && dependedOn.has(task.id));
   const doomed =
     settings.failRate > 0 && candidates.length > 0 ? pick(random, candidates).id : null;
-  return { settings, tasks, doomedTaskId: doomed };
+  return { settings, graph: TaskGraph.fromTasks(tasks), doomedTaskId: doomed };
 }

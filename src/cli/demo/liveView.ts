@@ -1,5 +1,5 @@
 import { MultiBar, type SingleBar } from 'cli-progress';
-import type { DurableTaskRuntime, RejectionRecord, TransitionRecord } from '../../index.js';
+import type { RejectionRecord, TaskGraphTaskView, TransitionRecord } from '../../index.js';
 import { colorStatus, formatTime, pc, table } from '../render.js';
 import { type DemoRun, isSettled } from './orchestrator.js';
 import { type DemoReporter, transitionDetail } from './reporter.js';
@@ -10,7 +10,7 @@ const CHROME_ROWS = 4;
 const RANK: Record<string, number> = { running: 0, pr_created: 1, failed: 2, pending: 3 };
 
 /** What a task row says after its status. */
-function rowDetail(task: DurableTaskRuntime, run: DemoRun): string {
+function rowDetail(task: TaskGraphTaskView, demo: DemoRun): string {
   switch (task.status) {
     case 'running':
       return `agent ${task.artifacts.agentAddress?.label ?? '?'} working`;
@@ -21,7 +21,9 @@ function rowDetail(task: DurableTaskRuntime, run: DemoRun): string {
     case 'pr_merged':
       return task.artifacts.prUrl ?? '';
     default: {
-      const waiting = task.task.dependencies.filter((id) => run.get(id)?.status !== 'pr_merged');
+      const waiting = task.task.dependencies.filter(
+        (id) => demo.run.task(id).status !== 'pr_merged',
+      );
       return waiting.length > 0 ? pc.dim(`waiting for ${waiting.join(', ')}`) : pc.dim('ready');
     }
   }
@@ -68,7 +70,7 @@ export class LiveView implements DemoReporter {
     this.#multibar?.log(`${pc.yellow('note:')} ${text}\n`);
   }
 
-  transition(record: TransitionRecord, task: DurableTaskRuntime): void {
+  transition(record: TransitionRecord, task: TaskGraphTaskView): void {
     if (record.to === 'failed' && record.from !== 'failed') {
       this.#multibar?.log(
         `${formatTime(record.at)}  ${record.taskId} attempt ${record.attemptNum} failed: ${transitionDetail(record, task)}\n`,

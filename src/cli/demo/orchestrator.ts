@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  DurableTaskRuntime,
+  DurableTaskGraphRuntime,
   type RejectionRecord,
+  type TaskGraphTaskView,
   type TaskStore,
   TmuxAddress,
   type TransitionRecord,
 } from '../../index.js';
-import { CliError } from '../exit.js';
 import { agentOutcome } from './agent.js';
 import { SimulatedClock } from './clock.js';
 import type { DemoPlan } from './graph.js';
@@ -15,8 +15,8 @@ import type { DemoPlan } from './graph.js';
 export interface RunObserver {
   /** A remark about the run, e.g. a task recovered after a crash. */
   note(text: string): void;
-  /** An accepted command, once it is saved. */
-  transition(record: TransitionRecord, task: DurableTaskRuntime): void;
+  /** An accepted command, once it is saved (a dependent the run blocked included). */
+  transition(record: TransitionRecord, task: TaskGraphTaskView): void;
   /** A refused command (none is expected; shown if it happens). */
   rejection(record: RejectionRecord): void;
 }
@@ -29,83 +29,77 @@ export interface ExecuteOptions {
   readonly signal: AbortSignal;
 }
 
+/** The next thing a busy worker slot reports: the end of an agent's work (a PR or a failure), or of its review. */
 interface Job {
   readonly at: number;
   readonly seq: number;
-  readonly task: DurableTaskRuntime;
+  readonly taskId: string;
   readonly step: 'work' | 'review';
   readonly slot: number;
 }
 
 /** Whether the run is done with `task`: merged, or failed with no retry left. */
-export function isSettled(task: DurableTaskRuntime): boolean {
+export function isSettled(task: TaskGraphTaskView): boolean {
   return task.status === 'pr_merged' || (task.status === 'failed' && !task.can({ type: 'RETRY' }));
 }
 
-/** Whether `task` failed for good (out of attempts, or not retryable). */
-function isDeadEnd(task: DurableTaskRuntime | undefined): boolean {
-  return task !== undefined && task.status === 'failed' && !task.can({ type: 'RETRY' });
+/** Whether the task's current attempt was used (it ran, or failed): the next one must be prepared to start. */
+function isAttemptUsed(task: TaskGraphTaskView): boolean {
+  return task.attempts.some((record) => record.attemptNum === task.state.attemptNum);
 }
 
 /**
- * A simulated orchestrator over a {@link DemoPlan}: agents work in simulated time (a discrete-event simulation,
- * so the same plan always gives the same history), and every step goes through a DurableTaskRuntime, saved
- * before the next one. Opened on a store holding an interrupted run, it carries on from there.
+ * A simulated orchestrator over a {@link DemoPlan}: agents work in simulated time in a few worker slots (a
+ * discrete-event simulation, so the same plan always gives the same history). The graph's rules are the run's:
+ * it starts only what `ready()` offers and blocks the dependents of a final failure itself. Every step is saved
+ * before the next one, so a run opened on a store holding an interrupted run carries on from there.
  */
 export class DemoRun {
   /** The plan being run. */
   readonly plan: DemoPlan;
-  /** The tasks, in dependency order. */
-  readonly tasks: readonly DurableTaskRuntime[];
+  /** The graph run, saved in the store. */
+  readonly run: DurableTaskGraphRuntime;
+  /** Read-only views of the tasks, in the graph's topological order. */
+  readonly tasks: readonly TaskGraphTaskView[];
   /** The simulated time of the attempt ledgers. */
   readonly clock: SimulatedClock;
   readonly #observer: RunObserver;
-  readonly #byId: ReadonlyMap<string, DurableTaskRuntime>;
   #jobs: Job[] = [];
   #seq = 0;
 
   private constructor(
     plan: DemoPlan,
-    tasks: readonly DurableTaskRuntime[],
+    run: DurableTaskGraphRuntime,
     clock: SimulatedClock,
     observer: RunObserver,
   ) {
     this.plan = plan;
-    this.tasks = tasks;
+    this.run = run;
+    this.tasks = Object.freeze(run.graph.taskIds.map((id) => run.task(id)));
     this.clock = clock;
     this.#observer = observer;
-    this.#byId = new Map(tasks.map((task) => [task.task.id, task]));
   }
 
-  /** Loads the plan's tasks from `store`, creating the missing ones; refuses a store holding other tasks. */
+  /**
+   * Opens the plan's run on `store`: loads the stored tasks, creates the missing ones, blocks what a crash left
+   * unblocked. Throws InvalidArgumentError for a stored task that is not the plan's, SnapshotError for a damaged one.
+   */
   static async open(store: TaskStore, plan: DemoPlan, observer: RunObserver): Promise<DemoRun> {
-    const clock = new SimulatedClock();
-    const options = { maxAttempts: plan.settings.maxAttempts, clock: clock.read };
-    const tasks: DurableTaskRuntime[] = [];
-    for (const spec of plan.tasks) {
-      const task = await DurableTaskRuntime.open(store, spec, options);
-      if (JSON.stringify(task.task) !== JSON.stringify(spec)) {
-        throw new CliError(
-          `Task '${spec.id}' in the store is not the one this demo run plans (another run or program wrote it). ` +
-            'Add --fresh to delete the stored tasks and start over, or use another --dir.',
-        );
-      }
-      tasks.push(task);
-    }
-    clock.resumeAfter(tasks.map((task) => task.attempts));
-    const run = new DemoRun(plan, tasks, clock, observer);
-    for (const task of tasks) {
-      task.subscribe((record) => {
-        if (record.rejected) observer.rejection(record);
-        else observer.transition(record, task);
-      });
-    }
-    return run;
+    const clock = await SimulatedClock.resumedFrom(store, plan.graph.taskIds);
+    const run = await DurableTaskGraphRuntime.open(store, plan.graph, {
+      maxAttempts: plan.settings.maxAttempts,
+      clock: clock.read,
+    });
+    run.subscribe((record) => {
+      if (record.rejected) observer.rejection(record);
+      else observer.transition(record, run.task(record.taskId));
+    });
+    return new DemoRun(plan, run, clock, observer);
   }
 
   /** Whether every task is settled (merged, or failed with no retry left). */
   get isFinished(): boolean {
-    return this.tasks.every(isSettled);
+    return this.run.outcome !== 'in_progress';
   }
 
   /** Fails, as `worker lost`, every task found running or pr_created: its agent died with the last process. */
@@ -115,7 +109,7 @@ export class DemoRun {
       this.#observer.note(
         `${task.task.id}: found ${task.status} (attempt ${task.state.attemptNum}) with no worker; failing it as 'worker lost'`,
       );
-      await task.markFailed('worker lost');
+      await this.run.markFailed(task.task.id, 'worker lost');
     }
   }
 
@@ -123,7 +117,7 @@ export class DemoRun {
   async execute({ delayMs, signal }: ExecuteOptions): Promise<'finished' | 'interrupted'> {
     for (;;) {
       if (signal.aborted) return 'interrupted';
-      await this.#settle();
+      await this.#dispatch();
       const job = this.#jobs.shift();
       if (job === undefined) break;
       if (delayMs > 0) {
@@ -137,65 +131,61 @@ export class DemoRun {
       this.clock.now = job.at;
       await this.#advance(job);
     }
-    const stuck = this.tasks.filter((task) => !isSettled(task)).map((task) => task.task.id);
-    if (stuck.length > 0)
-      throw new Error(`The demo stopped with unsettled tasks: ${stuck.join(', ')}`);
+    if (!this.isFinished) {
+      const open = this.tasks.filter((task) => !isSettled(task)).map((task) => task.task.id);
+      throw new Error(`The demo stopped with unsettled tasks: ${open.join(', ')}`);
+    }
     return 'finished';
   }
 
-  /** Retries, blocks and starts tasks until nothing more can happen at the current simulated time. */
-  async #settle(): Promise<void> {
+  /** Retries the failures that may be retried, then starts ready tasks while a worker slot is free. */
+  async #dispatch(): Promise<void> {
     for (const task of this.tasks) {
-      if (task.status === 'failed' && task.can({ type: 'RETRY' })) {
-        await task.resetForRetry();
-        await task.prepareForAttempt(task.state.attemptNum + 1);
-      }
-      if (task.status !== 'pending') continue;
-      const blocker = task.task.dependencies.find((id) => isDeadEnd(this.#byId.get(id)));
-      if (blocker !== undefined) {
-        await task.markFailed(`blocked: dependency ${blocker} failed`, { retryable: false });
+      const id = task.task.id;
+      if (task.status === 'failed' && task.can({ type: 'RETRY' })) await this.run.resetForRetry(id);
+      if (task.status === 'pending' && isAttemptUsed(task)) {
+        await this.run.prepareForAttempt(id, task.state.attemptNum + 1);
       }
     }
-    for (const task of this.tasks) {
+    for (const id of this.run.ready()) {
       if (this.#jobs.length >= this.plan.settings.workers) return;
-      const ready =
-        task.status === 'pending' &&
-        task.task.dependencies.every((id) => this.#byId.get(id)?.status === 'pr_merged');
-      if (ready) await this.#start(task);
+      await this.#start(id);
     }
   }
 
-  async #start(task: DurableTaskRuntime): Promise<void> {
-    if (!task.can({ type: 'START' })) await task.prepareForAttempt(task.state.attemptNum + 1);
-    const attempt = task.state.attemptNum;
+  async #start(taskId: string): Promise<void> {
+    const attempt = this.run.task(taskId).state.attemptNum;
     const slot = this.#freeSlot();
-    await task.assignWorktree({
-      worktreePath: `/work/worktrees/${task.task.id}-${attempt}`,
-      branchName: `task/${task.task.id}/attempt-${attempt}`,
+    await this.run.assignWorktree(taskId, {
+      worktreePath: `/work/worktrees/${taskId}-${attempt}`,
+      branchName: `task/${taskId}/attempt-${attempt}`,
     });
-    await task.recordAgentAddress(new TmuxAddress('demo', `%${slot}`));
-    await task.markRunning();
-    const { workMinutes } = agentOutcome(this.plan, task.task.id, attempt);
-    this.#schedule({ task, step: 'work', slot, at: this.clock.now + workMinutes * 60_000 });
+    await this.run.recordAgentAddress(taskId, new TmuxAddress('demo', `%${slot}`));
+    await this.run.markRunning(taskId);
+    const { workMinutes } = agentOutcome(this.plan, taskId, attempt);
+    this.#schedule({ taskId, step: 'work', slot, at: this.clock.now + workMinutes * 60_000 });
   }
 
   async #advance(job: Job): Promise<void> {
-    const { task } = job;
-    const attempt = task.state.attemptNum;
-    const outcome = agentOutcome(this.plan, task.task.id, attempt);
+    const { taskId } = job;
+    const attempt = this.run.task(taskId).state.attemptNum;
+    const outcome = agentOutcome(this.plan, taskId, attempt);
     if (outcome.failure?.step === job.step) {
-      await task.markFailed(outcome.failure.error);
+      await this.run.markFailed(taskId, outcome.failure.error);
     } else if (job.step === 'work') {
-      const index = this.tasks.indexOf(task);
-      await task.markPrCreated(`https://github.com/acme/app/pull/${100 + index * 20 + attempt}`);
+      const index = this.run.graph.taskIds.indexOf(taskId);
+      await this.run.markPrCreated(
+        taskId,
+        `https://github.com/acme/app/pull/${100 + index * 20 + attempt}`,
+      );
       this.#schedule({
-        task,
+        taskId,
         step: 'review',
         slot: job.slot,
         at: this.clock.now + outcome.reviewMinutes * 60_000,
       });
     } else {
-      await task.markPrMerged();
+      await this.run.markPrMerged(taskId);
     }
   }
 
@@ -215,10 +205,5 @@ export class DemoRun {
     );
     if (index === -1) this.#jobs.push(entry);
     else this.#jobs.splice(index, 0, entry);
-  }
-
-  /** The task with `id`, if the plan has it. */
-  get(id: string): DurableTaskRuntime | undefined {
-    return this.#byId.get(id);
   }
 }

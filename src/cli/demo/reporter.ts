@@ -1,4 +1,4 @@
-import type { DurableTaskRuntime, TransitionRecord } from '../../index.js';
+import type { TaskGraphTaskView, TransitionRecord } from '../../index.js';
 import { colorStatus, formatTime } from '../render.js';
 import type { DemoRun, RunObserver } from './orchestrator.js';
 
@@ -11,7 +11,7 @@ export interface DemoReporter extends RunObserver {
 }
 
 /** What a transition adds to its line: the error of a failure, the PR of a PR, the retry. */
-export function transitionDetail(record: TransitionRecord, task: DurableTaskRuntime): string {
+export function transitionDetail(record: TransitionRecord, task: TaskGraphTaskView): string {
   if (record.to === 'failed') return task.state.error ?? '';
   if (record.to === 'pr_created') return task.artifacts.prUrl ?? '';
   if (record.event === 'RETRY') return 'retry';
@@ -35,7 +35,7 @@ export class PlainLog implements DemoReporter {
     this.#write(`note: ${text}`);
   }
 
-  transition(record: TransitionRecord, task: DurableTaskRuntime): void {
+  transition(record: TransitionRecord, task: TaskGraphTaskView): void {
     if (record.from === record.to) return;
     const detail = transitionDetail(record, task);
     this.#write(

@@ -1,4 +1,4 @@
-import type { DurableTaskRuntime } from '../../index.js';
+import type { TaskGraphTaskView } from '../../index.js';
 import { colorStatus, formatDuration, heading, pc, table } from '../render.js';
 import type { DemoSettings } from './graph.js';
 
@@ -10,17 +10,11 @@ export function describeSettings(settings: DemoSettings): string {
   );
 }
 
-/** Whether `task` failed without ever starting, because a dependency failed. */
-function isBlocked(task: DurableTaskRuntime): boolean {
-  const last = task.attempts.at(-1);
-  return task.status === 'failed' && last?.startedAt === null && last.retryable === false;
-}
-
 /**
  * The end-of-run summary: one row per task and the totals. It holds no wall-clock value and no path, so the
  * same settings print the same summary every time.
  */
-export function summarize(settings: DemoSettings, tasks: readonly DurableTaskRuntime[]): string[] {
+export function summarize(settings: DemoSettings, tasks: readonly TaskGraphTaskView[]): string[] {
   const rows = tasks.map((task) => [
     task.task.id,
     colorStatus(task.status),
@@ -29,7 +23,7 @@ export function summarize(settings: DemoSettings, tasks: readonly DurableTaskRun
   ]);
   const merged = tasks.filter((task) => task.status === 'pr_merged').length;
   const failed = tasks.filter((task) => task.status === 'failed').length;
-  const blocked = tasks.filter(isBlocked).length;
+  const blocked = tasks.filter((task) => task.blockedBy !== null).length;
   const records = tasks.flatMap((task) => task.attempts);
   const started = records.filter((record) => record.startedAt !== null);
   const lost = records.filter((record) => record.error === 'worker lost').length;
