@@ -24,6 +24,7 @@ const EXPECTED_ROWS = [
   'reference: facade vs hand-written reducer',
   'file store: save',
   'file store: load',
+  'dashboard: overview',
   ...(process.env.TASK_RUNTIME_PG_URL
     ? ['PostgreSQL store: save, 1 worker', 'PostgreSQL store: save, 8']
     : []),
