@@ -1,6 +1,8 @@
 import { changeMarkOf, StoreChanges, type StoreEvent } from '../../src/dashboard/live.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
+import { PostgresTaskStore } from '../../src/store/PostgresTaskStore.js';
 import type { TaskStore } from '../../src/store/TaskStore.js';
+import { describeWithPostgres, freshTable, requirePostgresUrl } from '../store/postgres.js';
 import { tempDirs } from '../support/tempDir.js';
 
 const dirs = tempDirs('task-runtime-live-');
@@ -47,6 +49,32 @@ describe('changeMarkOf', () => {
     await store.delete('a', { expectedRevision: revision + 1 });
     expect(await changeMarkOf(store)).not.toBe(resaved);
     await store.close();
+  });
+});
+
+describeWithPostgres('changeMarkOf on PostgreSQL', () => {
+  it("should read the store's changeMark, which moves with every save and delete, and only then", async () => {
+    const table = freshTable();
+    const store = await PostgresTaskStore.connect({
+      connectionString: requirePostgresUrl(),
+      table: table.name,
+    });
+    try {
+      const empty = await changeMarkOf(store);
+      expect(empty).toBe(await store.changeMark());
+      const revision = await store.save('a', { any: 'json' }, { expectedRevision: null });
+      const saved = await changeMarkOf(store);
+      expect(saved).not.toBe(empty);
+      expect(await changeMarkOf(store)).toBe(saved);
+      await store.delete('a', { expectedRevision: revision });
+      const deleted = await changeMarkOf(store);
+      expect(deleted).not.toBe(saved);
+      await store.save('a', { again: true }, { expectedRevision: null });
+      expect(await changeMarkOf(store)).not.toBe(deleted);
+    } finally {
+      await store.close();
+      await table.drop();
+    }
   });
 });
 
