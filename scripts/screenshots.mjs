@@ -5,7 +5,7 @@
  * on the PATH (driven by playwright-core) and a build (`npm run screenshots` builds first).
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +27,9 @@ function chromiumPath() {
 }
 
 /** Starts `task-runtime serve` on any free port; resolves with the child and the URL it printed. */
-function serve(dir) {
-  const child = spawn(process.execPath, [main, 'serve', '--dir', dir, '--port', '0'], {
+function serve(cwd) {
+  const child = spawn(process.execPath, [main, 'serve', '--port', '0'], {
+    cwd,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -50,23 +51,14 @@ const userDataDir = mkdtempSync(join(tmpdir(), 'task-runtime-chromium-'));
 let server;
 let context;
 try {
-  execFileSync(process.execPath, [main, 'demo', '--dir', dir, '--delay-ms', '0'], {
-    stdio: 'ignore',
-  });
+  // In a temporary working directory with the default --dir, so the pages show `.task-runtime` as users see it.
+  execFileSync(process.execPath, [main, 'demo', '--delay-ms', '0'], { cwd: dir, stdio: 'ignore' });
   server = await serve(dir);
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath(),
     headless: true,
     viewport: { width: 1440, height: 900 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: JSON.parse(readFileSync(join(root, 'scripts', 'chromium-flags.json'), 'utf8')),
   });
   const page = await context.newPage();
   await page.goto(server.url);

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { raw } from 'hono/html';
+import type { Child } from 'hono/jsx';
 import { secureHeaders } from 'hono/secure-headers';
 import { streamSSE } from 'hono/streaming';
 import { TaskRuntime, type TaskStore } from '../index.js';
@@ -33,6 +34,16 @@ const HEARTBEAT_MS = 20_000;
 const RECONNECT_MS = 1_000;
 
 const DOCTYPE = raw('<!DOCTYPE html>');
+
+/** A whole HTML document: the doctype, then `page`. */
+function htmlDocument(page: Child) {
+  return (
+    <>
+      {DOCTYPE}
+      {page}
+    </>
+  );
+}
 
 /** The query's filter; an unknown status is ignored (the table then shows every status). */
 function filterOf(status: string | undefined, search: string | undefined): OverviewFilter {
@@ -115,34 +126,26 @@ export function createDashboardApp(options: DashboardOptions): Hono {
       filter: filterOf(c.req.query('status'), c.req.query('q')),
     };
     if (c.req.query('part') === 'live') return c.html(<OverviewLive data={data} />);
-    return c.html(
-      <>
-        {DOCTYPE}
-        <OverviewPage storeLabel={storeLabel} data={data} />
-      </>,
-    );
+    return c.html(htmlDocument(<OverviewPage storeLabel={storeLabel} data={data} />));
   });
 
+  /** The stored task a path segment names, or null (no such task, or no id at all). */
+  const entryOf = async (segment: string) => {
+    const id = taskIdOfSegment(segment);
+    return { id, entry: id === null ? null : await readStoredTask(store, id) };
+  };
+
   app.get('/tasks/:id', async (c) => {
-    const id = taskIdOfSegment(c.req.param('id'));
-    const entry = id === null ? null : await readStoredTask(store, id);
+    const { id, entry } = await entryOf(c.req.param('id'));
     if (entry === null) {
       const what = `No task ${id === null ? 'with that id' : `'${id}'`} is stored in ${storeLabel}.`;
       return c.html(
-        <>
-          {DOCTYPE}
-          <MessagePage storeLabel={storeLabel} title="Not found" message={what} />
-        </>,
+        htmlDocument(<MessagePage storeLabel={storeLabel} title="Not found" message={what} />),
         404,
       );
     }
     if (c.req.query('part') === 'live') return c.html(<TaskLive entry={entry} />);
-    return c.html(
-      <>
-        {DOCTYPE}
-        <TaskPage storeLabel={storeLabel} entry={entry} />
-      </>,
-    );
+    return c.html(htmlDocument(<TaskPage storeLabel={storeLabel} entry={entry} />));
   });
 
   app.get('/api/tasks', async (c) => {
@@ -151,8 +154,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
   });
 
   app.get('/api/tasks/:id', async (c) => {
-    const id = taskIdOfSegment(c.req.param('id'));
-    const entry = id === null ? null : await readStoredTask(store, id);
+    const { id, entry } = await entryOf(c.req.param('id'));
     if (entry === null) return c.json({ error: `No task ${JSON.stringify(id)} is stored.` }, 404);
     return c.json(taskJson(entry));
   });
@@ -184,14 +186,13 @@ export function createDashboardApp(options: DashboardOptions): Hono {
     c.req.path.startsWith('/api/')
       ? c.json({ error: `No such resource: ${c.req.path}` }, 404)
       : c.html(
-          <>
-            {DOCTYPE}
+          htmlDocument(
             <MessagePage
               storeLabel={storeLabel}
               title="Not found"
               message={`Nothing is served at ${c.req.path}.`}
-            />
-          </>,
+            />,
+          ),
           404,
         ),
   );
@@ -201,10 +202,9 @@ export function createDashboardApp(options: DashboardOptions): Hono {
     return c.req.path.startsWith('/api/')
       ? c.json({ error: message }, 500)
       : c.html(
-          <>
-            {DOCTYPE}
-            <MessagePage storeLabel={storeLabel} title="Store error" message={message} />
-          </>,
+          htmlDocument(
+            <MessagePage storeLabel={storeLabel} title="Store error" message={message} />,
+          ),
           500,
         );
   });

@@ -1,18 +1,14 @@
 /** A real Chromium for tests: Debian's `chromium` from the PATH, driven by playwright-core. */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 import { tempDirs } from './tempDir.js';
 
-/** The flags every test browser starts with (besides its fresh --user-data-dir). */
-export const CHROMIUM_FLAGS: readonly string[] = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+/** The flags every test browser starts with (besides its fresh --user-data-dir); `npm run screenshots` uses them too. */
+export const CHROMIUM_FLAGS: readonly string[] = JSON.parse(
+  readFileSync(join(__dirname, '..', '..', 'scripts', 'chromium-flags.json'), 'utf8'),
+) as string[];
 
 const HOW_TO_INSTALL =
   "install Debian's chromium package (`apt-get install -y chromium`; `.ci/run` does)";
