@@ -79,10 +79,8 @@ async function openServedStore(
     await store.list();
   } catch (error) {
     await store.close().catch(() => undefined);
-    if (error instanceof TaskRuntimeError || error instanceof Error) {
-      throw new CliError(`Cannot read the tasks of ${label}: ${error.message}`);
-    }
-    throw error;
+    if (!(error instanceof Error)) throw error;
+    throw new CliError(`Cannot read the tasks of ${label}: ${error.message}`);
   }
   return { store, label };
 }
