@@ -1,5 +1,7 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { taskApiPath, taskPagePath } from '../../src/dashboard/paths.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { PostgresTaskStore } from '../../src/store/PostgresTaskStore.js';
@@ -348,6 +350,43 @@ describe('task-runtime serve over a FileTaskStore', () => {
     expect(await stopServe(served)).toBe(0);
     expect(served.cli.stdout()).toContain('Stopped.');
     served = await serve(['--dir', dir, '--port', '0']); // for afterEach
+  });
+});
+
+describe('task-runtime serve over a damaged store file', () => {
+  /** Every file under `dir` whose text holds `marker` (so the test does not depend on the store's file layout). */
+  function filesHolding(dir: string, marker: string): string[] {
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .filter((file) => readFileSync(file, 'utf8').includes(marker));
+  }
+
+  it('should show a task whose file is garbage as an error row, and every other task as usual', async () => {
+    const dir = tempDir();
+    const store = await FileTaskStore.open(dir);
+    const victim = `victim-${Date.now()}`;
+    await saveAll(store, [runtimeOf({ id: victim }), runtimeOf({ id: 'healthy' })]);
+    await store.close();
+    const files = filesHolding(dir, victim);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) writeFileSync(file, '{ "this is": not JSON');
+    const served = await serve(['--dir', dir, '--port', '0']);
+    try {
+      const { tasks } = (await (await fetch(`${served.url}api/tasks`)).json()) as {
+        tasks: ApiTask[];
+      };
+      expect(tasks.map((task) => [task.id, task.status])).toEqual([
+        ['healthy', 'pending'],
+        [victim, 'corrupt'],
+      ]);
+      expect(tasks[1]?.problem).toMatch(/^SnapshotError: /);
+      const overview = await fetch(served.url);
+      expect(overview.status).toBe(200);
+      expect(await overview.text()).toContain(`data-id="${victim}" data-status="corrupt"`);
+    } finally {
+      await stopServe(served);
+    }
   });
 });
 
