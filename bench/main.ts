@@ -22,6 +22,7 @@ import {
   typicalRuntime,
   typicalTask,
 } from './fixtures.js';
+import { graphSink, measureGraphCommands, measureOpen, measureReady } from './graph.js';
 import { measureGroup, median, prepared, type Settings, settingsFor, timed } from './harness.js';
 import type { MemoryReport } from './memory.js';
 import { measurePostgres } from './postgres.js';
@@ -434,6 +435,43 @@ async function storeRows(): Promise<ResultRow[]> {
   ];
 }
 
+async function graphRows(): Promise<ResultRow[]> {
+  log('task graphs');
+  const commands = measureGraphCommands(settings);
+  const ready = measureReady(settings);
+  const [readyLabel = '', handLabel = ''] = [...ready.keys()];
+  const count = settings.storeTasks.toLocaleString('en-US');
+  log(`opening a durable run of ${count} tasks`);
+  const open = await measureOpen(settings);
+  const openRatio = ratioOf(open.openMs, open.loadMs);
+  return [
+    timeRow(
+      'graph command: lifecycle on a 1,000-task run vs a lone TaskRuntime',
+      commands,
+      'TaskGraphRuntime lifecycle on a 1,000-task graph',
+      'TaskRuntime lifecycle, lone runtimes',
+      1.2,
+    ),
+    timeRow('graph ready() vs a hand-written pass', ready, readyLabel, handLabel, 2),
+    {
+      name: `graph open: DurableTaskGraphRuntime.open of ${count} tasks vs loading them one by one`,
+      measured: {
+        what: 'DurableTaskGraphRuntime.open (FileTaskStore)',
+        value: median(open.openMs) * 1e6,
+        unit: 'ns/op',
+      },
+      baseline: {
+        what: 'FileTaskStore.load of every task, one by one',
+        value: median(open.loadMs) * 1e6,
+        unit: 'ns/op',
+      },
+      ratio: openRatio,
+      target: '≤ 1.5×',
+      pass: openRatio <= 1.5,
+    },
+  ];
+}
+
 async function postgresRows(): Promise<ResultRow[]> {
   log('PostgreSQL store');
   const timings = await measurePostgres(settings);
@@ -527,6 +565,7 @@ async function main(): Promise<void> {
     await memoryRow(),
     snapshotSizeRow(),
     ...(await storeRows()),
+    ...(await graphRows()),
     ...(await postgresRows()),
     await dashboardRow(settings),
   ];
@@ -562,7 +601,7 @@ async function main(): Promise<void> {
   const { machine } = results;
   log(
     `node ${machine.node}, ${machine.cpu}, ${machine.cores} cores; ${results.durationSeconds} s; ` +
-      `wrote ${resultsPath} (checksum ${sink + storeSink()})`,
+      `wrote ${resultsPath} (checksum ${sink + storeSink() + graphSink()})`,
   );
 }
 

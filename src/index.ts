@@ -5,7 +5,7 @@ export {
   type TmuxAddressJSON,
 } from './agent/AgentAddress.js';
 export { machineToMermaid } from './diagram/mermaid.js';
-export { machineToStatelyJSON } from './diagram/statelyJson.js';
+export { type JsonValue, machineToStatelyJSON } from './diagram/statelyJson.js';
 export {
   ConflictError,
   type IllegalTransitionDetails,
@@ -16,6 +16,17 @@ export {
   TaskRuntimeError,
   TaskStoreError,
 } from './errors.js';
+export { blockedError } from './graph/blocking.js';
+export { DurableTaskGraphRuntime } from './graph/DurableTaskGraphRuntime.js';
+export { TaskGraph } from './graph/TaskGraph.js';
+export {
+  GRAPH_SNAPSHOT_SCHEMA_VERSION,
+  type PersistedTaskGraphRuntime,
+  type RunOutcome,
+  TaskGraphRuntime,
+  type TaskGraphRuntimeOptions,
+  type TaskGraphTaskView,
+} from './graph/TaskGraphRuntime.js';
 export { TaskStatus } from './machines/status.js';
 export {
   type AttemptOutcome,
@@ -50,7 +61,7 @@ export {
   type WorkstreamAssignment,
   type WorktreeAssignment,
 } from './runtime/TaskRuntime.js';
-export { FileTaskStore } from './store/FileTaskStore.js';
+export { FileTaskStore, type FileTaskStoreOptions } from './store/FileTaskStore.js';
 export { PostgresTaskStore, type PostgresTaskStoreOptions } from './store/PostgresTaskStore.js';
 export { MAX_TASK_ID_LENGTH } from './store/storeArguments.js';
 export type {

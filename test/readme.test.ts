@@ -6,10 +6,11 @@ import { makeTempDir } from './support/tempDir.js';
 const root = resolve(__dirname, '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
 
-function quickStart(): string {
-  const section = readme.slice(readme.indexOf('## Quick start'));
+/** The first ```ts block under the heading `## <title>`. */
+function firstExample(title: string): string {
+  const section = readme.slice(readme.indexOf(`## ${title}`));
   const match = /```ts\n([\s\S]*?)```/.exec(section);
-  if (match?.[1] === undefined) throw new Error('README has no ```ts block under "## Quick start"');
+  if (match?.[1] === undefined) throw new Error(`README has no \`\`\`ts block under "## ${title}"`);
   return match[1];
 }
 
@@ -18,15 +19,18 @@ describe('README', () => {
     expect(readme).toContain('npm test');
   });
 
-  it('should have a quick start that runs as written and prints what its // => comments say', () => {
-    const code = quickStart();
-    const expected = [...code.matchAll(/console\.log\(.*\); \/\/ => (.*)$/gm)].map((m) => m[1]);
-    expect(expected.length).toBeGreaterThan(0);
-    const dir = makeTempDir('readme-');
-    const file = join(dir, 'quickstart.mjs');
-    const distIndex = join(root, 'dist', 'index.js');
-    writeFileSync(file, code.replace("from 'task-runtime'", `from ${JSON.stringify(distIndex)}`));
-    const output = execFileSync(process.execPath, [file], { encoding: 'utf8' });
-    expect(output.trimEnd().split('\n')).toEqual(expected);
-  });
+  it.each(['Quick start', 'Runs of many tasks'])(
+    'should have a %s example that runs as written and prints what its // => comments say',
+    (title) => {
+      const code = firstExample(title);
+      const expected = [...code.matchAll(/console\.log\(.*\); \/\/ => (.*)$/gm)].map((m) => m[1]);
+      expect(expected.length).toBeGreaterThan(0);
+      const dir = makeTempDir('readme-');
+      const file = join(dir, 'example.mjs');
+      const distIndex = join(root, 'dist', 'index.js');
+      writeFileSync(file, code.replace("from 'task-runtime'", `from ${JSON.stringify(distIndex)}`));
+      const output = execFileSync(process.execPath, [file], { encoding: 'utf8' });
+      expect(output.trimEnd().split('\n')).toEqual(expected);
+    },
+  );
 });

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import pc from 'picocolors';
 import { TaskRuntimeError } from '../index.js';
 import { createDemoCommand } from './commands/demo.js';
 import { createDiagramCommand } from './commands/diagram.js';
+import { createGraphCommand } from './commands/graph.js';
 import { createHistoryCommand } from './commands/history.js';
 import { createServeCommand } from './commands/serve.js';
 import { createStatusCommand } from './commands/status.js';
 import { createValidateCommand } from './commands/validate.js';
 import { CliError, EXIT_CODES_HELP, ExitCode } from './exit.js';
+import { pcError } from './render.js';
 
 /** Commander error codes that mean the command line itself was wrong: exit code 2. */
 const USAGE_ERRORS = new Set([
@@ -33,7 +34,7 @@ function packageVersion(): string {
 function configure(command: Command, path: string): void {
   command
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(pc.red(text)) })
+    .configureOutput({ outputError: (text, write) => write(pcError.red(text)) })
     .showHelpAfterError(`(see \`${path} --help\`)`);
   for (const sub of command.commands) configure(sub, `${path} ${sub.name()}`);
 }
@@ -49,6 +50,7 @@ function createProgram(): Command {
     .addCommand(createDemoCommand())
     .addCommand(createStatusCommand())
     .addCommand(createHistoryCommand())
+    .addCommand(createGraphCommand())
     .addCommand(createDiagramCommand())
     .addCommand(createValidateCommand())
     .addCommand(createServeCommand())
@@ -69,18 +71,31 @@ function report(error: unknown): number {
   if (error instanceof CliError) {
     const text =
       error.exitCode === ExitCode.INTERRUPTED ? error.message : `error: ${error.message}`;
-    process.stderr.write(`${pc.red(text)}\n`);
+    process.stderr.write(`${pcError.red(text)}\n`);
     return error.exitCode;
   }
   if (error instanceof TaskRuntimeError) {
-    process.stderr.write(`${pc.red(`error: ${error.message}`)}\n`);
+    process.stderr.write(`${pcError.red(`error: ${error.message}`)}\n`);
     return ExitCode.FAILURE;
   }
   process.stderr.write(
-    `${pc.red('error: unexpected failure; this is a bug in task-runtime, please report it with the command you ran.')}\n` +
+    `${pcError.red('error: unexpected failure; this is a bug in task-runtime, please report it with the command you ran.')}\n` +
       `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );
   return ExitCode.FAILURE;
+}
+
+/**
+ * Ends the process quietly once the reader of `stream` has gone (`task-runtime --help | head -1`): the rest of the
+ * output has nobody to read it. Any other write error is reported on stderr, with exit code 1.
+ */
+function exitWhenClosed(stream: NodeJS.WriteStream, name: string): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(Number(process.exitCode ?? ExitCode.OK));
+    if (stream !== process.stderr)
+      process.stderr.write(`error: cannot write to ${name}: ${error.message}\n`);
+    process.exit(ExitCode.FAILURE);
+  });
 }
 
 /** Runs the program on `argv` and returns the process exit code. */
@@ -93,4 +108,6 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+exitWhenClosed(process.stdout, 'stdout');
+exitWhenClosed(process.stderr, 'stderr');
 process.exitCode = await main(process.argv);

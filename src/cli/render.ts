@@ -1,6 +1,29 @@
 import { stripVTControlCharacters } from 'node:util';
-import pc from 'picocolors';
+import picocolors from 'picocolors';
 import type { TaskStatus } from '../index.js';
+
+/** What {@link colorEnabled} reads of an output stream. */
+interface OutputStream {
+  readonly isTTY?: boolean;
+}
+
+/**
+ * Whether to colour what is written to `stream`: `FORCE_COLOR` forces colour unless it is `0` or `false` (and wins
+ * over `NO_COLOR`, as in Node), a non-empty `NO_COLOR` turns it off, and otherwise only a terminal (not
+ * `TERM=dumb`) gets colour: a pipe or a file never does, on CI neither.
+ */
+export function colorEnabled(env: NodeJS.ProcessEnv, stream: OutputStream): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined) return force !== '0' && force.toLowerCase() !== 'false';
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  return stream.isTTY === true && env.TERM !== 'dumb';
+}
+
+/** The colours of what the command line prints on stdout; plain text when {@link colorEnabled} says no. */
+export const pc = picocolors.createColors(colorEnabled(process.env, process.stdout));
+
+/** The colours of what the command line prints on stderr (errors), decided for stderr on its own. */
+export const pcError = picocolors.createColors(colorEnabled(process.env, process.stderr));
 
 /** A status word in its colour: green merged, red failed, yellow running, cyan pr_created, dim pending. */
 export function colorStatus(status: TaskStatus | string): string {

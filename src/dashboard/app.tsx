@@ -111,11 +111,12 @@ export function createDashboardApp(options: DashboardOptions): Hono {
   });
 
   app.get('/', async (c) => {
-    const summaries = (await readStoredTasks(store)).map(summarize);
+    const entries = await readStoredTasks(store);
+    const summaries = entries.map(summarize);
     const counts = countByStatus(summaries);
     const [lifecycle, dependencies] = await Promise.all([
       lifecycleSvg(counts),
-      dependencySvg(summaries),
+      dependencySvg(entries),
     ]);
     const data = {
       summaries,

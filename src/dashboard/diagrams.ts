@@ -1,9 +1,10 @@
-import { type DependencyNode, dependencyGraphDot } from '../diagram/dependencyGraph.js';
+import { dependencyGraphDot, dependencyNodesOf } from '../diagram/dependencyGraph.js';
 import { renderSvg } from '../diagram/graphviz.js';
 import { machineToDot } from '../diagram/lifecycleDot.js';
 import type { TaskStatus } from '../index.js';
 import { statusFilterPath, taskPagePath } from './paths.js';
-import type { ShownStatus, TaskSummary } from './summary.js';
+import type { StoredEntry } from './storedTasks.js';
+import type { ShownStatus } from './summary.js';
 
 /** Above this many nodes the overview does not lay the dependency graph out (Graphviz takes ~0.5 s for 500). */
 export const MAX_GRAPH_NODES = 600;
@@ -33,31 +34,16 @@ export function lifecycleSvg(counts: Readonly<Record<ShownStatus, number>>): Pro
   );
 }
 
-/** The dependency graph's nodes: every summary, plus a `missing` node for each dependency not stored. */
-export function dependencyNodes(summaries: readonly TaskSummary[]): DependencyNode[] {
-  const stored = new Set(summaries.map((summary) => summary.id));
-  const nodes: DependencyNode[] = summaries.map((summary) => ({
-    id: summary.id,
-    role: summary.role ?? '',
-    status: summary.status,
-    blockedBy: summary.blockedBy,
-    dependencies: summary.dependencies,
-  }));
-  const missing = new Set<string>();
-  for (const summary of summaries) {
-    for (const id of summary.dependencies) if (!stored.has(id)) missing.add(id);
-  }
-  for (const id of [...missing].sort()) {
-    nodes.push({ id, role: '', status: 'missing', blockedBy: null, dependencies: [] });
-  }
-  return nodes;
-}
-
 /** The dependency graph as SVG (nodes link to task pages), or why it is not drawn. */
 export async function dependencySvg(
-  summaries: readonly TaskSummary[],
+  entries: readonly StoredEntry[],
 ): Promise<{ readonly svg: string | null; readonly note: string | null }> {
-  const nodes = dependencyNodes(summaries);
+  const nodes = dependencyNodesOf(
+    entries.map((entry) => ({
+      id: entry.id,
+      snapshot: entry.kind === 'task' ? entry.persisted : null,
+    })),
+  );
   if (nodes.length === 0) return { svg: null, note: 'No tasks are stored yet.' };
   if (nodes.length > MAX_GRAPH_NODES) {
     return {

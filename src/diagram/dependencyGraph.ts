@@ -17,7 +17,7 @@ export interface DependencyNode {
   readonly dependencies: readonly string[];
 }
 
-/** A stored task as a tool read it: its snapshot, or null and the problem when it cannot be read. */
+/** A stored task as a tool read it: its snapshot, or null (and what is wrong, for the tool's own report) when it cannot be read. */
 export interface StoredTaskView {
   readonly id: string;
   readonly snapshot: PersistedTaskRuntime | null;
@@ -43,9 +43,7 @@ const FONT = 'Helvetica';
  * snapshot; `corrupt` when the snapshot is null), then one `missing` node per id depended on but not stored.
  * The result is sorted by id, whatever the input order.
  */
-export function dependencyNodesOf(
-  stored: readonly { id: string; snapshot: PersistedTaskRuntime | null; problem?: string }[],
-): DependencyNode[] {
+export function dependencyNodesOf(stored: readonly StoredTaskView[]): DependencyNode[] {
   const nodes = new Map<string, DependencyNode>();
   for (const { id, snapshot } of stored) {
     nodes.set(
@@ -215,15 +213,25 @@ const MERMAID_KEYWORDS = new Set([
   'accdescr',
   'acctitle',
 ]);
-/** Characters a Mermaid label holds as they are; every other one is written as Mermaid's `#<code>;` entity. */
-const MERMAID_PLAIN = /[A-Za-z0-9 _.,:/@+=()-]/;
+/** Characters that mean something inside a quoted Mermaid label (quote, entity, HTML, Markdown, escape). */
+const MERMAID_SPECIAL = '"#&<>`\\';
 
-/** `text` as the inside of a quoted Mermaid label: every character outside {@link MERMAID_PLAIN} as `#<code>;`. */
+/** Whether Mermaid shows the code point as it is inside a quoted label (no control, no lone surrogate, not special). */
+function isMermaidPlain(char: string, code: number): boolean {
+  if (code < 0x20 || code === 0x7f || (code >= 0xd800 && code <= 0xdfff)) return false;
+  return !MERMAID_SPECIAL.includes(char);
+}
+
+/**
+ * `text` as the inside of a quoted Mermaid label: quotes, `#`, `&`, `<`, `>`, backticks, backslashes and control
+ * characters as Mermaid's `#<code>;` entities; U+0000 and lone surrogates as `#65533;` (U+FFFD).
+ */
 function mermaidText(text: string): string {
   let out = '';
   for (const char of text) {
     const code = char.codePointAt(0) ?? 0;
-    out += MERMAID_PLAIN.test(char) ? char : `#${code === 0 ? 0xfffd : code};`;
+    if (isMermaidPlain(char, code)) out += char;
+    else out += `#${code === 0 || (code >= 0xd800 && code <= 0xdfff) ? 0xfffd : code};`;
   }
   return out;
 }
@@ -251,8 +259,8 @@ function mermaidKeys(ordered: readonly DependencyNode[]): Map<string, string> {
 
 /**
  * The dependency graph as a Mermaid `flowchart LR`: edges dependency → dependent, a `classDef` per status (the
- * `STATUS_COLOURS`) and one `blocked` (dashed red border); every label quoted, its text as Mermaid entities where
- * it is not plain, lines joined with `<br>`; ids that are not Mermaid-safe get generated keys (`n0`, `n1`…).
+ * `STATUS_COLOURS`) and one `blocked` (dashed red border); every label quoted, its special characters as Mermaid
+ * entities, lines joined with `<br>`; ids that are not Mermaid-safe get generated keys (`n0`, `n1`…).
  * Deterministic, in the same node order as {@link dependencyGraphDot}.
  */
 export function dependencyGraphMermaid(nodes: readonly DependencyNode[]): string {

@@ -145,7 +145,7 @@ export function hasAttemptLeft(context: TaskContext): boolean {
   return context.maxAttempts === null || context.attemptNum + 1 < context.maxAttempts;
 }
 
-/** The name of one of {@link taskGuards}. */
+/** The name of one of the guards of {@link taskMachine}, as a refusal names it in its `reason`. */
 export type TaskGuardName = keyof typeof taskGuards;
 
 /** Record-keeping that is legal before and during a run, not after it. */
@@ -262,6 +262,7 @@ export const taskMachine = setup({
 }).createMachine({
   id: 'task',
   initial: 'pending',
+  /** The context a task starts with: its spec, attempt 0, no error, an empty ledger. */
   context: ({ input }) => ({
     task: input.task,
     maxAttempts: input.maxAttempts ?? null,

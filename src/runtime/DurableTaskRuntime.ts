@@ -1,11 +1,12 @@
 import type { AgentAddress } from '../agent/AgentAddress.js';
-import { InvalidArgumentError, SnapshotError } from '../errors.js';
+import { SnapshotError } from '../errors.js';
 import type { TaskStatus } from '../machines/status.js';
 import type { AttemptRecord, TaskEvent } from '../machines/taskMachine.js';
 import type { LeaseRef, TaskStore } from '../store/TaskStore.js';
 import { createTask, type Task, type TaskInput } from '../task/createTask.js';
 import { addListener, notifyListeners, type TaskListener, type TaskRecord } from './records.js';
 import type { PersistedTaskRuntime } from './snapshot.js';
+import { checkSameSpec, restoreStored } from './storedTask.js';
 import {
   type TaskArtifactsView,
   TaskRuntime,
@@ -95,16 +96,7 @@ export class DurableTaskRuntime {
     const spec = createTask(task);
     const stored = await DurableTaskRuntime.load(store, spec.id, options);
     if (stored === null) return DurableTaskRuntime.create(store, spec, options);
-    const changed = (Object.keys(spec) as (keyof Task)[]).find(
-      (key) => JSON.stringify(spec[key]) !== JSON.stringify(stored.task[key]),
-    );
-    if (changed !== undefined) {
-      throw new InvalidArgumentError(
-        `task.${changed}`,
-        `${JSON.stringify(stored.task[changed])} as stored for task '${spec.id}' (a task's spec never changes; delete the stored task to start it over)`,
-        JSON.stringify(spec[changed]),
-      );
-    }
+    checkSameSpec(spec, stored.task);
     return stored;
   }
 
@@ -264,28 +256,5 @@ export class DurableTaskRuntime {
       }
       for (const record of records) notifyListeners(this.#listeners, record);
     });
-  }
-}
-
-function restoreStored(
-  taskId: string,
-  snapshot: unknown,
-  options: TaskRuntimeOptions,
-): TaskRuntime {
-  try {
-    const runtime = TaskRuntime.restore(snapshot, options);
-    if (runtime.task.id !== taskId) {
-      throw new SnapshotError(
-        'context.task.id',
-        `is '${runtime.task.id}', not the id it is stored under`,
-        taskId,
-      );
-    }
-    return runtime;
-  } catch (error) {
-    if (error instanceof SnapshotError && error.taskId === null) {
-      throw new SnapshotError(error.path, error.problem, taskId);
-    }
-    throw error;
   }
 }

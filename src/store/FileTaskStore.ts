@@ -197,7 +197,7 @@ export class FileTaskStore implements TaskStore {
     });
   }
 
-  /** @inheritDoc Ids too long to be a file name are read from their document; unreadable ones are left out. */
+  /** The ids of every stored task, sorted; ids too long to be a file name are read from their document, unreadable ones are left out. */
   async list(): Promise<string[]> {
     this.#checkOpen('list');
     const ids = await this.#mapTasks(async (name, known) => {

@@ -171,7 +171,10 @@ export class PostgresTaskStore implements TaskStore {
     return row === undefined ? null : { snapshot: row.snapshot, revision: row.revision };
   }
 
-  /** @inheritDoc U+0000 cannot be stored in jsonb: a snapshot holding it gets InvalidArgumentError. */
+  /**
+   * Stores a snapshot if the stored revision is `expectedRevision` (and `lease` is current); resolves to the new
+   * revision. U+0000 cannot be stored in jsonb: a snapshot holding it gets InvalidArgumentError.
+   */
   async save(taskId: string, snapshot: unknown, options: SaveOptions): Promise<number> {
     this.#checkOpen('save');
     checkTaskId(taskId);

@@ -32,11 +32,18 @@ function checkBuilt(): void {
     throw new Error(`${MAIN} is missing: run \`npm run build\` before the CLI tests`);
 }
 
-/** Starts `task-runtime …args` (colour off, stdout a pipe, so plain output). */
-export function startCli(args: readonly string[]): CliProcess {
+/** Variables to set for one run, or to unset (`undefined`). */
+export type CliEnv = Readonly<Record<string, string | undefined>>;
+
+/** Starts `task-runtime …args` (colour off unless `changes` says otherwise, stdout a pipe, so plain output). */
+export function startCli(args: readonly string[], changes: CliEnv = {}): CliProcess {
   checkBuilt();
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.FORCE_COLOR;
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
   // In a temporary working directory: even a default --dir never reaches the repository's .task-runtime.
   const watched = watchProcess(
     spawn(process.execPath, [MAIN, ...args], { env, cwd: workingDir() }),
@@ -72,8 +79,8 @@ export async function helpOf(command: Command): Promise<string> {
 }
 
 /** Runs `task-runtime …args` to the end. */
-export function runCli(args: readonly string[]): Promise<CliResult> {
-  return startCli(args).done;
+export function runCli(args: readonly string[], changes: CliEnv = {}): Promise<CliResult> {
+  return startCli(args, changes).done;
 }
 
 /** Kills every command still running (for afterEach); resolves once they exited. */

@@ -3,6 +3,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 
 const SRC = resolve(__dirname, '..', '..', 'src');
 const CLI_PACKAGES = ['commander', 'cli-progress', 'picocolors', 'hono', '@hono/node-server'];
+/** Optional peers: only the entry points that need them may load them. */
+const OPTIONAL_PEERS = ['pg', '@opentelemetry/api'];
 
 /** Every module reachable from `entry` through static imports and re-exports: relative files, and bare package names. */
 function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
@@ -38,6 +40,15 @@ describe('the library import path', () => {
         .filter((file) => file.startsWith('cli') || file.startsWith('dashboard')),
     ).toEqual([]);
     expect([...packages].filter((name) => CLI_PACKAGES.includes(name))).toEqual([]);
+  });
+
+  it('should load @opentelemetry/api only from the task-runtime/opentelemetry entry point', () => {
+    const library = importGraph(join(SRC, 'index.ts'));
+    expect([...library.packages].filter((name) => name.startsWith('@opentelemetry/'))).toEqual([]);
+    const tracing = importGraph(join(SRC, 'opentelemetry', 'instrument.ts'));
+    expect([...tracing.packages].filter((name) => OPTIONAL_PEERS.includes(name))).toEqual([
+      '@opentelemetry/api',
+    ]);
   });
 
   it('should see the CLI packages from src/cli/main.ts (the check itself works)', () => {

@@ -13,7 +13,7 @@ const { version } = JSON.parse(
   version: string;
 };
 
-const COMMANDS = ['demo', 'status', 'history', 'diagram', 'validate'] as const;
+const COMMANDS = ['demo', 'status', 'history', 'graph', 'diagram', 'validate'] as const;
 
 describe('task-runtime usage', () => {
   it('should print the version from package.json with --version', async () => {

@@ -5,12 +5,25 @@ import {
   renderSvg,
   xmlSafe,
 } from '../../src/diagram/graphviz.js';
+import { killRunning, startFixture } from '../support/childProcess.js';
 import { anchorOf, HOSTILE_TEXTS, svgNodes, textLines } from './svgRead.js';
 import { parseXml } from './xml.js';
 
 const shown = xmlSafe;
 
 describe('renderSvg', () => {
+  afterEach(killRunning);
+
+  it("should load Graphviz only on the first render, never with import 'task-runtime' (built dist/)", async () => {
+    const fixture = startFixture('vizLoading.mjs', []);
+    const steps = [await fixture.nextLine(), await fixture.nextLine(), await fixture.nextLine()];
+    expect(steps.map((line) => JSON.parse(line))).toEqual([
+      { step: 'index', viz: false },
+      { step: 'diagram modules', viz: false },
+      { step: 'renderSvg', viz: true },
+    ]);
+  });
+
   it('should render DOT to an inline-ready SVG: no XML prolog, doctype or generator comment', async () => {
     const svg = await renderSvg('digraph { a -> b }');
     expect(svg.startsWith('<svg')).toBe(true);

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import pc from 'picocolors';
 import {
   type AttemptRecord,
   DurableTaskRuntime,
@@ -9,7 +8,7 @@ import {
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
 import { dirOption } from '../options.js';
 import { dirFlag, shellQuote } from '../paths.js';
-import { colorStatus, formatDuration, formatTime, heading, table } from '../render.js';
+import { colorStatus, formatDuration, formatTime, heading, pc, table } from '../render.js';
 import { openExistingStore } from '../store.js';
 
 const HELP_AFTER = `

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import pc from 'picocolors';
 import { SnapshotError, TaskRuntime } from '../../index.js';
 import {
   FORMAT as FILE_STORE_FORMAT,
@@ -8,6 +7,7 @@ import {
 } from '../../store/FileTaskStore.js';
 import { describeValue, isRecord } from '../../validation.js';
 import { CliError, EXIT_CODES_HELP, ExitCode } from '../exit.js';
+import { pc } from '../render.js';
 
 const HELP_AFTER = `
 The file holds either a snapshot, as written by JSON.stringify(runtime.persist()), or a FileTaskStore

@@ -1,7 +1,6 @@
 import { MultiBar, type SingleBar } from 'cli-progress';
-import pc from 'picocolors';
 import type { DurableTaskRuntime, RejectionRecord, TransitionRecord } from '../../index.js';
-import { colorStatus, formatTime, table } from '../render.js';
+import { colorStatus, formatTime, pc, table } from '../render.js';
 import { type DemoRun, isSettled } from './orchestrator.js';
 import { type DemoReporter, transitionDetail } from './reporter.js';
 

@@ -1,6 +1,5 @@
-import pc from 'picocolors';
 import type { DurableTaskRuntime } from '../../index.js';
-import { colorStatus, formatDuration, heading, table } from '../render.js';
+import { colorStatus, formatDuration, heading, pc, table } from '../render.js';
 import type { DemoSettings } from './graph.js';
 
 /** The run-defining options as a command line would give them, e.g. `--tasks 12 --seed 42 …`. */
