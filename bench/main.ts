@@ -13,6 +13,7 @@ import { createActor } from 'xstate';
 import { IllegalTransitionError } from '../src/errors.js';
 import { type TaskEvent, taskMachine } from '../src/machines/taskMachine.js';
 import { TaskRuntime } from '../src/runtime/TaskRuntime.js';
+import { dashboardRow } from './dashboard.js';
 import {
   LIFECYCLE_EVENTS,
   runLifecycle,
@@ -629,6 +630,7 @@ async function main(): Promise<void> {
     ...(await graphRows()),
     ...(await historyRows()),
     ...(await postgresRows()),
+    await dashboardRow(settings),
   ];
   const order = [
     'accepted command: addConcern',

@@ -6,6 +6,7 @@ import { createDemoCommand } from './commands/demo.js';
 import { createDiagramCommand } from './commands/diagram.js';
 import { createGraphCommand } from './commands/graph.js';
 import { createHistoryCommand } from './commands/history.js';
+import { createServeCommand } from './commands/serve.js';
 import { createStatusCommand } from './commands/status.js';
 import { createValidateCommand } from './commands/validate.js';
 import { CliError, EXIT_CODES_HELP, ExitCode } from './exit.js';
@@ -52,6 +53,7 @@ function createProgram(): Command {
     .addCommand(createGraphCommand())
     .addCommand(createDiagramCommand())
     .addCommand(createValidateCommand())
+    .addCommand(createServeCommand())
     .addHelpText(
       'after',
       `\nRun \`task-runtime <command> --help\` for a command's options.\n${EXIT_CODES_HELP}`,

@@ -344,6 +344,22 @@ export class PostgresTaskStore implements TaskStore {
     return rows.map((row) => row.task_id.toString('utf8')).sort();
   }
 
+  /**
+   * A value that changes whenever any task is saved, created or deleted, in one cheap query: every save and delete
+   * adds one to a row's revision and rows are never removed, so the sum of all revisions only grows. For watchers
+   * such as `task-runtime serve`, which poll it instead of loading every task.
+   */
+  async changeMark(): Promise<string> {
+    this.#checkOpen('changeMark');
+    const { rows } = await this.#query<{ mark: string }>(
+      null,
+      'changeMark',
+      `SELECT coalesce(sum(revision), 0)::text AS mark FROM ${this.#quoted}`,
+      [],
+    );
+    return rows[0]?.mark ?? '0';
+  }
+
   /** @inheritDoc */
   async close(): Promise<void> {
     if (this.#closed) return;

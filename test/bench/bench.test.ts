@@ -30,6 +30,10 @@ const EXPECTED_ROWS = [
   'file store: save after',
   'file store: load after',
   'file store: files per task after',
+  'graph command:',
+  'graph ready()',
+  'graph open:',
+  'dashboard: overview',
   ...(process.env.TASK_RUNTIME_PG_URL
     ? [
         'PostgreSQL store: save, 1 worker',

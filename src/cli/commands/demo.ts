@@ -10,6 +10,7 @@ import { CliError, EXIT_CODES_HELP, ExitCode } from '../exit.js';
 import { dirOption, integerIn, rate } from '../options.js';
 import { dirFlag, shellQuote } from '../paths.js';
 import { openStore } from '../store.js';
+import { DEFAULT_PORT } from './serve.js';
 
 /** The options of `task-runtime demo`, as commander parses them. */
 interface DemoOptions extends DemoSettings {
@@ -243,5 +244,8 @@ function printSummary(settings: DemoSettings, run: DemoRun, dir: string): void {
   console.log(
     `\nSaved in ${shellQuote(dir)}. Look closer: task-runtime status${dirFlag(dir)} · ` +
       `task-runtime history <task-id>${dirFlag(dir)}`,
+  );
+  console.log(
+    `See it live in the browser: task-runtime serve${dirFlag(dir)}, then open http://127.0.0.1:${DEFAULT_PORT}/`,
   );
 }

@@ -1,0 +1,193 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import pc from 'picocolors';
+import type { DashboardServer } from '../../dashboard/server.js';
+import { PostgresTaskStore, TaskRuntimeError, type TaskStore } from '../../index.js';
+import { CliError, ExitCode } from '../exit.js';
+import { dirOption, integerIn } from '../options.js';
+import { shellQuote } from '../paths.js';
+import { openExistingStore } from '../store.js';
+
+/** The port `serve` listens on unless `--port` says otherwise. */
+export const DEFAULT_PORT = 4280;
+
+const HELP_AFTER = `
+A read-only web dashboard over a task store: counts per status, the lifecycle diagram with each state's
+count, the dependency graph coloured by status (blocked tasks marked), a table of every task that you can
+filter by status and search by id, and a page per task (spec, state, artifacts, attempt timeline, raw
+snapshot). What any process saves appears in open pages within about a second, without a reload. JSON for
+other tools: /api/tasks and /api/tasks/<id>. Every asset is served by the command itself (works offline).
+
+It listens on 127.0.0.1 (this machine only) unless --host says otherwise; the dashboard has no
+authentication, so another --host lets anyone who can reach it read every stored task. It never writes to
+the store. Stop it with Ctrl-C (exit code 0).
+
+Examples:
+  $ task-runtime serve
+  $ task-runtime serve --dir /tmp/store --port 0
+  $ task-runtime serve --pg postgresql://me@127.0.0.1:5432/tasks
+
+Exit codes:
+  0    stopped with Ctrl-C or SIGTERM
+  1    the store cannot be read, or the address cannot be listened on
+  2    usage error (unknown option, bad option value, both --dir and --pg)`;
+
+/** The options of `task-runtime serve`, as commander parses them. */
+interface ServeOptions {
+  readonly dir: string;
+  readonly pg?: string;
+  readonly pgTable: string;
+  readonly port: number;
+  readonly host: string;
+}
+
+/** A connection string with its password replaced by `***`, to print. */
+function withoutPassword(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    if (url.password !== '') url.password = '***';
+    return url.href;
+  } catch {
+    return 'the given PostgreSQL server';
+  }
+}
+
+/** Opens the store to serve and reads its list once, so a store that cannot be read fails now, not per page. */
+async function openServedStore(
+  options: ServeOptions,
+): Promise<{ store: TaskStore; label: string }> {
+  let store: TaskStore;
+  let label: string;
+  if (options.pg === undefined) {
+    store = await openExistingStore(options.dir);
+    label = shellQuote(options.dir);
+  } else {
+    try {
+      // migrate: false, so the dashboard never creates anything; a missing table fails the first list() below.
+      const pgStore = await PostgresTaskStore.connect({
+        connectionString: options.pg,
+        table: options.pgTable,
+        migrate: false,
+      });
+      store = pgStore;
+      label = `${withoutPassword(options.pg)} (table ${pgStore.table})`;
+    } catch (error) {
+      if (error instanceof TaskRuntimeError) throw new CliError(error.message);
+      throw error;
+    }
+  }
+  try {
+    await store.list();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    if (!(error instanceof Error)) throw error;
+    throw new CliError(`Cannot read the tasks of ${label}: ${error.message}`);
+  }
+  return { store, label };
+}
+
+/** Why the server could not listen, as a sentence with what to do. */
+function listenProblem(error: NodeJS.ErrnoException, host: string, port: number): string {
+  if (error.code === 'EADDRINUSE') {
+    return `Port ${port} on ${host} is in use. Pass another --port, or --port 0 for any free port.`;
+  }
+  if (error.code === 'EACCES') {
+    return `Not allowed to listen on port ${port} (ports below 1024 need privileges). Pass another --port.`;
+  }
+  return `Cannot listen on ${host}:${port}: ${error.message}. Check --host (an address of this machine).`;
+}
+
+/**
+ * Listens for Ctrl-C and SIGTERM from now on: the returned promise resolves on the first one once `isServing()`,
+ * while before that (still connecting) the process ends at once with exit code 130.
+ */
+function stopRequested(isServing: () => boolean): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      if (!isServing()) process.exit(ExitCode.INTERRUPTED);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/** `task-runtime serve`: the live, read-only dashboard over a store, until Ctrl-C. */
+export function createServeCommand(): Command {
+  return new Command('serve')
+    .description('serve a live, read-only dashboard of a task store in the browser')
+    .addOption(dirOption('the task store directory (a FileTaskStore)').conflicts('pg'))
+    .addOption(
+      new Option(
+        '--pg <url>',
+        'serve a PostgresTaskStore instead: its connection string',
+      ).argParser((value) => {
+        if (value.trim() === '') {
+          throw new InvalidArgumentError('Expected a PostgreSQL connection string.');
+        }
+        return value;
+      }),
+    )
+    .addOption(
+      new Option('--pg-table <name>', 'the table of the PostgresTaskStore').default(
+        'task_runtime_tasks',
+      ),
+    )
+    .addOption(
+      new Option('-p, --port <port>', 'the port to listen on; 0 for any free port (0-65535)')
+        .default(DEFAULT_PORT)
+        .argParser(integerIn(0, 65_535)),
+    )
+    .addOption(
+      new Option(
+        '--host <address>',
+        'the address to listen on; anything but loopback is reachable by others',
+      )
+        .default('127.0.0.1')
+        .argParser((value) => {
+          if (value.trim() === '' || /[\s/]/.test(value)) {
+            throw new InvalidArgumentError('Expected an IP address or a host name.');
+          }
+          return value;
+        }),
+    )
+    .addHelpText('after', HELP_AFTER)
+    .action(async (options: ServeOptions) => {
+      // Listening for Ctrl-C before anything is printed: whoever reads the URL may stop the server at once.
+      let server: DashboardServer | null = null;
+      const stop = stopRequested(() => server !== null);
+      const { store, label } = await openServedStore(options);
+      // Loaded here, so that the other commands never load Hono.
+      const { isLoopback, startDashboard } = await import('../../dashboard/server.js');
+      try {
+        try {
+          server = await startDashboard({
+            store,
+            storeLabel: label,
+            host: options.host,
+            port: options.port,
+          });
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (typeof code !== 'string') throw error;
+          throw new CliError(
+            listenProblem(error as NodeJS.ErrnoException, options.host, options.port),
+          );
+        }
+        console.log(`Serving ${label} at ${server.url}`);
+        if (!isLoopback(options.host)) {
+          process.stderr.write(
+            `${pc.yellow(`warning: listening on ${options.host}: the dashboard has no authentication, so anyone who can reach this address and port can read every stored task.`)}\n`,
+          );
+        }
+        console.log('Read-only; live updates as tasks are saved. Press Ctrl-C to stop.');
+        await stop;
+        await server.close();
+        console.log('Stopped.');
+        process.exitCode = ExitCode.OK;
+      } finally {
+        await store.close();
+      }
+    });
+}
