@@ -32,6 +32,8 @@ const graph = TaskGraph.fromTasks([
 ]);
 const clock = () => new Date('2026-01-05T09:00:00.000Z');
 const options = { maxAttempts: 2, clock };
+/** Every stored status once 'a' failed finally: all its dependents blocked, 'e' untouched. */
+const A_FAILED_FINALLY = { a: 'failed', b: 'failed', c: 'failed', d: 'failed', e: 'pending' };
 
 describe('DurableTaskGraphRuntime', () => {
   const dirs = tempDirs('durable-graph-');
@@ -90,13 +92,7 @@ describe('DurableTaskGraphRuntime', () => {
     const records: TaskRecord[] = [];
     run.subscribe((record) => records.push(record));
     await run.markFailed('a', 'spec is wrong', { retryable: false });
-    expect(await storedStatuses()).toEqual({
-      a: 'failed',
-      b: 'failed',
-      c: 'failed',
-      d: 'failed',
-      e: 'pending',
-    });
+    expect(await storedStatuses()).toEqual(A_FAILED_FINALLY);
     const c = readPersistedTaskRuntime((await observer.load('c'))?.snapshot);
     expect(blockedByOf(c)).toBe('b');
     expect(records.map((record) => record.taskId)).toEqual(['a', 'b', 'c', 'd']);
@@ -153,13 +149,7 @@ describe('DurableTaskGraphRuntime', () => {
     });
     const run = await DurableTaskGraphRuntime.open(store, graph, options);
     expect(run.task('b').blockedBy).toBe('a');
-    expect(await storedStatuses()).toEqual({
-      a: 'failed',
-      b: 'failed',
-      c: 'failed',
-      d: 'failed',
-      e: 'pending',
-    });
+    expect(await storedStatuses()).toEqual(A_FAILED_FINALLY);
     expect((await observer.load('b'))?.revision).toBe(2);
   });
 
@@ -212,7 +202,7 @@ describe('DurableTaskGraphRuntime', () => {
         const aFailed = n > 1 || fault === 'failAfterWrite';
         expect(statuses).toEqual(
           aFailed
-            ? { a: 'failed', b: 'failed', c: 'failed', d: 'failed', e: 'pending' }
+            ? A_FAILED_FINALLY
             : { a: 'pending', b: 'pending', c: 'pending', d: 'pending', e: 'pending' },
         );
         for (const id of graph.taskIds) {

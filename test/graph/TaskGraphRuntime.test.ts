@@ -5,6 +5,7 @@ import { TaskGraph } from '../../src/graph/TaskGraph.js';
 import { TaskGraphRuntime } from '../../src/graph/TaskGraphRuntime.js';
 import type { TaskRecord } from '../../src/runtime/records.js';
 import type { TaskInput } from '../../src/task/createTask.js';
+import { illegalTransition } from '../support/errors.js';
 
 const task = (id: string, ...dependencies: string[]): TaskInput => ({
   id,
@@ -29,23 +30,13 @@ function merge(run: TaskGraphRuntime, id: string): void {
   run.markPrMerged(id);
 }
 
-function refusal(call: () => void): IllegalTransitionError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(IllegalTransitionError);
-    return error as IllegalTransitionError;
-  }
-  throw new Error('expected an IllegalTransitionError');
-}
-
 describe('TaskGraphRuntime', () => {
   describe('dependencies first', () => {
     it('should refuse START while a dependency is not merged, naming each one and its status', () => {
       const run = new TaskGraphRuntime(pipeline(), { clock: fixedClock });
       run.markRunning('spec');
       const before = JSON.stringify(run.persist());
-      const error = refusal(() => run.markRunning('impl'));
+      const error = illegalTransition(() => run.markRunning('impl'));
       expect(error.reason).toBe('dependenciesNotMerged');
       expect(error.taskId).toBe('impl');
       expect(error.status).toBe('pending');
@@ -69,9 +60,11 @@ describe('TaskGraphRuntime', () => {
     it("should report the task's own refusal before the graph's", () => {
       const run = new TaskGraphRuntime(pipeline(), { maxAttempts: 3 });
       run.markFailed('tests', 'not ready', { retryable: true });
-      expect(refusal(() => run.markRunning('tests')).reason).toBe('illegalInStatus');
+      expect(illegalTransition(() => run.markRunning('tests')).reason).toBe('illegalInStatus');
       run.resetForRetry('tests');
-      expect(refusal(() => run.markRunning('tests')).reason).toBe('isCurrentAttemptUnused');
+      expect(illegalTransition(() => run.markRunning('tests')).reason).toBe(
+        'isCurrentAttemptUnused',
+      );
     });
 
     it('should list in ready() exactly the tasks whose START is accepted, in topological order', () => {
