@@ -323,7 +323,7 @@ export class FileTaskStore implements TaskStore {
     return ids.sort();
   }
 
-  /** @inheritDoc Waits for the clean-up of superseded generations this instance started. */
+  /** Closes the store once the clean-up of superseded generations this instance started is done. */
   async close(): Promise<void> {
     this.#closed = true;
     await this.#housekeeping;

@@ -199,7 +199,10 @@ export class PostgresTaskStore implements TaskStore {
     return { snapshot: parseSnapshot(taskId, row.snapshot_json), revision: row.revision };
   }
 
-  /** @inheritDoc The snapshot is kept as its exact JSON text: every string round-trips, U+0000 included. */
+  /**
+   * Stores a snapshot if the stored revision is `expectedRevision` (and `lease` is current); resolves to the new
+   * revision. The snapshot is kept as its exact JSON text: every string round-trips, U+0000 included.
+   */
   async save(taskId: string, snapshot: unknown, options: SaveOptions): Promise<number> {
     this.#checkOpen('save');
     checkTaskId(taskId);
