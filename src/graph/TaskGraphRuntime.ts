@@ -342,10 +342,9 @@ export class TaskGraphRuntime {
   }
 
   /** Brings the task's entry of {@link TaskGraphRuntime.#startable} up to date after a change. */
-  #noteStatus(taskId: string): void {
+  #noteStatus(taskId: string, index = this.graph.indexOf(taskId)): void {
     const { value, context } = this.#runtime(taskId).actor.getSnapshot();
-    const startable = value === TaskStatus.PENDING && !isAttemptUsed(context);
-    this.#startable[this.graph.indexOf(taskId)] = startable ? 1 : 0;
+    this.#startable[index] = value === TaskStatus.PENDING && !isAttemptUsed(context) ? 1 : 0;
   }
 
   #isMerged(taskId: string): boolean {
@@ -404,8 +403,10 @@ export class TaskGraphRuntime {
    */
   #apply(taskId: string, event: TaskEventType, command: (runtime: TaskRuntime) => void): string[] {
     const runtime = this.#runtime(taskId);
+    const index = this.graph.indexOf(taskId);
     return this.#reporting(() => {
-      if (event === 'START' && runtime.can(START)) {
+      // Only a task with an unmerged dependency can be refused by the graph; its own refusal comes first.
+      if (event === 'START' && this.#unmerged[index] !== 0 && runtime.can(START)) {
         const refusal = this.#dependencyRefusal(taskId, runtime);
         if (refusal !== null) {
           const { reason } = refusal;
@@ -415,7 +416,7 @@ export class TaskGraphRuntime {
       }
       const before = SETTLING_EVENTS.has(event) ? runtime.persist() : null;
       command(runtime);
-      this.#noteStatus(taskId);
+      this.#noteStatus(taskId, index);
       if (event === 'PR_MERGED') this.#countMerge(taskId, -1);
       if (before === null) return [taskId];
       try {
