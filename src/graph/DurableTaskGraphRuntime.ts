@@ -1,5 +1,5 @@
 import type { AgentAddress } from '../agent/AgentAddress.js';
-import { InvalidArgumentError, SnapshotError } from '../errors.js';
+import { SnapshotError } from '../errors.js';
 import type { TaskEventType } from '../machines/taskMachine.js';
 import {
   addListener,
@@ -15,8 +15,7 @@ import {
   type WorktreeAssignment,
 } from '../runtime/TaskRuntime.js';
 import type { TaskStore } from '../store/TaskStore.js';
-import { describeValue } from '../validation.js';
-import { TaskGraph } from './TaskGraph.js';
+import { requireGraph, type TaskGraph } from './TaskGraph.js';
 import {
   type GraphRunInternals,
   graphRunInternals,
@@ -84,13 +83,7 @@ export class DurableTaskGraphRuntime {
     graph: TaskGraph,
     options: TaskGraphRuntimeOptions = {},
   ): Promise<DurableTaskGraphRuntime> {
-    if (!(graph instanceof TaskGraph)) {
-      throw new InvalidArgumentError(
-        'graph',
-        'a TaskGraph (TaskGraph.fromTasks(tasks))',
-        describeValue(graph),
-      );
-    }
+    requireGraph(graph);
     const runtimes = new Map<string, TaskRuntime>();
     const saved = new Map<string, SavedTask>();
     for (let start = 0; start < graph.size; start += LOADS_AT_ONCE) {

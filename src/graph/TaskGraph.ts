@@ -135,6 +135,17 @@ export function unknownTask(taskId: unknown): InvalidArgumentError {
   return new InvalidArgumentError('taskId', 'the id of a task in the graph', describeValue(taskId));
 }
 
+/** Checks that a run was given a {@link TaskGraph}. @throws {InvalidArgumentError} otherwise. */
+export function requireGraph(graph: unknown): asserts graph is TaskGraph {
+  if (!(graph instanceof TaskGraph)) {
+    throw new InvalidArgumentError(
+      'graph',
+      'a TaskGraph (TaskGraph.fromTasks(tasks))',
+      describeValue(graph),
+    );
+  }
+}
+
 /** String order of ids (UTF-16 code units), the tie rule of the topological order. */
 function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -27,7 +27,7 @@ import type { Task } from '../task/createTask.js';
 import { describeValue, isRecord } from '../validation.js';
 import { blockedByOf, blockedError, isFinalFailure, type TaskStanding } from './blocking.js';
 import { MinHeap } from './MinHeap.js';
-import { TaskGraph, unknownTask } from './TaskGraph.js';
+import { requireGraph, TaskGraph, unknownTask } from './TaskGraph.js';
 
 /** Options of {@link TaskGraphRuntime}: those of every task's {@link TaskRuntime} (`inspect` sees every actor). */
 export type TaskGraphRuntimeOptions = TaskRuntimeOptions;
@@ -142,13 +142,7 @@ export class TaskGraphRuntime {
   }
 
   constructor(graph: TaskGraph, options: TaskGraphRuntimeOptions = {}) {
-    if (!(graph instanceof TaskGraph)) {
-      throw new InvalidArgumentError(
-        'graph',
-        'a TaskGraph (TaskGraph.fromTasks(tasks))',
-        describeValue(graph),
-      );
-    }
+    requireGraph(graph);
     this.graph = graph;
     this.#options = options;
     const restored = (options as RestoringOptions)[restoring];
