@@ -2,7 +2,8 @@
  * `npm run bench`: what the facade costs over raw XState, over no machine at all, and what durability costs,
  * as ratios against baselines measured in the same run, interleaved with them (absolute times vary ±20% on
  * shared machines). Prints one table and writes bench/results.json (or $BENCH_RESULTS). BENCH_QUICK=1 runs a
- * smoke-sized version in seconds. A missed target is reported, never an exit code.
+ * smoke-sized version in seconds; BENCH_ONLY=store,history runs only the groups named. A missed target is
+ * reported, never an exit code.
  */
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -468,7 +469,7 @@ async function historyRows(): Promise<ResultRow[]> {
   const short = settings.historyBase.toLocaleString('en-US');
   log(`file store history (${long} revisions vs ${short})`);
   const timings = await measureHistory(settings);
-  const maxEntries = 5;
+  const maxEntries = 10; // the guard file, `g/` and at most four generations (a directory and its document each)
   return [
     opsRow(
       `file store: save after ${long} revisions vs after ${short}`,
@@ -618,20 +619,31 @@ export function formatTable(rows: readonly ResultRow[]): string {
 async function main(): Promise<void> {
   const started = performance.now();
   log(`${settings.quick ? 'quick' : 'full'} run, ${settings.rounds} interleaved rounds per group`);
-  const rows: ResultRow[] = [
-    ...commandGroup(),
-    ...lifecycleGroup(),
-    ...canGroup(),
-    ...createGroup(),
-    ...persistGroup(),
-    await memoryRow(),
-    snapshotSizeRow(),
-    ...(await storeRows()),
-    ...(await graphRows()),
-    ...(await historyRows()),
-    ...(await postgresRows()),
-    await dashboardRow(settings),
-  ];
+  const groups: Record<string, () => ResultRow[] | Promise<ResultRow[]>> = {
+    command: commandGroup,
+    lifecycle: lifecycleGroup,
+    can: canGroup,
+    create: createGroup,
+    persist: persistGroup,
+    memory: async () => [await memoryRow()],
+    size: () => [snapshotSizeRow()],
+    store: storeRows,
+    graph: graphRows,
+    history: historyRows,
+    postgres: postgresRows,
+    dashboard: async () => [await dashboardRow(settings)],
+  };
+  const only = process.env.BENCH_ONLY?.split(',').filter((name) => name !== '');
+  const unknown = only?.filter((name) => !(name in groups)) ?? [];
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_ONLY names groups ${Object.keys(groups).join(', ')}; got ${unknown.join(', ')}`,
+    );
+  }
+  const rows: ResultRow[] = [];
+  for (const [name, group] of Object.entries(groups)) {
+    if (only === undefined || only.includes(name)) rows.push(...(await group()));
+  }
   const order = [
     'accepted command: addConcern',
     'accepted command: lifecycle pending → pr_merged',

@@ -1,13 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  close,
-  fstat,
-  fsync,
-  open as openCallback,
-  read,
-  stat as statCallback,
-  write,
-} from 'node:fs';
+import { close, fsync, open as openCallback, read, write } from 'node:fs';
 import {
   constants,
   mkdir,
@@ -18,7 +10,6 @@ import {
   rm,
   rmdir,
   stat,
-  symlink,
   unlink,
   writeFile,
 } from 'node:fs/promises';
@@ -65,8 +56,11 @@ export { DOCUMENT_VERSION, FORMAT };
 /** The directory of a task's generations: `<task>/g/<generation>/doc.json`. */
 const GENERATIONS = 'g';
 const DOCUMENT = 'doc.json';
-/** A symbolic link to the newest document, a hint that lets a read skip listing the generations. */
-const CURRENT = 'current';
+/**
+ * A symbolic link an earlier version kept to the newest document; nothing reads it any more, and the next
+ * compaction removes it (readers of that version check that no newer generation exists, so a stale one is harmless).
+ */
+const OLD_HINT = 'current';
 const GENERATION_DIR = /^[1-9][0-9]{0,15}$/;
 /** A generation file of the version 1 layout (one file per generation in the task's directory). */
 const LEGACY_FILE = /^([1-9][0-9]{0,15})\.json$/;
@@ -81,9 +75,14 @@ const LAYOUT_FILE = 'store.json';
 const LAYOUT = 2;
 /** How often an operation starts over when another writer changed the task under it (not a conflict yet). */
 const MAX_ROUNDS = 100;
+/**
+ * The superseded generations are removed by the change that creates every COMPACT_EVERY-th generation: a task
+ * holds at most this many generations, and removals come in batches (one at every change costs a third of a save).
+ */
+const COMPACT_EVERY = 4;
 /** Task directories read at once by list() and listExpired(). */
 const LIST_CONCURRENCY = 64;
-/** A read of the newest document through the hint reads this much at a time. */
+/** A read of a document reads this much at a time. */
 const READ_CHUNK = 4000; // below half of Buffer.poolSize: served from the pool
 /** Tasks whose last written generation an instance remembers (without the snapshot: about 200 bytes each). */
 const REMEMBERED_TASKS = 16_384;
@@ -95,8 +94,6 @@ const openFd = promisify(openCallback);
 const readFd = promisify(read);
 const writeFd = promisify(write);
 const fsyncFd = promisify(fsync);
-const fstatFd = promisify(fstat);
-const statPath = promisify(statCallback);
 const closeFd = promisify(close);
 
 /** The newest generation of a task as read from disk. */
@@ -137,13 +134,13 @@ const ascending = (a: number, b: number): number => a - b;
 
 /**
  * The embedded default store: one directory per task under `dir/tasks`; in it, `g/<generation>/doc.json` holds the
- * newest generation of the task (and, for a moment, the one before it).
+ * newest generation of the task and at most three superseded ones.
  *
  * A change (save, delete, claim, renew, release) that read generation N writes the document of N + 1 into a new
  * directory inside N's (`g/N/p-…/doc.json`), fsyncs it, renames that directory to `g/N+1` and fsyncs `g`. The
  * rename fails when `g/N+1` exists, so of all writers that read N — in this process or any other on the machine —
  * exactly one creates N + 1: a compare-and-set without lock files, hence without stale locks after a SIGKILL.
- * The winner then removes the generations before N + 1, oldest first and one at a time. A writer that read N and
+ * Every fourth generation's writer then removes the generations before it, oldest first and one at a time. A writer that read N and
  * stalled can never win later: its directory lived inside N's, and N is only removed after N + 1 exists, so its
  * rename either meets N + 1 or finds its own directory gone. A task's directory therefore holds a bounded number
  * of files whatever its history. A delete writes a tombstone, so revisions and fencing tokens are never reused.
@@ -204,7 +201,7 @@ export class FileTaskStore implements TaskStore {
   async load(taskId: string): Promise<StoredTask | null> {
     this.#checkOpen('load');
     checkTaskId(taskId);
-    const current = await this.#readQuickly(this.#taskDir(taskId), taskId, 'load');
+    const current = await this.#read(this.#taskDir(taskId), taskId, 'load');
     return exists(current) ? { snapshot: current.snapshot, revision: current.revision } : null;
   }
 
@@ -253,7 +250,7 @@ export class FileTaskStore implements TaskStore {
   async list(): Promise<string[]> {
     this.#checkOpen('list');
     const ids = await this.#mapTasks(async (taskDir, known) => {
-      const current = await this.#readQuickly(taskDir, known, 'list').catch((error) => {
+      const current = await this.#read(taskDir, known, 'list').catch((error) => {
         if (known !== null && error instanceof SnapshotError) return 'corrupt' as const;
         return null;
       });
@@ -312,7 +309,7 @@ export class FileTaskStore implements TaskStore {
     this.#checkOpen('listExpired');
     const now = this.#now();
     const ids = await this.#mapTasks(async (taskDir, known) => {
-      const current = await this.#readQuickly(taskDir, known, 'listExpired').catch(ignore);
+      const current = await this.#read(taskDir, known, 'listExpired').catch(ignore);
       const expired =
         current !== undefined &&
         exists(current) &&
@@ -386,46 +383,6 @@ export class FileTaskStore implements TaskStore {
     return ids;
   }
 
-  /** The newest generation, through the `current` hint when it is up to date, else by listing the generations. */
-  async #readQuickly(
-    taskDir: string,
-    expectedId: string | null,
-    operation: string,
-  ): Promise<Current | null> {
-    return (
-      (await this.#readThroughHint(taskDir, expectedId)) ??
-      this.#read(taskDir, expectedId, operation)
-    );
-  }
-
-  /**
-   * The document `current` points to, if it is the newest: generation G + 1 does not exist, checked while G's
-   * document is still linked (G is only removed after G + 1 exists, so G + 1 cannot have come and gone in between).
-   * Undefined whenever that cannot be shown, and for anything unusual; the caller then lists the generations.
-   */
-  async #readThroughHint(taskDir: string, expectedId: string | null): Promise<Current | undefined> {
-    let fd: number;
-    try {
-      fd = await openFd(join(taskDir, CURRENT), 'r');
-    } catch {
-      return undefined;
-    }
-    try {
-      const text = await readAllFd(fd);
-      const document = parseDocument(text, expectedId, taskDir, join(taskDir, CURRENT));
-      const { generation } = document;
-      if (generation === null) return undefined;
-      const newer = join(taskDir, GENERATIONS, String(generation + 1));
-      if (!(await statPath(newer).then(() => false, isMissing))) return undefined;
-      if ((await fstatFd(fd)).nlink === 0) return undefined;
-      return { ...document, generation, legacy: false };
-    } catch {
-      return undefined;
-    } finally {
-      await closeFd(fd).catch(ignore);
-    }
-  }
-
   /** The newest generation in a task directory; `expectedId` null for a hashed name (any id that hashes to it). */
   async #read(
     taskDir: string,
@@ -449,7 +406,7 @@ export class FileTaskStore implements TaskStore {
       const file = join(taskDir, GENERATIONS, String(generation), DOCUMENT);
       let text: string;
       try {
-        text = await readFile(file, 'utf8');
+        text = await readWholeFile(file);
       } catch (cause) {
         if (isMissing(cause)) continue; // removed after a newer one appeared: list again
         throw this.#ioError(expectedId, operation, cause);
@@ -640,28 +597,19 @@ export class FileTaskStore implements TaskStore {
   }
 
   /**
-   * After a change won: points `current` at it and removes the generations before it, in the background (the
-   * change is durable already); a failure only leaves them for the next change to remove.
+   * After a change won: writes the guard against version 1 readers into a new task directory, or, at every
+   * COMPACT_EVERY-th generation, removes the generations before it; in the background (the change is durable
+   * already). A failure only leaves them for a later compaction to remove.
    */
   #afterChange(taskDir: string, generation: number, created: boolean): void {
+    if (!created && generation % COMPACT_EVERY !== 0) return;
     this.#housekeeping = this.#housekeeping
-      .then(async () => {
-        await this.#pointCurrent(taskDir, generation);
-        if (!created) await this.#compact(taskDir, generation);
-        if (created) await writeFile(join(taskDir, OLD_VERSION_GUARD), OLD_VERSION_GUARD_TEXT);
-      })
+      .then(() =>
+        created
+          ? writeFile(join(taskDir, OLD_VERSION_GUARD), OLD_VERSION_GUARD_TEXT)
+          : this.#compact(taskDir, generation),
+      )
       .catch(ignore);
-  }
-
-  /** Replaces `current` by a link to the document of `generation`. */
-  async #pointCurrent(taskDir: string, generation: number): Promise<void> {
-    const link = this.#tmpPath();
-    try {
-      await symlink(`${GENERATIONS}/${generation}/${DOCUMENT}`, link);
-      await rename(link, join(taskDir, CURRENT));
-    } catch {
-      await unlink(link).catch(ignore);
-    }
   }
 
   /**
@@ -669,6 +617,7 @@ export class FileTaskStore implements TaskStore {
    * generation is only ever removed once every older one is gone, which keeps a stalled writer from winning later.
    */
   async #compact(taskDir: string, newest: number): Promise<void> {
+    await unlink(join(taskDir, OLD_HINT)).catch(ignore);
     const names = await readdir(join(taskDir, GENERATIONS)).catch(() => [] as string[]);
     const superseded = names
       .filter((name) => GENERATION_DIR.test(name) && Number(name) < newest)
@@ -703,7 +652,6 @@ export class FileTaskStore implements TaskStore {
     const text = serializeDocument(current, generation, JSON.stringify(current.snapshot));
     await this.#create(taskId ?? current.taskId, taskDir, generation, text, operation);
     await writeFile(join(taskDir, OLD_VERSION_GUARD), OLD_VERSION_GUARD_TEXT).catch(ignore);
-    await this.#pointCurrent(taskDir, generation);
     await removeLegacyFiles(taskDir);
   }
 
@@ -820,16 +768,21 @@ function parseLayout(text: string): number | null {
   }
 }
 
-/** The whole file behind `fd`, read in chunks from where it stands. */
-async function readAllFd(fd: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  for (;;) {
-    const buffer = Buffer.allocUnsafe(READ_CHUNK);
-    const { bytesRead } = await readFd(fd, buffer, 0, READ_CHUNK, null);
-    chunks.push(buffer.subarray(0, bytesRead));
-    if (bytesRead < READ_CHUNK) break;
+/** The whole of `file` as UTF-8, read in chunks (three calls for a small file, where readFile makes four). */
+async function readWholeFile(file: string): Promise<string> {
+  const fd = await openFd(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(READ_CHUNK);
+      const { bytesRead } = await readFd(fd, buffer, 0, READ_CHUNK, null);
+      chunks.push(buffer.subarray(0, bytesRead));
+      if (bytesRead < READ_CHUNK) break;
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    await closeFd(fd);
   }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function writeDurably(file: string, text: string): Promise<void> {

@@ -1,9 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
-import { fileNameForTaskId } from '../../src/store/taskIdFileName.js';
 import { killRunning, startFixture } from '../support/childProcess.js';
+import { COMPACT_EVERY, generationsOf, keptGenerations } from '../support/fileStoreLayout.js';
 import { mulberry32, SEED } from '../support/random.js';
 import { tempDirs } from '../support/tempDir.js';
 
@@ -25,12 +23,6 @@ function numbersAfter(line: string, prefix: string): number[] {
     throw new Error(`expected a '${prefix} <numbers>' line, got ${JSON.stringify(line)}`);
   }
   return rest.map(Number);
-}
-
-/** The generation directories of a task in `dir` (one once the clean-up after its last change is done). */
-function generationsOf(dir: string, taskId: string): string[] {
-  const g = join(dir, 'tasks', fileNameForTaskId(taskId), 'g');
-  return existsSync(g) ? readdirSync(g).filter((name) => /^[1-9][0-9]*$/.test(name)) : [];
 }
 
 function describeError(error: unknown): string {
@@ -89,7 +81,11 @@ describe('FileTaskStore under SIGKILL', () => {
         );
       }
       kills += 1;
-      if (taskIds.some((taskId) => generationsOf(dir, taskId).length > 1)) cleanUpsInterrupted += 1;
+      const leftBehind = (taskId: string): boolean => {
+        const generations = generationsOf(dir, taskId);
+        return (generations[0] ?? 0) < (keptGenerations(generations.at(-1) ?? 0)[0] ?? 0);
+      };
+      if (taskIds.some(leftBehind)) cleanUpsInterrupted += 1;
       for (const line of child.lines.slice(1)) {
         const [index = -1, revision = -1] = numbersAfter(line, 'ack');
         const previous = acknowledged[index];
@@ -134,7 +130,7 @@ describe('FileTaskStore under SIGKILL', () => {
 
   it('should reopen after the kills with list() naming exactly the tasks and saves working', async () => {
     expect(afterCampaign).not.toBeNull(); // the kill campaign above ran and passed
-    const revisions = afterCampaign ?? [];
+    const revisions = [...(afterCampaign ?? [])];
     const store = await FileTaskStore.open(dir);
     expect(await store.list()).toEqual([...taskIds].sort());
     for (const [index, taskId] of taskIds.entries()) {
@@ -143,22 +139,28 @@ describe('FileTaskStore under SIGKILL', () => {
         taskId,
         revision,
       });
-      // No lock, temporary file or half-made revision left by a kill stands in the way of the next save.
-      await expect(
-        store.save(taskId, crashSnapshotAt(taskId, revision + 1), { expectedRevision: revision }),
-      ).resolves.toBe(revision + 1);
+      // No lock, temporary file or half-made revision left by a kill stands in the way of the next saves,
+      // up to the next generation that cleans up (every fourth does; here every change is a save).
+      let saved = revision;
+      do {
+        await expect(
+          store.save(taskId, crashSnapshotAt(taskId, saved + 1), { expectedRevision: saved }),
+        ).resolves.toBe(saved + 1);
+        saved += 1;
+      } while (saved % COMPACT_EVERY !== 0);
+      revisions[index] = saved;
     }
     expect(await store.list()).toEqual([...taskIds].sort());
     await store.flush();
-    // The clean-ups the kills interrupted are finished by the next change: one generation per task is left.
+    // The clean-ups the kills interrupted are finished by the next one: one generation per task is left.
     expect({ seed: SEED, interrupted: cleanUpsInterrupted > 0 }).toEqual({
       seed: SEED,
       interrupted: true,
     });
     for (const taskId of taskIds) {
-      expect({ taskId, generations: generationsOf(dir, taskId).length }).toEqual({
+      expect({ taskId, generations: generationsOf(dir, taskId) }).toEqual({
         taskId,
-        generations: 1,
+        generations: [revisions[taskIds.indexOf(taskId)]],
       });
     }
     await store.close();

@@ -11,8 +11,13 @@ import { join, relative, sep } from 'node:path';
 import { ConflictError } from '../../src/errors.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import type { StoredTask } from '../../src/store/TaskStore.js';
-import { fileNameForTaskId } from '../../src/store/taskIdFileName.js';
 import { FIXTURES, killRunning, startFixture } from '../support/childProcess.js';
+import {
+  COMPACT_EVERY,
+  generationsOf,
+  keptGenerations,
+  taskDirOf,
+} from '../support/fileStoreLayout.js';
 import { tempDirs } from '../support/tempDir.js';
 
 /*
@@ -37,43 +42,50 @@ function walk(dir: string, root = dir): string[] {
   });
 }
 
-const taskDirOf = (storeDir: string, taskId: string): string =>
-  join(storeDir, 'tasks', fileNameForTaskId(taskId));
-
-/** The generation directories of a task, ascending. */
-function generationsOf(storeDir: string, taskId: string): number[] {
-  return readdirSync(join(taskDirOf(storeDir, taskId), 'g'))
-    .filter((name) => /^[1-9][0-9]*$/.test(name))
-    .map(Number)
-    .sort((a, b) => a - b);
-}
-
-/** What a task's directory holds once the clean-up after a change is done: the newest generation only. */
-function settledLayout(generation: number): string[] {
-  return ['9007199254740991.json', 'current', 'g/', `g/${generation}/`, `g/${generation}/doc.json`];
+/** What a task's directory holds once the clean-up after a change is done: the guard and the kept generations. */
+function settledLayout(newest: number): string[] {
+  const generations = keptGenerations(newest).flatMap((generation) => [
+    `g/${generation}/`,
+    `g/${generation}/doc.json`,
+  ]);
+  return ['9007199254740991.json', 'g/', ...generations];
 }
 
 describe('FileTaskStore generations', () => {
   describe('compaction', () => {
-    it('should keep five entries in a task directory after 600 changes of every kind', async () => {
+    it('should keep at most ten entries in a task directory through 600 changes of every kind', async () => {
       const dir = temp.make();
       let now = Date.parse('2030-01-01T00:00:00.000Z');
       const store = await FileTaskStore.open(dir, { clock: () => new Date(now) });
       let revision = await store.save('busy', { step: 0 }, { expectedRevision: null });
       let changes = 1;
+      const largest = { entries: 0, generations: 0 };
+      const look = async (): Promise<void> => {
+        await store.flush();
+        const entries = walk(taskDirOf(dir, 'busy'));
+        expect(entries.sort()).toEqual(settledLayout(changes).sort());
+        largest.entries = Math.max(largest.entries, entries.length);
+        largest.generations = Math.max(largest.generations, generationsOf(dir, 'busy').length);
+      };
       for (let step = 1; changes < 600; step += 1) {
         const lease = await store.claim('busy', `worker-${step}`, { leaseMs: 10_000 });
         if (lease === null) throw new Error(`claim ${step} gave null`);
+        changes += 1;
+        await look();
         revision = await store.save('busy', { step }, { expectedRevision: revision, lease });
+        changes += 1;
+        await look();
         const renewed = await store.renew('busy', lease, { leaseMs: 10_000 });
+        changes += 1;
+        await look();
         await store.release('busy', renewed);
+        changes += 1;
+        await look();
         now += 1_000;
-        changes += 4;
       }
-      await store.flush();
-      const generation = generationsOf(dir, 'busy')[0] ?? 0;
-      expect(generation).toBe(changes);
-      expect(walk(taskDirOf(dir, 'busy')).sort()).toEqual(settledLayout(generation).sort());
+      // Four generations at most, each a directory with its document, beside `g/` and the guard file.
+      expect(largest).toEqual({ entries: 2 + 2 * COMPACT_EVERY, generations: COMPACT_EVERY });
+      expect(generationsOf(dir, 'busy')).toEqual([600, 601]);
       expect(readdirSync(join(dir, 'tmp'))).toEqual([]);
       await expect(store.load('busy')).resolves.toEqual({
         snapshot: { step: 150 },
@@ -86,71 +98,75 @@ describe('FileTaskStore generations', () => {
       const dir = temp.make();
       const first = await FileTaskStore.open(dir);
       let revision = await first.save('t', { step: 0 }, { expectedRevision: null });
-      for (let step = 1; step <= 20; step += 1) {
+      for (let step = 1; step <= 19; step += 1) {
         revision = await first.save('t', { step }, { expectedRevision: revision });
       }
-      await first.close(); // waits for the clean-up
-      expect(walk(taskDirOf(dir, 't')).sort()).toEqual(settledLayout(21).sort());
+      await first.close(); // waits for the clean-up after generation 20
+      expect(walk(taskDirOf(dir, 't')).sort()).toEqual(settledLayout(20).sort());
+      expect(generationsOf(dir, 't')).toEqual([20]);
     });
   });
 
   describe('a SIGKILL in the middle of a clean-up', () => {
     /**
-     * A state a SIGKILL can leave behind in a task at generation 3, made of what the store itself wrote for each
-     * generation: `older` are the superseded generations still there, `withDocument` whether their documents
-     * are, `pending` a killed writer's directory inside the newest of them, `staleHint` a `current` pointing back.
+     * A state a SIGKILL during the clean-up by generation 4's writer can leave behind, made of what the store
+     * itself wrote for each generation: `older` are the superseded generations still there (the clean-up goes
+     * oldest first), `withDocument` whether their documents are, `pending` a killed writer's directory inside the
+     * newest of them, `oldHint` the `current` link that the previous version kept, pointing back at the oldest of
+     * them (nothing reads it any more).
      */
     interface Leftover {
       readonly label: string;
       readonly older: readonly number[];
       readonly withDocument: boolean;
       readonly pending: boolean;
-      readonly staleHint: boolean;
+      readonly oldHint: boolean;
     }
 
     const leftovers: readonly Leftover[] = [
       {
-        label: 'before the older generation was touched',
-        older: [2],
+        label: 'before the last older generation was touched',
+        older: [3],
         withDocument: true,
         pending: false,
-        staleHint: true,
+        oldHint: true,
       },
       {
         label: 'after the older document was removed, before its directory',
-        older: [2],
+        older: [3],
         withDocument: false,
         pending: false,
-        staleHint: false,
+        oldHint: false,
       },
       {
-        label: 'with two older generations left and a stale hint',
-        older: [1, 2],
+        label: "with two older generations left and the previous version's stale hint",
+        older: [2, 3],
         withDocument: true,
         pending: false,
-        staleHint: true,
+        oldHint: true,
       },
       {
         label: 'with a losing writer killed while writing inside the older generation',
-        older: [2],
+        older: [3],
         withDocument: true,
         pending: true,
-        staleHint: false,
+        oldHint: false,
       },
     ];
 
     it.each(leftovers)(
-      'should load, list and change the task normally when killed $label, and finish the clean-up',
-      async ({ older, withDocument, pending, staleHint }) => {
+      'should load, list and change the task normally when killed $label, and finish at the next clean-up',
+      async ({ older, withDocument, pending, oldHint }) => {
         const dir = temp.make();
         const store = await FileTaskStore.open(dir);
         const g = join(taskDirOf(dir, 't'), 'g');
         const kept = join(dir, 'kept');
-        for (let step = 1; step <= 3; step += 1) {
+        for (let step = 1; step <= 4; step += 1) {
           await store.save('t', { step }, { expectedRevision: step === 1 ? null : step - 1 });
           await store.flush();
           cpSync(join(g, String(step)), join(kept, String(step)), { recursive: true });
         }
+        expect(generationsOf(dir, 't')).toEqual([4]);
         await store.save('other', { step: 1 }, { expectedRevision: null });
         await store.flush();
         for (const generation of older) {
@@ -160,20 +176,24 @@ describe('FileTaskStore generations', () => {
         if (pending) {
           const inside = join(g, String(older.at(-1)), 'p-999999-1-000000000000');
           mkdirSync(inside);
-          cpSync(join(g, '3', 'doc.json'), join(inside, 'doc.json'));
+          cpSync(join(g, '4', 'doc.json'), join(inside, 'doc.json'));
         }
-        if (staleHint) {
-          renameSync(join(taskDirOf(dir, 't'), 'current'), join(dir, 'old-hint'));
-          symlinkSync(`g/${older[0]}/doc.json`, join(taskDirOf(dir, 't'), 'current'));
-        }
+        if (oldHint) symlinkSync(`g/${older[0]}/doc.json`, join(taskDirOf(dir, 't'), 'current'));
         const reopened = await FileTaskStore.open(dir);
-        await expect(reopened.load('t')).resolves.toEqual({ snapshot: { step: 3 }, revision: 3 });
-        await expect(reopened.list()).resolves.toEqual(['other', 't']);
-        await expect(reopened.save('t', { step: 4 }, { expectedRevision: 3 })).resolves.toBe(4);
-        await reopened.flush();
-        expect(generationsOf(dir, 't')).toEqual([4]);
-        expect(walk(taskDirOf(dir, 't')).sort()).toEqual(settledLayout(4).sort());
-        await expect(reopened.load('t')).resolves.toEqual({ snapshot: { step: 4 }, revision: 4 });
+        for (let step = 5; step <= 8; step += 1) {
+          await expect(reopened.load('t')).resolves.toEqual({
+            snapshot: { step: step - 1 },
+            revision: step - 1,
+          });
+          await expect(reopened.list()).resolves.toEqual(['other', 't']);
+          await expect(reopened.save('t', { step }, { expectedRevision: step - 1 })).resolves.toBe(
+            step,
+          );
+        }
+        await reopened.flush(); // generation 8 is the next to clean up (every fourth does)
+        expect(generationsOf(dir, 't')).toEqual([8]);
+        expect(walk(taskDirOf(dir, 't')).sort()).toEqual(settledLayout(8).sort());
+        await expect(reopened.load('t')).resolves.toEqual({ snapshot: { step: 8 }, revision: 8 });
         await reopened.close();
         await store.close();
       },
@@ -226,7 +246,7 @@ describe('FileTaskStore generations', () => {
           );
         }
         await store.flush();
-        expect(generationsOf(dir, 'stalled')).toEqual([GENERATIONS + 1]);
+        expect(generationsOf(dir, 'stalled')).toEqual(keptGenerations(GENERATIONS + 1));
       } finally {
         if (stopped) process.kill(pid, 'SIGCONT');
       }
@@ -303,7 +323,13 @@ describe('FileTaskStore generations', () => {
         );
         await store.flush();
         for (const taskId of expected.ids) {
-          expect(generationsOf(storeDir, taskId)).toHaveLength(1);
+          // An upgraded task starts at its version 1 generation; none older than the last clean-up is left.
+          const generations = generationsOf(storeDir, taskId);
+          const since = generations[0] ?? 0;
+          expect({ taskId, generations }).toEqual({
+            taskId,
+            generations: keptGenerations(generations.at(-1) ?? 0).filter((g) => g >= since),
+          });
         }
       } finally {
         await store.close();
