@@ -33,7 +33,10 @@ async function saveLoop(store: TaskStore, ids: readonly string[], count: number)
   }
 }
 
-/** The floor of a save: one parameterized compare-and-set UPDATE of the snapshot's JSON, `count` times. */
+/**
+ * The floor of a save: one parameterized compare-and-set UPDATE of the snapshot's JSON, `count` times, prepared
+ * once per connection like the store's statements.
+ */
 async function updateLoop(
   client: pg.Client,
   table: string,
@@ -47,11 +50,12 @@ async function updateLoop(
   );
   let revision = 1;
   for (let i = 0; i < count; i += 1) {
-    const { rows } = await client.query<{ revision: number }>(
-      `UPDATE "${table}" SET snapshot_json = $2, revision = revision + 1
+    const { rows } = await client.query<{ revision: number }>({
+      name: 'floor-update',
+      text: `UPDATE "${table}" SET snapshot_json = $2, revision = revision + 1
        WHERE task_key = $1 AND revision = $3 RETURNING revision`,
-      [key, json, revision],
-    );
+      values: [key, json, revision],
+    });
     revision = rows[0]?.revision ?? Number.NaN;
   }
 }

@@ -36,6 +36,11 @@ export interface PostgresTaskStoreOptions {
   readonly migrate?: boolean;
   /** Connections in the pool. @default 10 */
   readonly maxConnections?: number;
+  /**
+   * Prepare each statement once per connection (a save then costs about a quarter less); false for a pooler
+   * that cannot keep prepared statements, such as PgBouncer before 1.21 in transaction mode. @default true
+   */
+  readonly preparedStatements?: boolean;
 }
 
 interface TaskRow extends QueryResultRow {
@@ -72,12 +77,15 @@ export class PostgresTaskStore implements TaskStore {
   readonly table: string;
   readonly #pool: Pool;
   readonly #quoted: string;
+  /** The prefix of this store's prepared statement names, or null when it prepares none. */
+  readonly #statementPrefix: string | null;
   #closed = false;
 
-  private constructor(pool: Pool, table: string) {
+  private constructor(pool: Pool, table: string, prepared: boolean) {
     this.#pool = pool;
     this.table = table;
     this.#quoted = `"${table}"`;
+    this.#statementPrefix = prepared ? `task-runtime:${table}:` : null;
   }
 
   /** Connects a pool (and, unless `migrate: false`, creates the table); TaskStoreError when the server is unreachable. */
@@ -103,12 +111,20 @@ export class PostgresTaskStore implements TaskStore {
         describeValue(max),
       );
     }
+    const prepared = options.preparedStatements === undefined ? true : options.preparedStatements;
+    if (typeof prepared !== 'boolean') {
+      throw new InvalidArgumentError(
+        'preparedStatements',
+        'true or false',
+        describeValue(prepared),
+      );
+    }
     const pool = new pg.Pool({
       connectionString: options.connectionString,
       max,
     });
     pool.on('error', () => undefined); // an idle client's connection dropped; the next query reconnects
-    const store = new PostgresTaskStore(pool, table);
+    const store = new PostgresTaskStore(pool, table, prepared);
     try {
       await pool.query('SELECT 1');
       if (options.migrate !== false) await store.migrate();
@@ -235,6 +251,7 @@ export class PostgresTaskStore implements TaskStore {
       'save',
       sql,
       expectedRevision === null ? values.slice(0, 5) : [...values, expectedRevision],
+      expectedRevision === null ? 'create' : 'save',
     );
     if (rows[0] !== undefined) return rows[0].revision;
     throw await this.#refusal(taskId, expectedRevision, lease);
@@ -375,14 +392,18 @@ export class PostgresTaskStore implements TaskStore {
       throw new TaskStoreError(null, operation, 'the store was closed; connect again');
   }
 
+  /** Runs one statement, prepared under the name `statement` (the operation's by default) unless turned off. */
   async #query<Row extends QueryResultRow>(
     taskId: string | null,
     operation: string,
     sql: string,
     values: readonly unknown[],
+    statement = operation,
   ): Promise<{ rows: Row[] }> {
+    const name =
+      this.#statementPrefix === null ? undefined : `${this.#statementPrefix}${statement}`;
     try {
-      return await this.#pool.query<Row>(sql, values as unknown[]);
+      return await this.#pool.query<Row>({ name, text: sql, values: values as unknown[] });
     } catch (cause) {
       throw new TaskStoreError(taskId, operation, (cause as Error).message, { cause });
     }

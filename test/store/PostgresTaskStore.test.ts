@@ -36,7 +36,7 @@ describeWithPostgres('PostgresTaskStore', () => {
 
   /** A store on a table of its own (dropped after all tests). */
   async function openStore(
-    options: { maxConnections?: number; migrate?: boolean } = {},
+    options: { maxConnections?: number; migrate?: boolean; preparedStatements?: boolean } = {},
   ): Promise<PostgresTaskStore> {
     const { name } = freshTable();
     tables.push(name);
@@ -52,6 +52,11 @@ describeWithPostgres('PostgresTaskStore', () => {
   });
 
   describeTaskStoreContract('PostgresTaskStore', () => openStore());
+
+  // For poolers that cannot keep prepared statements: the same contract, every statement sent unprepared.
+  describeTaskStoreContract('PostgresTaskStore without prepared statements', () =>
+    openStore({ preparedStatements: false }),
+  );
 
   describeLeaseContract('PostgresTaskStore', async () => {
     const store = await openStore();
@@ -126,6 +131,37 @@ describeWithPostgres('PostgresTaskStore', () => {
         expect((error as InvalidArgumentError).argument).toBe('connectionString');
       },
     );
+
+    it.each([
+      ['a string', 'yes'],
+      ['a number', 1],
+      ['null', null],
+    ])(
+      'should throw InvalidArgumentError for %s as preparedStatements, before connecting',
+      async (_label, preparedStatements) => {
+        const error = await rejectionOf(() =>
+          PostgresTaskStore.connect({
+            connectionString: requirePostgresUrl(),
+            preparedStatements: preparedStatements as boolean,
+          }),
+        );
+        expect(error).toBeInstanceOf(InvalidArgumentError);
+        expect((error as InvalidArgumentError).argument).toBe('preparedStatements');
+        expect((error as Error).message).toContain('true or false');
+      },
+    );
+
+    it('should keep working with its prepared statements after the table was dropped and made again', async () => {
+      const store = await openStore({ maxConnections: 1 });
+      const revision = await store.save('kept', { step: 1 }, { expectedRevision: null });
+      await expect(store.load('kept')).resolves.toEqual({ snapshot: { step: 1 }, revision });
+      await queryRows(`DROP TABLE "${store.table}"`);
+      await store.migrate();
+      await expect(store.load('kept')).resolves.toBeNull();
+      await expect(store.save('kept', { step: 2 }, { expectedRevision: null })).resolves.toBe(1);
+      await expect(store.load('kept')).resolves.toEqual({ snapshot: { step: 2 }, revision: 1 });
+      await store.close();
+    });
 
     it('should reject calls after close() with a TaskStoreError saying the store was closed', async () => {
       const store = await openStore();
