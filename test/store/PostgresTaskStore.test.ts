@@ -142,7 +142,7 @@ describeWithPostgres('PostgresTaskStore', () => {
         const error = await rejectionOf(() =>
           PostgresTaskStore.connect({
             connectionString: requirePostgresUrl(),
-            preparedStatements: preparedStatements as boolean,
+            preparedStatements: preparedStatements as unknown as boolean,
           }),
         );
         expect(error).toBeInstanceOf(InvalidArgumentError);
