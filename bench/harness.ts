@@ -21,6 +21,8 @@ export interface Settings {
   /** Revisions of the long-lived task, and of the short-lived one it is compared with. */
   readonly historyRevisions: number;
   readonly historyBase: number;
+  /** Interleaved rounds of the PostgreSQL rows: a round is short, and a busy server makes them vary most. */
+  readonly postgresRounds: number;
 }
 
 /** The settings of a full run, or of a quick one when `quick`. */
@@ -38,6 +40,7 @@ export function settingsFor(quick: boolean): Settings {
         storeChunk: 50,
         historyRevisions: 300,
         historyBase: 30,
+        postgresRounds: 2,
       }
     : {
         quick,
@@ -51,6 +54,7 @@ export function settingsFor(quick: boolean): Settings {
         storeChunk: 1_000,
         historyRevisions: 5_000,
         historyBase: 100,
+        postgresRounds: 21,
       };
 }
 

@@ -68,7 +68,8 @@ async function timePerSave(run: () => Promise<void>, saves: number): Promise<num
 
 /**
  * Saves per second into PostgreSQL from 1 worker and from 8 concurrent workers (each its own connection and its
- * own tasks), interleaved round by round with the same saves into a FileTaskStore. Null without a server URL.
+ * own tasks), each interleaved round by round with its floor; then the same saves into a FileTaskStore. Null
+ * without a server URL.
  */
 export async function measurePostgres(settings: Settings): Promise<PostgresTimings | null> {
   const connectionString = process.env.TASK_RUNTIME_PG_URL;
@@ -96,38 +97,54 @@ export async function measurePostgres(settings: Settings): Promise<PostgresTimin
       eightWorkersFloorMs: [],
       fileStoreMs: [],
     };
-    for (let round = 0; round < settings.rounds; round += 1) {
-      const one = stores[0] as PostgresTaskStore;
-      timings.oneWorkerMs.push(
-        await timePerSave(() => saveLoop(one, [`one-${round}`], saves), saves),
-      );
-      const perWorker = Math.ceil(saves / WORKERS);
-      timings.eightWorkersMs.push(
-        await timePerSave(
-          () =>
-            Promise.all(
-              stores.map((store, w) => saveLoop(store, [`eight-${round}-${w}`], perWorker)),
-            ).then(() => undefined),
-          perWorker * WORKERS,
-        ),
-      );
-      timings.oneWorkerFloorMs.push(
-        await timePerSave(
-          () => updateLoop(clients[0] as pg.Client, floorTable, `one-${round}`, saves),
-          saves,
-        ),
-      );
-      timings.eightWorkersFloorMs.push(
-        await timePerSave(
-          () =>
-            Promise.all(
-              clients.map((client, w) =>
-                updateLoop(client, floorTable, `eight-${round}-${w}`, perWorker),
-              ),
-            ).then(() => undefined),
-          perWorker * WORKERS,
-        ),
-      );
+    const perWorker = Math.ceil(saves / WORKERS);
+    const one = stores[0] as PostgresTaskStore;
+    const firstClient = clients[0] as pg.Client;
+    const measurements: Record<string, (round: number) => Promise<void>> = {
+      oneWorker: async (round) => {
+        timings.oneWorkerMs.push(
+          await timePerSave(() => saveLoop(one, [`one-${round}`], saves), saves),
+        );
+      },
+      oneWorkerFloor: async (round) => {
+        timings.oneWorkerFloorMs.push(
+          await timePerSave(
+            () => updateLoop(firstClient, floorTable, `one-${round}`, saves),
+            saves,
+          ),
+        );
+      },
+      eightWorkers: async (round) => {
+        const run = () =>
+          Promise.all(
+            stores.map((store, w) => saveLoop(store, [`eight-${round}-${w}`], perWorker)),
+          ).then(() => undefined);
+        timings.eightWorkersMs.push(await timePerSave(run, perWorker * WORKERS));
+      },
+      eightWorkersFloor: async (round) => {
+        const run = () =>
+          Promise.all(
+            clients.map((client, w) =>
+              updateLoop(client, floorTable, `eight-${round}-${w}`, perWorker),
+            ),
+          ).then(() => undefined);
+        timings.eightWorkersFloorMs.push(await timePerSave(run, perWorker * WORKERS));
+      },
+    };
+    // Each store measurement next to its floor, which goes first every other round: neither always follows
+    // the other (nor the file store, whose fsyncs would slow the next server's WAL flushes for a moment).
+    for (let round = 0; round < settings.postgresRounds; round += 1) {
+      const pairs = [
+        ['oneWorker', 'oneWorkerFloor'],
+        ['eightWorkers', 'eightWorkersFloor'],
+      ];
+      for (const pair of pairs) {
+        for (const name of round % 2 === 0 ? pair : [...pair].reverse()) {
+          await measurements[name as string]?.(round);
+        }
+      }
+    }
+    for (let round = 0; round < settings.postgresRounds; round += 1) {
       timings.fileStoreMs.push(
         await timePerSave(() => saveLoop(file, [`file-${round}`], saves), saves),
       );

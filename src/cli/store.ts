@@ -44,3 +44,11 @@ export async function openExistingStore(dir: string): Promise<FileTaskStore> {
   }
   return openStore(dir);
 }
+
+/** The error to end a command with when some stored tasks could not be read. */
+export function damagedMessage(ids: readonly string[]): string {
+  return (
+    `${ids.length} stored task(s) cannot be read: ${ids.join(', ')}. ` +
+    'Restore them from a backup, or delete their directories under tasks/ in the store.'
+  );
+}

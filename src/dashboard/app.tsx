@@ -3,6 +3,7 @@ import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import { secureHeaders } from 'hono/secure-headers';
 import { streamSSE } from 'hono/streaming';
+import { readStoredTask, readStoredTasks, type StoredEntry } from '../graph/storedTasks.js';
 import { TaskRuntime, type TaskStore } from '../index.js';
 import { assetNamed } from './assets.js';
 import { dependencySvg, lifecycleSvg } from './diagrams.js';
@@ -10,7 +11,6 @@ import type { StoreChanges, StoreEvent } from './live.js';
 import { type OverviewFilter, OverviewLive, OverviewPage } from './pages/Overview.js';
 import { MessagePage, TaskLive, TaskPage } from './pages/TaskPage.js';
 import { taskIdOfSegment } from './paths.js';
-import { readStoredTask, readStoredTasks, type StoredEntry } from './storedTasks.js';
 import { countByStatus, SHOWN_STATUSES, type ShownStatus, summarize } from './summary.js';
 
 /** What {@link createDashboardApp} serves. */

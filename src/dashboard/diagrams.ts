@@ -1,9 +1,9 @@
 import { dependencyGraphDot, dependencyNodesOf } from '../diagram/dependencyGraph.js';
 import { renderSvg } from '../diagram/graphviz.js';
 import { machineToDot } from '../diagram/lifecycleDot.js';
+import type { StoredEntry } from '../graph/storedTasks.js';
 import type { TaskStatus } from '../index.js';
 import { statusFilterPath, taskPagePath } from './paths.js';
-import type { StoredEntry } from './storedTasks.js';
 import type { ShownStatus } from './summary.js';
 
 /** Above this many nodes the overview does not lay the dependency graph out (Graphviz takes ~0.5 s for 500). */

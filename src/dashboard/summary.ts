@@ -1,5 +1,5 @@
+import type { StoredEntry } from '../graph/storedTasks.js';
 import { TaskStatus } from '../index.js';
-import type { StoredEntry } from './storedTasks.js';
 
 /** What a status column can show: a task's status, or `corrupt` for a task that cannot be read. */
 export type ShownStatus = TaskStatus | 'corrupt';

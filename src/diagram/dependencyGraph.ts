@@ -17,11 +17,10 @@ export interface DependencyNode {
   readonly dependencies: readonly string[];
 }
 
-/** A stored task as a tool read it: its snapshot, or null (and what is wrong, for the tool's own report) when it cannot be read. */
+/** A stored task as a tool read it: its snapshot, or null when it cannot be read. */
 export interface StoredTaskView {
   readonly id: string;
   readonly snapshot: PersistedTaskRuntime | null;
-  readonly problem?: string;
 }
 
 /** Options of {@link dependencyGraphDot}. */

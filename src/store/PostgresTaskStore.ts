@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import {
   ConflictError,
@@ -7,6 +8,7 @@ import {
   TaskStoreError,
 } from '../errors.js';
 import { describeValue, isNonEmptyString, isRecord } from '../validation.js';
+import { type PostgresStatement, postgresStatements } from './postgresStatements.js';
 import {
   checkDeleteOptions,
   checkLeaseOptions,
@@ -53,6 +55,8 @@ interface TaskRow extends QueryResultRow {
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const idBytes = (taskId: string): Buffer => Buffer.from(taskId, 'utf8');
+/** The primary key of a task's row: the SHA-256 of its id's UTF-8 bytes, as the generated `task_key` column. */
+const keyOf = (taskId: string): Buffer => createHash('sha256').update(idBytes(taskId)).digest();
 const statusOf = (snapshot: unknown): string | null =>
   isRecord(snapshot) && typeof snapshot.status === 'string' ? snapshot.status : null;
 const attemptOf = (snapshot: unknown): number | null => {
@@ -77,6 +81,7 @@ export class PostgresTaskStore implements TaskStore {
   readonly table: string;
   readonly #pool: Pool;
   readonly #quoted: string;
+  readonly #sql: ReturnType<typeof postgresStatements>;
   /** The prefix of this store's prepared statement names, or null when it prepares none. */
   readonly #statementPrefix: string | null;
   #closed = false;
@@ -85,6 +90,7 @@ export class PostgresTaskStore implements TaskStore {
     this.#pool = pool;
     this.table = table;
     this.#quoted = `"${table}"`;
+    this.#sql = postgresStatements(this.#quoted);
     this.#statementPrefix = prepared ? `task-runtime:${table}:` : null;
   }
 
@@ -207,8 +213,7 @@ export class PostgresTaskStore implements TaskStore {
     const { rows } = await this.#query<{ revision: number; snapshot_json: string | null }>(
       taskId,
       'load',
-      `SELECT revision, snapshot_json FROM ${this.#quoted} WHERE task_key = sha256($1::bytea) AND NOT deleted`,
-      [idBytes(taskId)],
+      [keyOf(taskId)],
     );
     const row = rows[0];
     if (row === undefined) return null;
@@ -225,35 +230,23 @@ export class PostgresTaskStore implements TaskStore {
     checkSaveOptions(options);
     const text = serializeSnapshot(snapshot);
     const { expectedRevision, lease } = options;
-    const values = [
-      idBytes(taskId),
-      text,
-      statusOf(snapshot),
-      attemptOf(snapshot),
-      lease?.workerId ?? null,
-      lease?.token ?? null,
-    ];
-    const leaseHeld = '($5::text IS NULL OR (lease_owner = $5 AND fencing_token = $6))';
-    const sql =
-      expectedRevision === null
-        ? `INSERT INTO ${this.#quoted} AS t (task_id, revision, snapshot_json, status, attempt_num)
-             SELECT $1, 1, $2, $3, $4 WHERE $5::text IS NULL
-           ON CONFLICT (task_key) DO UPDATE SET revision = t.revision + 1, deleted = false, snapshot_json = EXCLUDED.snapshot_json,
-             status = EXCLUDED.status, attempt_num = EXCLUDED.attempt_num, updated_at = now()
-           WHERE t.deleted
-           RETURNING revision`
-        : `UPDATE ${this.#quoted} SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
-             updated_at = now()
-           WHERE task_key = sha256($1::bytea) AND NOT deleted AND revision = $7 AND ${leaseHeld}
-           RETURNING revision`;
-    const { rows } = await this.#query<{ revision: number }>(
-      taskId,
-      'save',
-      sql,
-      expectedRevision === null ? values.slice(0, 5) : [...values, expectedRevision],
-      expectedRevision === null ? 'create' : 'save',
-    );
-    if (rows[0] !== undefined) return rows[0].revision;
+    const row = [text, statusOf(snapshot), attemptOf(snapshot)];
+    if (expectedRevision === null) {
+      const values = [idBytes(taskId), ...row, lease?.workerId ?? null];
+      const { rows } = await this.#query<{ revision: number }>(taskId, 'create', values, 'save');
+      if (rows[0] !== undefined) return rows[0].revision;
+    } else {
+      const { rowCount } =
+        lease === undefined
+          ? await this.#query(taskId, 'save', [keyOf(taskId), ...row, expectedRevision])
+          : await this.#query(
+              taskId,
+              'saveLeased',
+              [keyOf(taskId), ...row, expectedRevision, lease.workerId, lease.token],
+              'save',
+            );
+      if (rowCount === 1) return expectedRevision + 1;
+    }
     throw await this.#refusal(taskId, expectedRevision, lease);
   }
 
@@ -262,27 +255,14 @@ export class PostgresTaskStore implements TaskStore {
     this.#checkOpen('delete');
     checkTaskId(taskId);
     checkDeleteOptions(options);
-    const { rows } = await this.#query(
-      taskId,
-      'delete',
-      `UPDATE ${this.#quoted} SET deleted = true, revision = revision + 1, snapshot_json = NULL, status = NULL,
-         attempt_num = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-       WHERE task_key = sha256($1::bytea) AND NOT deleted AND revision = $2
-       RETURNING revision`,
-      [idBytes(taskId), options.expectedRevision],
-    );
+    const { rows } = await this.#query(taskId, 'delete', [keyOf(taskId), options.expectedRevision]);
     if (rows.length === 0) throw await this.#refusal(taskId, options.expectedRevision, undefined);
   }
 
   /** @inheritDoc */
   async list(): Promise<string[]> {
     this.#checkOpen('list');
-    const { rows } = await this.#query<{ task_id: Buffer }>(
-      null,
-      'list',
-      `SELECT task_id FROM ${this.#quoted} WHERE NOT deleted`,
-      [],
-    );
+    const { rows } = await this.#query<{ task_id: Buffer }>(null, 'list', []);
     return rows.map((row) => row.task_id.toString('utf8')).sort();
   }
 
@@ -292,15 +272,11 @@ export class PostgresTaskStore implements TaskStore {
     checkTaskId(taskId);
     checkWorkerId(workerId);
     checkLeaseOptions(options);
-    const { rows } = await this.#query<{ token: string; expires_at: Date }>(
-      taskId,
-      'claim',
-      `UPDATE ${this.#quoted} SET fencing_token = fencing_token + 1, lease_owner = $2,
-         lease_expires_at = clock_timestamp() + make_interval(secs => $3::double precision / 1000)
-       WHERE task_key = sha256($1::bytea) AND NOT deleted AND (lease_owner IS NULL OR lease_expires_at <= clock_timestamp())
-       RETURNING fencing_token AS token, lease_expires_at AS expires_at`,
-      [idBytes(taskId), workerId, options.leaseMs],
-    );
+    const { rows } = await this.#query<{ token: string; expires_at: Date }>(taskId, 'claim', [
+      keyOf(taskId),
+      workerId,
+      options.leaseMs,
+    ]);
     const row = rows[0];
     if (row !== undefined)
       return { workerId, token: Number(row.token), expiresAt: row.expires_at.toISOString() };
@@ -317,14 +293,12 @@ export class PostgresTaskStore implements TaskStore {
     checkTaskId(taskId);
     checkLeaseRef(lease);
     checkLeaseOptions(options);
-    const { rows } = await this.#query<{ expires_at: Date }>(
-      taskId,
-      'renew',
-      `UPDATE ${this.#quoted} SET lease_expires_at = clock_timestamp() + make_interval(secs => $4::double precision / 1000)
-       WHERE task_key = sha256($1::bytea) AND NOT deleted AND lease_owner = $2 AND fencing_token = $3
-       RETURNING lease_expires_at AS expires_at`,
-      [idBytes(taskId), lease.workerId, lease.token, options.leaseMs],
-    );
+    const { rows } = await this.#query<{ expires_at: Date }>(taskId, 'renew', [
+      keyOf(taskId),
+      lease.workerId,
+      lease.token,
+      options.leaseMs,
+    ]);
     const row = rows[0];
     if (row === undefined) throw await this.#leaseLost(taskId, lease);
     return {
@@ -339,28 +313,18 @@ export class PostgresTaskStore implements TaskStore {
     this.#checkOpen('release');
     checkTaskId(taskId);
     checkLeaseRef(lease);
-    const { rows } = await this.#query(
-      taskId,
-      'release',
-      `UPDATE ${this.#quoted} SET lease_owner = NULL, lease_expires_at = NULL
-       WHERE task_key = sha256($1::bytea) AND NOT deleted AND lease_owner = $2 AND fencing_token = $3
-       RETURNING fencing_token`,
-      [idBytes(taskId), lease.workerId, lease.token],
-    );
+    const { rows } = await this.#query(taskId, 'release', [
+      keyOf(taskId),
+      lease.workerId,
+      lease.token,
+    ]);
     if (rows.length === 0) throw await this.#leaseLost(taskId, lease);
   }
 
   /** @inheritDoc */
   async listExpired(): Promise<string[]> {
     this.#checkOpen('listExpired');
-    const { rows } = await this.#query<{ task_id: Buffer }>(
-      null,
-      'listExpired',
-      `SELECT task_id FROM ${this.#quoted}
-       WHERE NOT deleted AND lease_owner IS NOT NULL AND lease_expires_at <= clock_timestamp()
-         AND status IN ('running', 'pr_created')`,
-      [],
-    );
+    const { rows } = await this.#query<{ task_id: Buffer }>(null, 'listExpired', []);
     return rows.map((row) => row.task_id.toString('utf8')).sort();
   }
 
@@ -371,12 +335,7 @@ export class PostgresTaskStore implements TaskStore {
    */
   async changeMark(): Promise<string> {
     this.#checkOpen('changeMark');
-    const { rows } = await this.#query<{ mark: string }>(
-      null,
-      'changeMark',
-      `SELECT coalesce(sum(revision), 0)::text AS mark FROM ${this.#quoted}`,
-      [],
-    );
+    const { rows } = await this.#query<{ mark: string }>(null, 'changeMark', []);
     return rows[0]?.mark ?? '0';
   }
 
@@ -392,30 +351,28 @@ export class PostgresTaskStore implements TaskStore {
       throw new TaskStoreError(null, operation, 'the store was closed; connect again');
   }
 
-  /** Runs one statement, prepared under the name `statement` (the operation's by default) unless turned off. */
+  /**
+   * Runs one of the store's statements, prepared once per connection unless that is turned off; a failure is a
+   * TaskStoreError naming the task and the operation (the statement's name unless given).
+   */
   async #query<Row extends QueryResultRow>(
     taskId: string | null,
-    operation: string,
-    sql: string,
+    statement: PostgresStatement,
     values: readonly unknown[],
-    statement = operation,
-  ): Promise<{ rows: Row[] }> {
+    operation: string = statement,
+  ): Promise<{ rows: Row[]; rowCount: number | null }> {
+    const text = this.#sql[statement];
     const name =
       this.#statementPrefix === null ? undefined : `${this.#statementPrefix}${statement}`;
     try {
-      return await this.#pool.query<Row>({ name, text: sql, values: values as unknown[] });
+      return await this.#pool.query<Row>({ name, text, values: values as unknown[] });
     } catch (cause) {
       throw new TaskStoreError(taskId, operation, (cause as Error).message, { cause });
     }
   }
 
   async #current(taskId: string): Promise<TaskRow | null> {
-    const { rows } = await this.#query<TaskRow>(
-      taskId,
-      'read',
-      `SELECT revision, deleted, lease_owner, fencing_token FROM ${this.#quoted} WHERE task_key = sha256($1::bytea)`,
-      [idBytes(taskId)],
-    );
+    const { rows } = await this.#query<TaskRow>(taskId, 'current', [keyOf(taskId)], 'read');
     return rows[0] ?? null;
   }
 

@@ -56,7 +56,7 @@ describe('dependencyNodesOf', () => {
     const nodes = dependencyNodesOf([
       { id: 'spec', snapshot: spec.persist() },
       { id: 'docs', snapshot: docs.persist() },
-      { id: 'broken', snapshot: null, problem: 'not valid JSON' },
+      { id: 'broken', snapshot: null },
       { id: 'app', snapshot: app.persist() },
     ]);
     expect(nodes).toEqual([

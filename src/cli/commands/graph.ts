@@ -8,11 +8,11 @@ import {
   dependencyNodesOf,
 } from '../../diagram/dependencyGraph.js';
 import { renderSvg } from '../../diagram/graphviz.js';
+import { readStoredTasks, type StoredEntry } from '../../graph/storedTasks.js';
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
 import { dirOption } from '../options.js';
 import { dirFlag, shellQuote } from '../paths.js';
-import { openExistingStore } from '../store.js';
-import { damagedMessage, describeDamage, readStoredTasks } from '../storedTasks.js';
+import { damagedMessage, openExistingStore } from '../store.js';
 
 const FORMATS = ['mermaid', 'svg', 'json'] as const;
 type GraphFormat = (typeof FORMATS)[number];
@@ -88,18 +88,17 @@ export function createGraphCommand(): Command {
     .action(async (options: GraphOptions) => {
       const { dir } = options;
       const store = await openExistingStore(dir);
-      let stored: Awaited<ReturnType<typeof readStoredTasks>>;
+      let stored: StoredEntry[];
       try {
         stored = await readStoredTasks(store);
       } finally {
         await store.close();
       }
       const nodes = dependencyNodesOf(
-        stored.map(({ id, task, damage }) =>
-          task === null
-            ? { id, snapshot: null, problem: describeDamage(damage) }
-            : { id, snapshot: task.persist() },
-        ),
+        stored.map((entry) => ({
+          id: entry.id,
+          snapshot: entry.kind === 'task' ? entry.persisted : null,
+        })),
       );
       const text = await render(nodes, options.format);
       if (options.output === undefined) process.stdout.write(text);
@@ -109,7 +108,7 @@ export function createGraphCommand(): Command {
           `The task store ${shellQuote(dir)} is empty. Run \`task-runtime demo${dirFlag(dir)}\` to fill it.\n`,
         );
       }
-      const damaged = stored.filter(({ task }) => task === null).map(({ id }) => id);
+      const damaged = stored.filter(({ kind }) => kind === 'corrupt').map(({ id }) => id);
       if (damaged.length > 0) throw new CliError(damagedMessage(damaged));
     });
 }

@@ -1,12 +1,10 @@
 import { Command } from 'commander';
-import { blockedByOf } from '../../graph/blocking.js';
-import type { DurableTaskRuntime } from '../../index.js';
+import { type ReadableTask, readStoredTasks } from '../../graph/storedTasks.js';
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
 import { dirOption } from '../options.js';
 import { dirFlag, shellQuote } from '../paths.js';
 import { colorStatus, pc, table } from '../render.js';
-import { openExistingStore } from '../store.js';
-import { damagedMessage, describeDamage, readStoredTasks } from '../storedTasks.js';
+import { damagedMessage, openExistingStore } from '../store.js';
 
 const HELP_AFTER = `
 Columns: task id, status, current attempt number (from 0), and the last error in its ledger (with the attempt
@@ -19,11 +17,10 @@ Example:
 ${EXIT_CODES_HELP}`;
 
 /** The last error of a task: who blocked it, else its current error, else the latest failed attempt's. */
-function lastError(task: DurableTaskRuntime): string {
-  const blockedBy = blockedByOf({ status: task.status, context: task.persist().context });
+function lastError({ blockedBy, persisted: { context } }: ReadableTask): string {
   if (blockedBy !== null) return `${pc.red('blocked by')} ${blockedBy}`;
-  if (task.state.error !== null) return task.state.error;
-  const failed = task.attempts.findLast((record) => record.error !== null);
+  if (context.error !== null) return context.error;
+  const failed = context.attempts.findLast((record) => record.error !== null);
   return failed === undefined ? '' : `${failed.error} ${pc.dim(`(attempt ${failed.attemptNum})`)}`;
 }
 
@@ -44,16 +41,21 @@ export function createStatusCommand(): Command {
           );
           return;
         }
-        const rows = stored.map(({ id, task, damage }) =>
-          task === null
-            ? [id, pc.red('CORRUPT'), '—', describeDamage(damage)]
-            : [id, colorStatus(task.status), String(task.state.attemptNum), lastError(task)],
+        const rows = stored.map((entry) =>
+          entry.kind === 'corrupt'
+            ? [entry.id, pc.red('CORRUPT'), '—', entry.problem]
+            : [
+                entry.id,
+                colorStatus(entry.persisted.status),
+                String(entry.persisted.context.attemptNum),
+                lastError(entry),
+              ],
         );
         console.log(`${stored.length} task(s) in ${shellQuote(dir)}:`);
         for (const line of table([['task', 'status', 'attempt', 'last error'], ...rows])) {
           console.log(line);
         }
-        const damaged = stored.filter(({ task }) => task === null).map(({ id }) => id);
+        const damaged = stored.filter(({ kind }) => kind === 'corrupt').map(({ id }) => id);
         if (damaged.length > 0) throw new CliError(damagedMessage(damaged));
       } finally {
         await store.close();

@@ -1,5 +1,5 @@
+import type { StoredEntry } from '../../graph/storedTasks.js';
 import { type AttemptRecord, type Task, TaskRuntime } from '../../index.js';
-import type { StoredEntry } from '../storedTasks.js';
 import { visibleText } from '../text.js';
 import { Layout } from './Layout.js';
 import { PrLink, StatusBadge, TaskLink, Text, Time } from './parts.js';

@@ -1,17 +1,17 @@
-import { blockedByOf } from '../graph/blocking.js';
-import {
-  type AttemptRecord,
-  InvalidArgumentError,
-  type PersistedTaskRuntime,
-  SnapshotError,
-  type TaskStore,
-  TaskStoreError,
-} from '../index.js';
-import { readPersistedTaskRuntime } from '../runtime/snapshot.js';
+import { InvalidArgumentError, SnapshotError, TaskStoreError } from '../errors.js';
+import type { AttemptRecord } from '../machines/taskMachine.js';
+import { type PersistedTaskRuntime, readPersistedTaskRuntime } from '../runtime/snapshot.js';
+import type { TaskStore } from '../store/TaskStore.js';
+import { blockedByOf } from './blocking.js';
+
+/*
+ * What the read-only tools (`task-runtime status` and `graph`, the dashboard) see of a store: every task's
+ * validated snapshot and who blocked it, or what is wrong with its document.
+ */
 
 /**
  * A stored task whose snapshot is valid: checked by the same reader as `TaskRuntime.restore` (so every snapshot
- * shown here restores), without starting an actor per task — the overview reads thousands.
+ * shown here restores), without starting an actor per task — the dashboard's overview reads thousands.
  */
 export interface ReadableTask {
   readonly kind: 'task';
@@ -39,7 +39,7 @@ export interface UnreadableTask {
   readonly snapshot: unknown;
 }
 
-/** One stored task as the dashboard sees it. */
+/** One stored task as the read-only tools see it. */
 export type StoredEntry = ReadableTask | UnreadableTask;
 
 /** How many tasks are loaded at the same time. */
