@@ -51,7 +51,7 @@ export function settingsFor(quick: boolean): Settings {
         memoryCount: 100_000,
         memoryRounds: 3,
         storeTasks: 10_000,
-        storeChunk: 1_000,
+        storeChunk: 200,
         historyRevisions: 5_000,
         historyBase: 100,
         postgresRounds: 21,

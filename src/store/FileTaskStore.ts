@@ -523,9 +523,7 @@ export class FileTaskStore implements TaskStore {
     const generationDir = join(staging, String(generation));
     try {
       await mkdir(generationDir, { recursive: true });
-      await writeDurably(join(generationDir, DOCUMENT), text);
-      await fsyncDirectory(generationDir); // the document's name, durable before the rename (see #advance)
-      await fsyncDirectory(staging); // and the generation's
+      await writeDurably(join(generationDir, DOCUMENT), text); // with the names above it (see #advance)
       const createdTaskDir = await mkdir(taskDir, { recursive: true });
       try {
         await rename(staging, join(taskDir, GENERATIONS));
@@ -564,11 +562,9 @@ export class FileTaskStore implements TaskStore {
         throw cause;
       }
       try {
-        // The document and its name in `pending` are durable before the rename can be (POSIX asks for the
-        // directory's own fsync; Linux's journaling file systems would not need it); the fsync of the
-        // generations' directory below makes the rename durable.
+        // The fsync of a new file also makes its name durable on Linux's journaling file systems (ext4, XFS,
+        // btrfs); the rename is made durable by the fsync of the generations' directory below.
         await writeDurably(join(pending, DOCUMENT), text);
-        await fsyncDirectory(pending);
         await rename(pending, join(generations, String(from + 1)));
       } catch (cause) {
         await rm(pending, { recursive: true, force: true }).catch(ignore);
