@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { makeTempDir, removeDir } from '../support/tempDir.js';
 
@@ -117,4 +117,40 @@ describe('npm run bench (BENCH_QUICK=1)', () => {
     for (const row of rows) expect(stdout).toContain(String(row.name));
     expect(stdout.match(/\| row /g)).toHaveLength(1);
   });
+});
+
+describe('npm run bench with BENCH_ONLY', () => {
+  /** Runs the quick benchmark with `only` as BENCH_ONLY; its exit status, output and results file. */
+  function runOnly(only: string): { status: number; stdout: string; rows: readonly Row[] } {
+    const dir = makeTempDir('task-runtime-bench-only-');
+    try {
+      const resultsFile = join(dir, 'results.json');
+      const result = spawnSync('npm', ['run', '--silent', 'bench'], {
+        cwd: root,
+        env: { ...process.env, BENCH_QUICK: '1', BENCH_ONLY: only, BENCH_RESULTS: resultsFile },
+        encoding: 'utf8',
+        timeout: 170_000,
+      });
+      const rows = existsSync(resultsFile)
+        ? ((JSON.parse(readFileSync(resultsFile, 'utf8')) as { rows: Row[] }).rows ?? [])
+        : [];
+      return { status: result.status ?? -1, stdout: `${result.stdout}${result.stderr}`, rows };
+    } finally {
+      removeDir(dir);
+    }
+  }
+
+  it('should run only the groups named', () => {
+    const { status, rows } = runOnly('size,create');
+    expect(status).toBe(0);
+    expect(rows.map((row) => String(row.name).split(' (')[0])).toEqual(['create', 'snapshot size']);
+  }, 180_000);
+
+  it('should refuse a group it does not know, naming the ones it has, and write no results', () => {
+    const { status, stdout, rows } = runOnly('store,nope');
+    expect(status).not.toBe(0);
+    expect(stdout).toContain('BENCH_ONLY names groups command, lifecycle');
+    expect(stdout).toContain('got nope');
+    expect(rows).toEqual([]);
+  }, 180_000);
 });
