@@ -118,6 +118,9 @@ describe('task-runtime demo', () => {
     const again = await runCli(['demo', '--delay-ms', '0', '--dir', dir]);
     expect([again.code, again.stderr]).toEqual([0, '']);
     expect(again.stdout).toContain('already finished');
+    expect(again.stdout).toContain(
+      `${blockedId}: blocked by ${blockedByOf(blocked.snapshot)} on resume (its final failure was saved`,
+    );
     expect(summaryBlock(again.stdout)).toEqual(summaryBlock(first.stdout));
     const repaired = await storedSnapshots(dir);
     const snapshot = repaired.get(blockedId)?.snapshot;

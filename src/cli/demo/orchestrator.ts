@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readStoredTask } from '../../graph/storedTasks.js';
 import {
   DurableTaskGraphRuntime,
   type RejectionRecord,
@@ -86,10 +87,24 @@ export class DemoRun {
    */
   static async open(store: TaskStore, plan: DemoPlan, observer: RunObserver): Promise<DemoRun> {
     const clock = await SimulatedClock.resumedFrom(store, plan.graph.taskIds);
+    const storedBlocks = new Map<string, string | null>();
+    for (const id of plan.graph.taskIds) {
+      const stored = await readStoredTask(store, id);
+      storedBlocks.set(id, stored?.kind === 'task' ? stored.blockedBy : null);
+    }
     const run = await DurableTaskGraphRuntime.open(store, plan.graph, {
       maxAttempts: plan.settings.maxAttempts,
       clock: clock.read,
     });
+    // `open` blocks what the last run's final failures left unblocked before anyone can listen: say so here.
+    for (const id of plan.graph.taskIds) {
+      const { blockedBy } = run.task(id);
+      if (blockedBy !== null && storedBlocks.get(id) === null) {
+        observer.note(
+          `${id}: blocked by ${blockedBy} on resume (its final failure was saved before the last run stopped, this block was not)`,
+        );
+      }
+    }
     run.subscribe((record) => {
       if (record.rejected) observer.rejection(record);
       else observer.transition(record, run.task(record.taskId));
