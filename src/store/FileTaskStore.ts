@@ -389,6 +389,7 @@ export class FileTaskStore implements TaskStore {
     expectedId: string | null,
     operation: string,
   ): Promise<Current | null> {
+    let missing: number | null = null;
     for (let round = 0; round < MAX_ROUNDS; round += 1) {
       let names: string[];
       try {
@@ -408,7 +409,15 @@ export class FileTaskStore implements TaskStore {
       try {
         text = await readWholeFile(file);
       } catch (cause) {
-        if (isMissing(cause)) continue; // removed after a newer one appeared: list again
+        // Removed after a newer one appeared, which the next listing shows. When it does not, the newest
+        // generation lost its document (a file system that broke its promise, or a hand): damage, not a race.
+        if (isMissing(cause) && missing !== generation) {
+          missing = generation;
+          continue;
+        }
+        if (isMissing(cause)) {
+          throw new SnapshotError('', `has no document (missing file '${file}')`, expectedId);
+        }
         throw this.#ioError(expectedId, operation, cause);
       }
       const document = parseDocument(text, expectedId, taskDir, file);

@@ -7,6 +7,7 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  unlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -341,6 +342,25 @@ describe('FileTaskStore', () => {
       expect(error).toBeInstanceOf(SnapshotError);
       expect((error as Error).message).toMatch(/upgrade/i);
       expect((error as Error).message).toContain('99');
+    });
+
+    it('should give SnapshotError, not spin, when the newest generation lost its document, and keep the others working', async () => {
+      const file = documentFile(dir, 'bad', 1);
+      unlinkSync(file);
+      const other = await FileTaskStore.open(dir); // knows nothing it wrote itself, so it must read
+      for (const call of [
+        () => other.load('bad'),
+        () => other.save('bad', {}, { expectedRevision: 1 }),
+      ]) {
+        const error = await rejectionOf(call);
+        expect(error).toBeInstanceOf(SnapshotError);
+        expect((error as SnapshotError).taskId).toBe('bad');
+        expect((error as Error).message).toContain(`missing file '${file}'`);
+      }
+      expect(existsSync(file)).toBe(false); // nothing was written in its place
+      expect(await other.list()).toEqual([LONG_ID, 'bad', 'good'].sort());
+      await expect(other.load('good')).resolves.toEqual({ snapshot: { step: 2 }, revision: 2 });
+      await other.close();
     });
 
     it('should name the file in the SnapshotError of a corrupt document', async () => {
