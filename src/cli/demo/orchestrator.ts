@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readStoredTask } from '../../graph/storedTasks.js';
+import { type ReadableTask, readStoredTask } from '../../graph/storedTasks.js';
 import {
   DurableTaskGraphRuntime,
   type RejectionRecord,
@@ -86,12 +86,12 @@ export class DemoRun {
    * unblocked. Throws InvalidArgumentError for a stored task that is not the plan's, SnapshotError for a damaged one.
    */
   static async open(store: TaskStore, plan: DemoPlan, observer: RunObserver): Promise<DemoRun> {
-    const clock = await SimulatedClock.resumedFrom(store, plan.graph.taskIds);
-    const storedBlocks = new Map<string, string | null>();
+    const stored = new Map<string, ReadableTask>();
     for (const id of plan.graph.taskIds) {
-      const stored = await readStoredTask(store, id);
-      storedBlocks.set(id, stored?.kind === 'task' ? stored.blockedBy : null);
+      const entry = await readStoredTask(store, id);
+      if (entry?.kind === 'task') stored.set(id, entry); // a damaged one is refused by open below
     }
+    const clock = SimulatedClock.resumedAfter([...stored.values()].map((task) => task.lastChange));
     const run = await DurableTaskGraphRuntime.open(store, plan.graph, {
       maxAttempts: plan.settings.maxAttempts,
       clock: clock.read,
@@ -99,7 +99,7 @@ export class DemoRun {
     // `open` blocks what the last run's final failures left unblocked before anyone can listen: say so here.
     for (const id of plan.graph.taskIds) {
       const { blockedBy } = run.task(id);
-      if (blockedBy !== null && storedBlocks.get(id) === null) {
+      if (blockedBy !== null && (stored.get(id)?.blockedBy ?? null) === null) {
         observer.note(
           `${id}: blocked by ${blockedBy} on resume (its final failure was saved before the last run stopped, this block was not)`,
         );
