@@ -7,6 +7,9 @@
  */
 export function postgresStatements(quoted: string) {
   const task = 'task_key = $1::bytea';
+  const save = `UPDATE ${quoted} SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
+        updated_at = now()
+      WHERE ${task} AND NOT deleted AND revision = $5`;
   return {
     load: `SELECT revision, snapshot_json FROM ${quoted} WHERE ${task} AND NOT deleted`,
     /** A new task, or one whose tombstone it replaces; no row when `$5` (a lease's worker) is given. */
@@ -18,13 +21,9 @@ export function postgresStatements(quoted: string) {
       WHERE t.deleted
       RETURNING revision`,
     /** Revision `$5` becomes `$5 + 1` when it matches: one row changed, or none (nothing returned either way). */
-    save: `UPDATE ${quoted} SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
-        updated_at = now()
-      WHERE ${task} AND NOT deleted AND revision = $5`,
+    save,
     /** A save that also needs the lease of worker `$6` with fencing token `$7`. */
-    saveLeased: `UPDATE ${quoted} SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
-        updated_at = now()
-      WHERE ${task} AND NOT deleted AND revision = $5 AND lease_owner = $6 AND fencing_token = $7`,
+    saveLeased: `${save} AND lease_owner = $6 AND fencing_token = $7`,
     delete: `UPDATE ${quoted} SET deleted = true, revision = revision + 1, snapshot_json = NULL, status = NULL,
         attempt_num = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
       WHERE ${task} AND NOT deleted AND revision = $2
