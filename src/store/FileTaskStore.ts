@@ -140,10 +140,10 @@ const ascending = (a: number, b: number): number => a - b;
  * directory inside N's (`g/N/p-…/doc.json`), fsyncs it, renames that directory to `g/N+1` and fsyncs `g`. The
  * rename fails when `g/N+1` exists, so of all writers that read N — in this process or any other on the machine —
  * exactly one creates N + 1: a compare-and-set without lock files, hence without stale locks after a SIGKILL.
- * Every fourth generation's writer then removes the generations before it, oldest first and one at a time. A writer that read N and
- * stalled can never win later: its directory lived inside N's, and N is only removed after N + 1 exists, so its
- * rename either meets N + 1 or finds its own directory gone. A task's directory therefore holds a bounded number
- * of files whatever its history. A delete writes a tombstone, so revisions and fencing tokens are never reused.
+ * Every fourth generation's writer then removes the generations before it, oldest first and one at a time. A
+ * writer that read N and stalled can never win later: its directory lived inside N's, and N is only removed after
+ * N + 1 exists, so its rename either meets N + 1 or finds its own directory gone. A task's directory therefore
+ * holds a bounded number of files whatever its history. A delete writes a tombstone, so revisions and fencing tokens are never reused.
  * Stores written by version 1 (one file per generation) are upgraded when opened.
  * @example
  * const store = await FileTaskStore.open('./.task-runtime');
@@ -409,16 +409,14 @@ export class FileTaskStore implements TaskStore {
       try {
         text = await readWholeFile(file);
       } catch (cause) {
+        if (!isMissing(cause)) throw this.#ioError(expectedId, operation, cause);
         // Removed after a newer one appeared, which the next listing shows. When it does not, the newest
         // generation lost its document (a file system that broke its promise, or a hand): damage, not a race.
-        if (isMissing(cause) && missing !== generation) {
-          missing = generation;
-          continue;
-        }
-        if (isMissing(cause)) {
+        if (missing === generation) {
           throw new SnapshotError('', `has no document (missing file '${file}')`, expectedId);
         }
-        throw this.#ioError(expectedId, operation, cause);
+        missing = generation;
+        continue;
       }
       const document = parseDocument(text, expectedId, taskDir, file);
       if (document.generation !== generation) {
