@@ -100,48 +100,41 @@ export async function measurePostgres(settings: Settings): Promise<PostgresTimin
     const perWorker = Math.ceil(saves / WORKERS);
     const one = stores[0] as PostgresTaskStore;
     const firstClient = clients[0] as pg.Client;
-    const measurements: Record<string, (round: number) => Promise<void>> = {
-      oneWorker: async (round) => {
-        timings.oneWorkerMs.push(
-          await timePerSave(() => saveLoop(one, [`one-${round}`], saves), saves),
-        );
-      },
-      oneWorkerFloor: async (round) => {
-        timings.oneWorkerFloorMs.push(
-          await timePerSave(
-            () => updateLoop(firstClient, floorTable, `one-${round}`, saves),
-            saves,
+    const oneWorker = async (round: number): Promise<void> => {
+      timings.oneWorkerMs.push(
+        await timePerSave(() => saveLoop(one, [`one-${round}`], saves), saves),
+      );
+    };
+    const oneWorkerFloor = async (round: number): Promise<void> => {
+      timings.oneWorkerFloorMs.push(
+        await timePerSave(() => updateLoop(firstClient, floorTable, `one-${round}`, saves), saves),
+      );
+    };
+    const eightWorkers = async (round: number): Promise<void> => {
+      const run = () =>
+        Promise.all(
+          stores.map((store, w) => saveLoop(store, [`eight-${round}-${w}`], perWorker)),
+        ).then(() => undefined);
+      timings.eightWorkersMs.push(await timePerSave(run, perWorker * WORKERS));
+    };
+    const eightWorkersFloor = async (round: number): Promise<void> => {
+      const run = () =>
+        Promise.all(
+          clients.map((client, w) =>
+            updateLoop(client, floorTable, `eight-${round}-${w}`, perWorker),
           ),
-        );
-      },
-      eightWorkers: async (round) => {
-        const run = () =>
-          Promise.all(
-            stores.map((store, w) => saveLoop(store, [`eight-${round}-${w}`], perWorker)),
-          ).then(() => undefined);
-        timings.eightWorkersMs.push(await timePerSave(run, perWorker * WORKERS));
-      },
-      eightWorkersFloor: async (round) => {
-        const run = () =>
-          Promise.all(
-            clients.map((client, w) =>
-              updateLoop(client, floorTable, `eight-${round}-${w}`, perWorker),
-            ),
-          ).then(() => undefined);
-        timings.eightWorkersFloorMs.push(await timePerSave(run, perWorker * WORKERS));
-      },
+        ).then(() => undefined);
+      timings.eightWorkersFloorMs.push(await timePerSave(run, perWorker * WORKERS));
     };
     // Each store measurement next to its floor, which goes first every other round: neither always follows
     // the other (nor the file store, whose fsyncs would slow the next server's WAL flushes for a moment).
+    const pairs = [
+      [oneWorker, oneWorkerFloor],
+      [eightWorkers, eightWorkersFloor],
+    ];
     for (let round = 0; round < settings.postgresRounds; round += 1) {
-      const pairs = [
-        ['oneWorker', 'oneWorkerFloor'],
-        ['eightWorkers', 'eightWorkersFloor'],
-      ];
       for (const pair of pairs) {
-        for (const name of round % 2 === 0 ? pair : [...pair].reverse()) {
-          await measurements[name as string]?.(round);
-        }
+        for (const measure of round % 2 === 0 ? pair : [...pair].reverse()) await measure(round);
       }
     }
     for (let round = 0; round < settings.postgresRounds; round += 1) {
