@@ -19,6 +19,8 @@ export function initialState(input: TaskMachineInput): ReducerState {
     context: {
       task: input.task,
       maxAttempts: input.maxAttempts ?? null,
+      maxLostAttempts: input.maxLostAttempts ?? 3,
+      extraAttempts: 0,
       attemptNum: 0,
       worktreePath: null,
       branchName: null,
@@ -38,9 +40,13 @@ export function initialState(input: TaskMachineInput): ReducerState {
 const isUsed = (context: TaskContext, attemptNum: number): boolean =>
   context.attempts.some((record) => record.attemptNum === attemptNum);
 
-const retryAllowed = (context: TaskContext): boolean =>
-  context.retryable !== false &&
-  (context.maxAttempts === null || context.attemptNum + 1 < context.maxAttempts);
+const limitOf = (context: TaskContext): number | null =>
+  context.maxAttempts === null ? null : context.maxAttempts + context.extraAttempts;
+
+const retryAllowed = (context: TaskContext): boolean => {
+  const limit = limitOf(context);
+  return context.retryable !== false && (limit === null || context.attemptNum + 1 < limit);
+};
 
 function withLast(
   attempts: readonly AttemptRecord[],
@@ -53,31 +59,40 @@ function withLast(
 function fail(state: ReducerState, event: Extract<TaskEvent, { type: 'FAIL' }>): ReducerState {
   const { context } = state;
   const at = event.at ?? new Date().toISOString();
-  const retryable = event.retryable ?? true;
+  const lost = event.workerLost === true;
+  const retryable = lost || (event.retryable ?? true);
+  const outcome = lost ? 'lost' : 'failed';
   const last = context.attempts[context.attempts.length - 1];
-  const attempts: readonly AttemptRecord[] =
-    last?.attemptNum === context.attemptNum && last.endedAt === null
-      ? withLast(context.attempts, {
-          outcome: 'failed',
-          endedAt: at,
-          error: event.error,
-          retryable,
-        })
-      : isUsed(context, context.attemptNum)
-        ? context.attempts
-        : [
-            ...context.attempts,
-            {
-              attemptNum: context.attemptNum,
-              startedAt: null,
-              endedAt: at,
-              outcome: 'failed',
-              error: event.error,
-              retryable,
-              prUrl: null,
-            },
-          ];
-  return { status: 'failed', context: { ...context, error: event.error, retryable, attempts } };
+  const open = last?.attemptNum === context.attemptNum && last.endedAt === null;
+  const recorded = open || !isUsed(context, context.attemptNum);
+  const lostSoFar = context.attempts.filter((record) => record.outcome === 'lost').length;
+  const forgiven = lost && recorded && lostSoFar < context.maxLostAttempts;
+  const attempts: readonly AttemptRecord[] = open
+    ? withLast(context.attempts, {
+        outcome,
+        endedAt: at,
+        error: event.error,
+        retryable,
+      })
+    : isUsed(context, context.attemptNum)
+      ? context.attempts
+      : [
+          ...context.attempts,
+          {
+            attemptNum: context.attemptNum,
+            startedAt: null,
+            endedAt: at,
+            outcome,
+            error: event.error,
+            retryable,
+            prUrl: null,
+          },
+        ];
+  const extraAttempts = context.extraAttempts + (forgiven ? 1 : 0);
+  return {
+    status: 'failed',
+    context: { ...context, error: event.error, retryable, attempts, extraAttempts },
+  };
 }
 
 /**
@@ -93,7 +108,7 @@ export function reduce(state: ReducerState, event: TaskEvent): ReducerState | nu
         status !== 'pending' ||
         event.attemptNum < context.attemptNum ||
         isUsed(context, event.attemptNum) ||
-        (context.maxAttempts !== null && event.attemptNum >= context.maxAttempts)
+        event.attemptNum >= (limitOf(context) ?? Number.POSITIVE_INFINITY)
       )
         return null;
       return {
@@ -153,6 +168,24 @@ export function reduce(state: ReducerState, event: TaskEvent): ReducerState | nu
           concerns: [...context.concerns, `attempt_${context.attemptNum}_error: ${context.error}`],
           error: null,
           retryable: null,
+        },
+      };
+    case 'REOPEN':
+      if (status !== 'failed' || retryAllowed(context)) return null;
+      return {
+        status: 'pending',
+        context: {
+          ...context,
+          concerns: [
+            ...context.concerns,
+            `reopened: ${event.reason} (last error: ${context.error})`,
+          ],
+          error: null,
+          retryable: null,
+          extraAttempts:
+            context.maxAttempts === null
+              ? context.extraAttempts
+              : context.attemptNum + 1 + event.attempts - context.maxAttempts,
         },
       };
     case 'MARK_PENDING':

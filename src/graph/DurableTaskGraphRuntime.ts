@@ -10,6 +10,8 @@ import {
 import type { PersistedTaskRuntime } from '../runtime/snapshot.js';
 import { checkSameSpec, restoreStored } from '../runtime/storedTask.js';
 import {
+  type FailOptions,
+  type ReopenOptions,
   TaskRuntime,
   type WorkstreamAssignment,
   type WorktreeAssignment,
@@ -57,6 +59,7 @@ export class DurableTaskGraphRuntime {
   #queue: Promise<unknown> = Promise.resolve();
   /** Set when a save failed after the command's own task was saved: blocked dependents wait to be saved. */
   #repairDue = false;
+  #repaired: readonly string[] = Object.freeze([]);
 
   private constructor(
     store: TaskStore,
@@ -104,7 +107,9 @@ export class DurableTaskGraphRuntime {
       saved,
       options,
     );
-    await run.#enqueue(() => run.#complete());
+    await run.#enqueue(async () => {
+      run.#repaired = Object.freeze(await run.#complete());
+    });
     return run;
   }
 
@@ -126,6 +131,14 @@ export class DurableTaskGraphRuntime {
   /** See {@link TaskGraphRuntime.outcome}. */
   get outcome(): RunOutcome {
     return this.#run.outcome;
+  }
+
+  /**
+   * The ids, in topological order, of the tasks `open` blocked: pending dependents of a final failure that a crash
+   * left unblocked. Their FAIL records were saved before anyone could subscribe, so they are reported here.
+   */
+  get repaired(): readonly string[] {
+    return this.#repaired;
   }
 
   /** The revision of the task as this run last saved or loaded it. */
@@ -170,12 +183,13 @@ export class DurableTaskGraphRuntime {
   }
 
   /** {@link TaskGraphRuntime.markFailed}, saved with the dependents it blocks. */
-  markFailed(
-    taskId: string,
-    error: string,
-    options?: { readonly retryable?: boolean },
-  ): Promise<void> {
+  markFailed(taskId: string, error: string, options?: FailOptions): Promise<void> {
     return this.#apply(taskId, 'FAIL', (runtime) => runtime.markFailed(error, options));
+  }
+
+  /** {@link TaskGraphRuntime.reopen}, saved with every task it returned to pending (or blocked again). */
+  reopen(taskId: string, reason: string, options?: ReopenOptions): Promise<void> {
+    return this.#change(() => this.#internals.reopen(taskId, reason, options));
   }
 
   /** {@link TaskGraphRuntime.resetForRetry}, saved. */
@@ -223,12 +237,17 @@ export class DurableTaskGraphRuntime {
     event: TaskEventType,
     command: (runtime: TaskRuntime) => void,
   ): Promise<void> {
+    return this.#change(() => this.#internals.apply(taskId, event, command));
+  }
+
+  /** Applies a command of the run in memory (it returns the ids it changed), then saves them, in call order. */
+  #change(apply: () => string[]): Promise<void> {
     return this.#enqueue(async () => {
       if (this.#repairDue) await this.#complete();
       this.#heard = [];
       let changed: string[];
       try {
-        changed = this.#internals.apply(taskId, event, command);
+        changed = apply();
       } catch (error) {
         for (const record of this.#heard) notifyListeners(this.#listeners, record);
         throw error;
@@ -237,10 +256,14 @@ export class DurableTaskGraphRuntime {
     });
   }
 
-  /** Blocks what a crash or a failed save left unblocked, and saves it together with the tasks never stored. */
-  async #complete(): Promise<void> {
+  /**
+   * Blocks what a crash or a failed save left unblocked, and saves it together with the tasks never stored.
+   * Returns the ids it blocked, in topological order.
+   */
+  async #complete(): Promise<string[]> {
     this.#heard = [];
-    const blocked = new Set(this.#internals.repair());
+    const repaired = this.#internals.repair();
+    const blocked = new Set(repaired);
     for (const id of this.graph.taskIds) {
       const problem = this.#internals.brokenRule(id);
       if (problem !== null) throw new SnapshotError('status', problem, id);
@@ -248,6 +271,7 @@ export class DurableTaskGraphRuntime {
     const unsaved = this.graph.taskIds.filter((id) => blocked.has(id) || !this.#saved.has(id));
     await this.#save(unsaved);
     this.#repairDue = false;
+    return repaired;
   }
 
   /**

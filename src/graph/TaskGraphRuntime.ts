@@ -1,12 +1,13 @@
 import type { AgentAddress } from '../agent/AgentAddress.js';
 import { IllegalTransitionError, InvalidArgumentError, SnapshotError } from '../errors.js';
-import { allowedEventTypes } from '../machines/refusal.js';
+import { allowedEventTypes, nextUnusedAttempt } from '../machines/refusal.js';
 import { isTerminalStatus, TaskStatus } from '../machines/status.js';
-import type {
-  AttemptRecord,
-  TaskContext,
-  TaskEvent,
-  TaskEventType,
+import {
+  type AttemptRecord,
+  attemptLimit,
+  type TaskContext,
+  type TaskEvent,
+  type TaskEventType,
 } from '../machines/taskMachine.js';
 import {
   addListener,
@@ -16,6 +17,8 @@ import {
 } from '../runtime/records.js';
 import type { PersistedTaskRuntime } from '../runtime/snapshot.js';
 import {
+  type FailOptions,
+  type ReopenOptions,
   type TaskArtifactsView,
   TaskRuntime,
   type TaskRuntimeOptions,
@@ -71,12 +74,19 @@ function isAttemptUsed(context: TaskContext): boolean {
 }
 
 /** The events after which the graph's blocking rule may have something to do. */
-const SETTLING_EVENTS: ReadonlySet<TaskEventType> = new Set(['FAIL', 'RETRY', 'MARK_PENDING']);
+const SETTLING_EVENTS: ReadonlySet<TaskEventType> = new Set([
+  'FAIL',
+  'RETRY',
+  'REOPEN',
+  'MARK_PENDING',
+]);
 
 /** What a durable run needs beyond the public verbs; not exported from the package. */
 export interface GraphRunInternals {
   /** Runs a command like the public verbs do and returns the ids of the tasks it changed, in the order changed. */
   apply(taskId: string, event: TaskEventType, command: (runtime: TaskRuntime) => void): string[];
+  /** Runs {@link TaskGraphRuntime.reopen} and returns the ids of the tasks it changed. */
+  reopen(taskId: string, reason: string, options: ReopenOptions | undefined): string[];
   /** Blocks every pending task whose dependency failed finally; returns the ids blocked, in topological order. */
   repair(): string[];
   /** Puts `runtime` in place of the task's current one (a rollback to a saved state). */
@@ -134,6 +144,7 @@ export class TaskGraphRuntime {
   static {
     internalsOf = (run) => ({
       apply: (taskId, event, command) => run.#apply(taskId, event, command),
+      reopen: (taskId, reason, options) => run.#reopen(taskId, reason, options),
       repair: () => run.#reporting(() => run.#settle(run.graph.taskIds)),
       replace: (taskId, runtime) => run.#replace(taskId, runtime),
       runtime: (taskId) => run.#runtime(taskId),
@@ -234,8 +245,18 @@ export class TaskGraphRuntime {
   }
 
   /** {@link TaskRuntime.markFailed} for the task; a final failure blocks its pending dependents in the same command. */
-  markFailed(taskId: string, error: string, options?: { readonly retryable?: boolean }): void {
+  markFailed(taskId: string, error: string, options?: FailOptions): void {
     this.#apply(taskId, 'FAIL', (runtime) => runtime.markFailed(error, options));
+  }
+
+  /**
+   * {@link TaskRuntime.reopen} for a finally failed task, with its next attempt prepared; in the same command every
+   * task it blocked, transitively, returns to pending with its next attempt prepared (the blocked attempt does not
+   * count), and is blocked again at once if another dependency failed finally. A blocked task is refused (reason
+   * `blockedByDependency`): reopen what blocked it.
+   */
+  reopen(taskId: string, reason: string, options?: ReopenOptions): void {
+    this.#reopen(taskId, reason, options);
   }
 
   /** {@link TaskRuntime.resetForRetry} for the task; blocked at once if a dependency failed finally. */
@@ -395,7 +416,12 @@ export class TaskGraphRuntime {
    * Applies one command to one task, then the blocking rule, all or nothing: if anything throws half-way, every task
    * it changed is put back. Records are delivered once the command is complete. Returns the ids changed.
    */
-  #apply(taskId: string, event: TaskEventType, command: (runtime: TaskRuntime) => void): string[] {
+  #apply(
+    taskId: string,
+    event: TaskEventType,
+    command: (runtime: TaskRuntime) => void,
+    followUp?: (changed: Change[]) => string[],
+  ): string[] {
     const runtime = this.#runtime(taskId);
     const index = this.graph.indexOf(taskId);
     return this.#reporting(() => {
@@ -408,18 +434,112 @@ export class TaskGraphRuntime {
           throw refusal;
         }
       }
+      if (event === 'REOPEN') {
+        const refusal = this.#blockedRefusal(taskId, runtime);
+        if (refusal !== null) {
+          this.#heard.push({
+            taskId,
+            status: runtime.status,
+            event,
+            reason: refusal.reason,
+            rejected: true,
+          });
+          throw refusal;
+        }
+      }
       const before = SETTLING_EVENTS.has(event) ? runtime.persist() : null;
       command(runtime);
       this.#noteStatus(taskId, index);
       if (event === 'PR_MERGED') this.#countMerge(taskId, -1);
       if (before === null) return [taskId];
+      const changed: Change[] = [{ id: taskId, before }];
       try {
-        return [taskId, ...this.#settle([taskId])];
+        const returned = followUp?.(changed) ?? [];
+        const blocked = this.#settle([taskId, ...returned]);
+        return [...new Set([taskId, ...returned, ...blocked])];
       } catch (error) {
-        this.#replace(taskId, TaskRuntime.restore(before, this.#options));
+        for (const { id, before: saved } of changed.reverse()) {
+          this.#replace(id, TaskRuntime.restore(saved, this.#options));
+        }
         this.#heard = [];
         throw error;
       }
+    });
+  }
+
+  /**
+   * REOPEN of a finally failed task: the task's own reopen, its next attempt prepared, and every task it blocked,
+   * transitively, returned to pending (see {@link TaskGraphRuntime.reopen}). Returns the ids changed.
+   */
+  #reopen(taskId: string, reason: string, options: ReopenOptions | undefined): string[] {
+    return this.#apply(
+      taskId,
+      'REOPEN',
+      (runtime) => runtime.reopen(reason, options),
+      (changed) => {
+        this.#prepareNext(taskId);
+        return this.#returnBlocked(taskId, reason, changed);
+      },
+    );
+  }
+
+  /** Prepares the task's next unused attempt (it is pending with its attempt used, after a reopen). */
+  #prepareNext(taskId: string): void {
+    const runtime = this.#runtime(taskId);
+    runtime.prepareForAttempt(nextUnusedAttempt(runtime.actor.getSnapshot().context));
+    this.#noteStatus(taskId);
+  }
+
+  /**
+   * Returns to pending, with its next attempt prepared, every task blocked by `taskId` or by a task returned before
+   * it (in topological order), giving back the attempt its block used. Notes each one's state before in `changed`.
+   */
+  #returnBlocked(taskId: string, reason: string, changed: Change[]): string[] {
+    const returned: string[] = [];
+    const reopened = new Set([taskId]);
+    const order = (a: string, b: string) => this.graph.indexOf(a) - this.graph.indexOf(b);
+    const queue = new MinHeap<string>(order);
+    const queued = new Set<string>();
+    const enqueueDependents = (id: string) => {
+      for (const dependent of this.graph.dependentsOf(id)) {
+        if (queued.has(dependent)) continue;
+        queued.add(dependent);
+        queue.push(dependent);
+      }
+    };
+    enqueueDependents(taskId);
+    for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
+      const runtime = this.#runtime(id);
+      const blockedBy = blockedByOf(standingOf(runtime));
+      if (blockedBy === null || !reopened.has(blockedBy)) continue;
+      changed.push({ id, before: runtime.persist() });
+      runtime.reopen(reason, {
+        attempts: attemptsBeforeBlock(runtime.actor.getSnapshot().context),
+      });
+      this.#prepareNext(id);
+      reopened.add(id);
+      returned.push(id);
+      enqueueDependents(id);
+    }
+    return returned;
+  }
+
+  /** The REOPEN refusal of a blocked task (reopen what blocked it), or null when the task is not blocked. */
+  #blockedRefusal(taskId: string, runtime: TaskRuntime): IllegalTransitionError | null {
+    const blockedBy = blockedByOf(standingOf(runtime));
+    if (blockedBy === null) return null;
+    let root = blockedBy;
+    for (let next = this.task(root).blockedBy; next !== null; next = this.task(root).blockedBy) {
+      root = next;
+    }
+    const snapshot = runtime.actor.getSnapshot();
+    return new IllegalTransitionError({
+      taskId,
+      status: snapshot.value,
+      event: 'REOPEN',
+      reason: 'blockedByDependency',
+      allowed: allowedEventTypes(snapshot).filter((type) => type !== 'REOPEN'),
+      explanation: `it is blocked by its dependency '${blockedBy}'; reopen '${root}', which returns the tasks it blocked to pending`,
     });
   }
 
@@ -508,6 +628,27 @@ export class TaskGraphRuntime {
       },
     });
   }
+}
+
+/** A task changed by a command, with its state before, to put back if the command fails half-way. */
+interface Change {
+  readonly id: string;
+  readonly before: PersistedTaskRuntime;
+}
+
+/**
+ * The counted attempts a blocked task had left before its block, to give back when it is returned: its block used
+ * an attempt number (when it wrote a ledger record of its own) that did not run, so it must not count.
+ */
+function attemptsBeforeBlock(context: TaskContext): number {
+  const limit = attemptLimit(context);
+  if (limit === null) return 1;
+  const last = context.attempts[context.attempts.length - 1];
+  const blockUsedANumber =
+    last?.attemptNum === context.attemptNum &&
+    last.startedAt === null &&
+    last.error === context.error;
+  return Math.max(1, limit - context.attemptNum - (blockUsedANumber ? 0 : 1));
 }
 
 const restoring = Symbol('restoring');

@@ -1,6 +1,7 @@
 import { isAttemptNumber } from '../validation.js';
 import { TASK_STATUSES, type TaskStatus } from './status.js';
 import {
+  attemptLimit,
   attemptProblem,
   TASK_EVENT_TYPES,
   type TaskContext,
@@ -127,7 +128,7 @@ function explain(name: TaskGuardName, context: TaskContext, event: TaskEvent): s
         case 'used':
           return `attempt ${requested} was already used; prepare attempt ${next} instead`;
         default:
-          return `attempt ${requested} is beyond maxAttempts ${context.maxAttempts} (attempts are numbered from 0)`;
+          return `attempt ${requested} is beyond ${describeLimit(context)} (attempts are numbered from 0)`;
       }
     }
     case 'isCurrentAttemptUnused':
@@ -135,8 +136,18 @@ function explain(name: TaskGuardName, context: TaskContext, event: TaskEvent): s
     case 'isRetryAllowed':
       return context.retryable === false
         ? 'the last failure was marked retryable: false'
-        : `no attempt left: attempt ${context.attemptNum} was the last of maxAttempts ${context.maxAttempts}`;
+        : `no attempt left: attempt ${context.attemptNum} was the last of ${describeLimit(context)}`;
+    case 'isFailureFinal':
+      return 'the last failure can still be retried: use resetForRetry; reopen is for a final failure';
   }
+}
+
+/** The limit on attempt numbers in words: maxAttempts, and what lost attempts and reopens added to it. */
+function describeLimit(context: TaskContext): string {
+  const limit = attemptLimit(context);
+  return limit === context.maxAttempts
+    ? `maxAttempts ${context.maxAttempts}`
+    : `the attempt limit ${limit} (maxAttempts ${context.maxAttempts}, moved by lost attempts and reopens)`;
 }
 
 /** A legal-looking event of each type, to ask the machine which types it accepts now. */
@@ -156,6 +167,8 @@ function probe(type: TaskEventType, context: TaskContext): TaskEvent {
       return { type, address: { kind: 'tmux', session: 'probe', paneId: 'probe' } };
     case 'ADD_CONCERN':
       return { type, concern: 'probe' };
+    case 'REOPEN':
+      return { type, reason: 'probe', attempts: 1 };
     case 'START':
     case 'PR_MERGED':
     case 'RETRY':

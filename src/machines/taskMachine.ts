@@ -11,7 +11,7 @@ import type { AgentAddressJSON } from '../agent/AgentAddress.js';
 import type { Task } from '../task/createTask.js';
 
 /** How an attempt ended, or where it stands while it is still open. */
-export type AttemptOutcome = 'running' | 'pr_created' | 'pr_merged' | 'failed';
+export type AttemptOutcome = 'running' | 'pr_created' | 'pr_merged' | 'failed' | 'lost';
 
 /** One attempt in the ledger: when it started and ended, how it ended, and what it produced. */
 export interface AttemptRecord {
@@ -29,8 +29,16 @@ export interface AttemptRecord {
 /** The machine's context: plain JSON, every nested object frozen. */
 export interface TaskContext {
   readonly task: Task;
-  /** Positive integer, or null for no limit. */
+  /** Positive integer, or null for no limit: how many attempts may count (lost ones within maxLostAttempts do not). */
   readonly maxAttempts: number | null;
+  /** Non-negative integer: how many lost attempts are forgiven (not counted against maxAttempts). */
+  readonly maxLostAttempts: number;
+  /**
+   * How far the limit on attempt numbers lies beyond maxAttempts: one per forgiven lost attempt, and whatever a
+   * reopen granted (negative when it granted fewer attempts than were left). Attempt numbers below
+   * `maxAttempts + extraAttempts` may be used.
+   */
+  readonly extraAttempts: number;
   readonly attemptNum: number;
   readonly worktreePath: string | null;
   readonly branchName: string | null;
@@ -51,7 +59,12 @@ export interface TaskMachineInput {
   readonly task: Task;
   /** Positive integer; absent for no limit. */
   readonly maxAttempts?: number;
+  /** Non-negative integer. @default 3 */
+  readonly maxLostAttempts?: number;
 }
+
+/** Lost attempts forgiven per task when the input does not say. */
+export const DEFAULT_MAX_LOST_ATTEMPTS = 3;
 
 /** Every event may carry `at`, the ISO-8601 time recorded in the attempt ledger. */
 interface Timed {
@@ -64,8 +77,14 @@ export type TaskEvent =
   | ({ readonly type: 'START' } & Timed)
   | ({ readonly type: 'PR_CREATED'; readonly prUrl: string } & Timed)
   | ({ readonly type: 'PR_MERGED' } & Timed)
-  | ({ readonly type: 'FAIL'; readonly error: string; readonly retryable?: boolean } & Timed)
+  | ({
+      readonly type: 'FAIL';
+      readonly error: string;
+      readonly retryable?: boolean;
+      readonly workerLost?: boolean;
+    } & Timed)
   | ({ readonly type: 'RETRY' } & Timed)
+  | ({ readonly type: 'REOPEN'; readonly reason: string; readonly attempts: number } & Timed)
   | ({ readonly type: 'MARK_PENDING' } & Timed)
   | ({
       readonly type: 'ASSIGN_WORKTREE';
@@ -92,6 +111,7 @@ export const TASK_EVENT_TYPES: readonly TaskEventType[] = Object.freeze([
   'PR_MERGED',
   'FAIL',
   'RETRY',
+  'REOPEN',
   'MARK_PENDING',
   'ASSIGN_WORKTREE',
   'ASSIGN_WORKSTREAM',
@@ -115,6 +135,11 @@ const withLastAttempt = (
     : Object.freeze([...attempts.slice(0, -1), Object.freeze({ ...last, ...change })]);
 };
 
+/** The first attempt number that may not be used (`maxAttempts + extraAttempts`), or null for no limit. */
+export function attemptLimit(context: TaskContext): number | null {
+  return context.maxAttempts === null ? null : context.maxAttempts + context.extraAttempts;
+}
+
 /** Why a requested attempt number cannot be prepared, or null when it can. */
 export function attemptProblem(
   context: TaskContext,
@@ -122,8 +147,16 @@ export function attemptProblem(
 ): 'behind' | 'used' | 'beyondLimit' | null {
   if (attemptNum < context.attemptNum) return 'behind';
   if (isUsed(context, attemptNum)) return 'used';
-  if (context.maxAttempts !== null && attemptNum >= context.maxAttempts) return 'beyondLimit';
+  const limit = attemptLimit(context);
+  if (limit !== null && attemptNum >= limit) return 'beyondLimit';
   return null;
+}
+
+/** How many of the ledger's attempts were lost with their worker. */
+export function lostAttemptCount(context: TaskContext): number {
+  let lost = 0;
+  for (const record of context.attempts) if (record.outcome === 'lost') lost += 1;
+  return lost;
 }
 
 /** The named guards of {@link taskMachine}; the facade names the one that refused in IllegalTransitionError. */
@@ -136,13 +169,20 @@ export const taskGuards = {
   /** START: the current attempt has not run or failed yet. */
   isCurrentAttemptUnused: ({ context }: GuardArgs) => !isUsed(context, context.attemptNum),
   /** RETRY, MARK_PENDING: the failure was not marked `retryable: false` and an attempt is left under maxAttempts. */
-  isRetryAllowed: ({ context }: GuardArgs) =>
-    context.retryable !== false && hasAttemptLeft(context),
+  isRetryAllowed: ({ context }: GuardArgs) => isRetryable(context),
+  /** REOPEN: the failure is final (`retryable: false`, or no attempt left); a retryable one is retried instead. */
+  isFailureFinal: ({ context }: GuardArgs) => !isRetryable(context),
 };
 
-/** Whether a next attempt exists under maxAttempts. */
+/** Whether the current failure may be retried: not marked `retryable: false`, and an attempt is left. */
+function isRetryable(context: TaskContext): boolean {
+  return context.retryable !== false && hasAttemptLeft(context);
+}
+
+/** Whether a next attempt exists under maxAttempts (lost attempts and reopens included). */
 export function hasAttemptLeft(context: TaskContext): boolean {
-  return context.maxAttempts === null || context.attemptNum + 1 < context.maxAttempts;
+  const limit = attemptLimit(context);
+  return limit === null || context.attemptNum + 1 < limit;
 }
 
 /** The name of one of the guards of {@link taskMachine}, as a refusal names it in its `reason`. */
@@ -200,15 +240,19 @@ export const taskMachine = setup({
     })),
     recordFailure: assign(({ context, event }) => {
       assertEvent(event, 'FAIL');
-      const retryable = event.retryable ?? true;
+      const lost = event.workerLost === true;
+      const retryable = lost || (event.retryable ?? true);
       const failure = {
-        outcome: 'failed',
+        outcome: lost ? 'lost' : 'failed',
         endedAt: timeOf(event),
         error: event.error,
         retryable,
       } as const;
       const last = context.attempts[context.attempts.length - 1];
       const attemptIsOpen = last?.attemptNum === context.attemptNum && last.endedAt === null;
+      // A lost attempt is forgiven (its number does not count) only when this failure writes its record.
+      const recorded = attemptIsOpen || !isUsed(context, context.attemptNum);
+      const forgiven = lost && recorded && lostAttemptCount(context) < context.maxLostAttempts;
       const attempts = attemptIsOpen
         ? withLastAttempt(context.attempts, failure)
         : isUsed(context, context.attemptNum)
@@ -225,7 +269,27 @@ export const taskMachine = setup({
                 prUrl: null,
               } satisfies AttemptRecord),
             ]);
-      return { error: event.error, retryable, attempts };
+      return {
+        error: event.error,
+        retryable,
+        attempts,
+        extraAttempts: context.extraAttempts + (forgiven ? 1 : 0),
+      };
+    }),
+    grantAttempts: assign(({ context, event }) => {
+      assertEvent(event, 'REOPEN');
+      return {
+        concerns: Object.freeze([
+          ...context.concerns,
+          `reopened: ${event.reason} (last error: ${context.error})`,
+        ]),
+        error: null,
+        retryable: null,
+        extraAttempts:
+          context.maxAttempts === null
+            ? context.extraAttempts
+            : context.attemptNum + 1 + event.attempts - context.maxAttempts,
+      };
     }),
     archiveError: assign(({ context }) => ({
       concerns: Object.freeze([
@@ -266,6 +330,8 @@ export const taskMachine = setup({
   context: ({ input }) => ({
     task: input.task,
     maxAttempts: input.maxAttempts ?? null,
+    maxLostAttempts: input.maxLostAttempts ?? DEFAULT_MAX_LOST_ATTEMPTS,
+    extraAttempts: 0,
     attemptNum: 0,
     worktreePath: null,
     branchName: null,
@@ -310,6 +376,7 @@ export const taskMachine = setup({
     failed: {
       on: {
         RETRY: { target: 'pending', guard: 'isRetryAllowed', actions: 'archiveError' },
+        REOPEN: { target: 'pending', guard: 'isFailureFinal', actions: 'grantAttempts' },
         MARK_PENDING: { target: 'pending', guard: 'isRetryAllowed' },
       },
     },

@@ -12,7 +12,7 @@ import {
   taskMachine,
 } from '../machines/taskMachine.js';
 import { createTask, type Task, type TaskInput } from '../task/createTask.js';
-import { describeValue, isPositiveInteger, isRecord } from '../validation.js';
+import { describeValue, isAttemptNumber, isPositiveInteger, isRecord } from '../validation.js';
 import { checkEvent } from './checkEvent.js';
 import { addListener, notifyListeners, type TaskListener } from './records.js';
 import {
@@ -25,6 +25,11 @@ import {
 export interface TaskRuntimeOptions {
   /** Attempts allowed, numbered 0 to maxAttempts - 1; a positive integer. @default undefined (no limit, as in agentrelay) */
   readonly maxAttempts?: number;
+  /**
+   * Lost attempts (`markFailed(…, { workerLost: true })`) per task that do not count against maxAttempts; beyond
+   * them a lost attempt counts like any failure. A non-negative integer. @default 3
+   */
+  readonly maxLostAttempts?: number;
   /** Source of the attempt ledger's times. @default () => new Date() */
   readonly clock?: () => Date;
   /** Passed to `createActor` as its `inspect` option: the Stately inspector or your own observer. */
@@ -48,6 +53,20 @@ export interface TaskArtifactsView {
   readonly prUrl: string | null;
   readonly concerns: readonly string[];
   readonly agentAddress: AgentAddress | null;
+}
+
+/** Options of {@link TaskRuntime.markFailed}. */
+export interface FailOptions {
+  /** Whether the failure may be retried. @default true */
+  readonly retryable?: boolean;
+  /** The attempt ended because its worker died: a lost attempt, not counted up to maxLostAttempts. @default false */
+  readonly workerLost?: boolean;
+}
+
+/** Options of {@link TaskRuntime.reopen}. */
+export interface ReopenOptions {
+  /** Counted attempts allowed from now on, a positive integer. @default 1 */
+  readonly attempts?: number;
 }
 
 /** Where the agent of a task works; `signalDir` is null when omitted. */
@@ -88,9 +107,16 @@ type InternalOptions = TaskRuntimeOptions & { readonly [restoring]?: PersistedTa
 function readOptions(options: unknown): TaskRuntimeOptions {
   if (!isRecord(options))
     throw new InvalidArgumentError('options', 'an options object', describeValue(options));
-  const { maxAttempts, clock } = options;
+  const { maxAttempts, maxLostAttempts, clock } = options;
   if (maxAttempts !== undefined && !isPositiveInteger(maxAttempts)) {
     throw new InvalidArgumentError('maxAttempts', 'a positive integer', describeValue(maxAttempts));
+  }
+  if (maxLostAttempts !== undefined && !isAttemptNumber(maxLostAttempts)) {
+    throw new InvalidArgumentError(
+      'maxLostAttempts',
+      'a non-negative integer',
+      describeValue(maxLostAttempts),
+    );
   }
   if (clock !== undefined && typeof clock !== 'function') {
     throw new InvalidArgumentError('clock', 'a function returning a Date', describeValue(clock));
@@ -120,11 +146,12 @@ export class TaskRuntime {
   readonly #listeners = new Set<TaskListener>();
 
   constructor(task: Task | TaskInput, options: TaskRuntimeOptions = {}) {
-    const { maxAttempts, clock, inspect } = readOptions(options);
+    const { maxAttempts, maxLostAttempts, clock, inspect } = readOptions(options);
     const restored = (options as InternalOptions)[restoring];
     this.#clock = clock ?? systemClock;
     const input: Mutable<TaskMachineInput> = { task: createTask(task) };
     if (maxAttempts !== undefined) input.maxAttempts = maxAttempts;
+    if (maxLostAttempts !== undefined) input.maxLostAttempts = maxLostAttempts;
     const actorOptions: ActorOptions<typeof taskMachine> & { input: TaskMachineInput } = { input };
     if (inspect !== undefined) actorOptions.inspect = inspect;
     if (restored !== undefined) {
@@ -132,7 +159,11 @@ export class TaskRuntime {
       actorOptions.snapshot = {
         status: 'active',
         value: restored.status,
-        context: { ...restored.context, maxAttempts: maxAttempts ?? null },
+        context: {
+          ...restored.context,
+          maxAttempts: maxAttempts ?? null,
+          maxLostAttempts: maxLostAttempts ?? restored.context.maxLostAttempts,
+        },
         children: {},
         historyValue: {},
         output: undefined,
@@ -145,15 +176,18 @@ export class TaskRuntime {
 
   /**
    * Rebuilds a runtime from {@link TaskRuntime.persist}'s output (also after a JSON round trip), in any status.
-   * `options.maxAttempts` replaces the persisted limit when given.
+   * `options.maxAttempts` and `options.maxLostAttempts` replace the persisted ones when given.
    * @throws {SnapshotError} naming where the snapshot is malformed; nothing is half-restored.
    */
   static restore(snapshot: unknown, options: TaskRuntimeOptions = {}): TaskRuntime {
     const persisted = readPersistedTaskRuntime(snapshot);
     const { maxAttempts = persisted.context.maxAttempts ?? undefined } = readOptions(options);
-    const { attemptNum } = persisted.context;
-    if (maxAttempts !== undefined && maxAttempts <= attemptNum) {
-      const expected = `more than the snapshot's attempt number ${attemptNum} (attempts are numbered from 0)`;
+    const { attemptNum, extraAttempts } = persisted.context;
+    if (maxAttempts !== undefined && maxAttempts + extraAttempts <= attemptNum) {
+      const expected =
+        extraAttempts === 0
+          ? `more than the snapshot's attempt number ${attemptNum} (attempts are numbered from 0)`
+          : `more than ${attemptNum - extraAttempts}: the snapshot's attempt number ${attemptNum}, less the ${extraAttempts} beyond maxAttempts that lost attempts and reopens added`;
       throw new InvalidArgumentError('maxAttempts', expected, describeValue(maxAttempts));
     }
     const internal: InternalOptions = { ...options, maxAttempts, [restoring]: persisted };
@@ -210,17 +244,41 @@ export class TaskRuntime {
     this.#send({ type: 'PR_MERGED' });
   }
 
-  /** → failed with `error`, from pending (a blocked task), running or pr_created. @param options.retryable @default true */
-  markFailed(error: string, options: { readonly retryable?: boolean } = {}): void {
+  /**
+   * → failed with `error`, from pending (a blocked task), running or pr_created. `workerLost: true` records a lost
+   * attempt (its worker died): always retryable, and not counted against maxAttempts up to maxLostAttempts.
+   * @param options.retryable @default true
+   * @param options.workerLost @default false
+   */
+  markFailed(error: string, options: FailOptions = {}): void {
     if (!isRecord(options)) {
-      this.#reject(
-        'FAIL',
-        new InvalidArgumentError('options', 'an object { retryable? }', describeValue(options)),
-      );
+      const expected = 'an object { retryable?, workerLost? }';
+      this.#reject('FAIL', new InvalidArgumentError('options', expected, describeValue(options)));
     }
+    const { retryable, workerLost } = options as FailOptions;
     const event: Mutable<Extract<TaskEvent, { type: 'FAIL' }>> = { type: 'FAIL', error };
-    if (options.retryable !== undefined) event.retryable = options.retryable;
+    if (retryable !== undefined) event.retryable = retryable;
+    if (workerLost !== undefined) event.workerLost = workerLost;
     this.#send(event);
+  }
+
+  /**
+   * An operator's second chance after a final failure: failed → pending with `attempts` more counted attempts from
+   * now on, `reopened: <reason> (last error: …)` appended to concerns, the error cleared. Refused while the failure
+   * can still be retried (use {@link TaskRuntime.resetForRetry}). @param options.attempts @default 1
+   */
+  reopen(reason: string, options: ReopenOptions = {}): void {
+    if (!isRecord(options)) {
+      const expected = 'an object { attempts? }';
+      this.#reject('REOPEN', new InvalidArgumentError('options', expected, describeValue(options)));
+    }
+    const { attempts = 1 } = options as ReopenOptions;
+    const { attemptNum } = this.actor.getSnapshot().context;
+    if (isPositiveInteger(attempts) && !Number.isSafeInteger(attemptNum + 1 + attempts)) {
+      const expected = `at most ${Number.MAX_SAFE_INTEGER - attemptNum - 1} (attempt numbers stay safe integers)`;
+      this.#reject('REOPEN', new InvalidArgumentError('attempts', expected, String(attempts)));
+    }
+    this.#send({ type: 'REOPEN', reason, attempts });
   }
 
   /** failed → pending, appending `attempt_N_error: …` to concerns and clearing the error. */

@@ -6,6 +6,7 @@ import {
   isAttemptNumber,
   isIsoTime,
   isNonEmptyString,
+  isPositiveInteger,
   isRecord,
 } from '../validation.js';
 
@@ -43,6 +44,26 @@ export function checkEvent(event: unknown): asserts event is TaskEvent {
       requireText(event, 'error');
       if (event.retryable !== undefined && typeof event.retryable !== 'boolean') {
         throw new InvalidArgumentError('retryable', 'a boolean', describeValue(event.retryable));
+      }
+      if (event.workerLost !== undefined && typeof event.workerLost !== 'boolean') {
+        throw new InvalidArgumentError('workerLost', 'a boolean', describeValue(event.workerLost));
+      }
+      if (event.workerLost === true && event.retryable === false) {
+        throw new InvalidArgumentError(
+          'retryable',
+          'true or absent when workerLost is true (a lost attempt is always retryable)',
+          'false',
+        );
+      }
+      break;
+    case 'REOPEN':
+      requireText(event, 'reason');
+      if (!isPositiveInteger(event.attempts)) {
+        throw new InvalidArgumentError(
+          'attempts',
+          'a positive safe integer',
+          describeValue(event.attempts),
+        );
       }
       break;
     case 'ASSIGN_WORKTREE':

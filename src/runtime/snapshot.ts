@@ -1,7 +1,12 @@
 import { AgentAddress } from '../agent/AgentAddress.js';
 import { InvalidArgumentError, SnapshotError } from '../errors.js';
 import { TASK_STATUSES, TaskStatus } from '../machines/status.js';
-import type { AttemptOutcome, AttemptRecord, TaskContext } from '../machines/taskMachine.js';
+import {
+  type AttemptOutcome,
+  type AttemptRecord,
+  DEFAULT_MAX_LOST_ATTEMPTS,
+  type TaskContext,
+} from '../machines/taskMachine.js';
 import { createTask, type Task, type TaskInput } from '../task/createTask.js';
 import {
   describeValue,
@@ -13,7 +18,7 @@ import {
 } from '../validation.js';
 
 /** The snapshot schema this version writes; older ones are migrated on restore, newer ones refused. */
-export const SNAPSHOT_SCHEMA_VERSION = 1;
+export const SNAPSHOT_SCHEMA_VERSION = 2;
 
 /** What `TaskRuntime.persist()` returns: plain JSON, versioned, restorable in every status. */
 export interface PersistedTaskRuntime {
@@ -25,7 +30,13 @@ export interface PersistedTaskRuntime {
 /** Upgrades a snapshot of version `n` (the key) to version `n + 1`. */
 export type SnapshotMigration = (snapshot: Record<string, unknown>) => Record<string, unknown>;
 
-const OUTCOMES: readonly AttemptOutcome[] = ['running', 'pr_created', 'pr_merged', 'failed'];
+const OUTCOMES: readonly AttemptOutcome[] = [
+  'running',
+  'pr_created',
+  'pr_merged',
+  'failed',
+  'lost',
+];
 
 /**
  * Schema 0 is the format before the attempt ledger: `{ schemaVersion: 0, status, context }` with neither
@@ -38,7 +49,7 @@ function migrateFrom0(snapshot: Record<string, unknown>): Record<string, unknown
   if ('attempts' in context || 'retryable' in context) {
     fail('schemaVersion', 'is 0, but the context has fields of schema 1 (attempts, retryable)');
   }
-  const outcome = OUTCOMES.find((candidate) => candidate === status);
+  const outcome = OUTCOMES.find((candidate) => candidate === status && candidate !== 'lost');
   const record = {
     attemptNum: context.attemptNum,
     startedAt: null,
@@ -60,14 +71,42 @@ function migrateFrom0(snapshot: Record<string, unknown>): Record<string, unknown
   };
 }
 
+/**
+ * Schema 1 is the format before lost attempts and reopen: no `context.maxLostAttempts` nor
+ * `context.extraAttempts`, and no ledger outcome `'lost'`. It gets the default allowance of lost attempts and no
+ * extra attempts, so the task restores with exactly the limits it had.
+ */
+function migrateFrom1(snapshot: Record<string, unknown>): Record<string, unknown> {
+  const context = isRecord(snapshot.context) ? snapshot.context : {};
+  if ('maxLostAttempts' in context || 'extraAttempts' in context) {
+    fail(
+      'schemaVersion',
+      'is 1, but the context has fields of schema 2 (maxLostAttempts, extraAttempts)',
+    );
+  }
+  const attempts = Array.isArray(context.attempts) ? context.attempts : [];
+  const lost = attempts.findIndex((record) => isRecord(record) && record.outcome === 'lost');
+  if (lost !== -1) {
+    fail(`context.attempts[${lost}].outcome`, "is 'lost', which schema 1 does not have");
+  }
+  return {
+    ...snapshot,
+    schemaVersion: 2,
+    context: { ...context, maxLostAttempts: DEFAULT_MAX_LOST_ATTEMPTS, extraAttempts: 0 },
+  };
+}
+
 /** Migrations by the version they upgrade from; restore applies them in order up to the current version. */
 export const snapshotMigrations: Readonly<Record<number, SnapshotMigration>> = Object.freeze({
   0: migrateFrom0,
+  1: migrateFrom1,
 });
 
 const CONTEXT_KEYS = [
   'task',
   'maxAttempts',
+  'maxLostAttempts',
+  'extraAttempts',
   'attemptNum',
   'worktreePath',
   'branchName',
@@ -160,7 +199,8 @@ function migrate(raw: Record<string, unknown>): Record<string, unknown> {
 function readAttempts(
   value: unknown,
   attemptNum: number,
-  maxAttempts: number | null,
+  limit: number | null,
+  describeLimit: string,
 ): readonly AttemptRecord[] {
   const list = expect(value, 'context.attempts', Array.isArray, 'an array');
   let previous = -1;
@@ -196,22 +236,25 @@ function readAttempts(
         fail(`${path}.attemptNum`, 'must be greater than the attempt before it');
       if (record.attemptNum > attemptNum)
         fail(`${path}.attemptNum`, `must not exceed context.attemptNum (${attemptNum})`);
-      if (maxAttempts !== null && record.attemptNum >= maxAttempts) {
-        fail(`${path}.attemptNum`, `must be below context.maxAttempts (${maxAttempts})`);
+      if (limit !== null && record.attemptNum >= limit) {
+        fail(`${path}.attemptNum`, `must be below ${describeLimit}`);
       }
-      if (index < list.length - 1 && record.outcome !== 'failed') {
+      const failed = record.outcome === 'failed' || record.outcome === 'lost';
+      if (index < list.length - 1 && !failed) {
         fail(
           `${path}.outcome`,
-          `must be 'failed': only the last attempt can still be open or succeed`,
+          `must be 'failed' or 'lost': only the last attempt can still be open or succeed`,
         );
       }
-      const failed = record.outcome === 'failed';
+      if (record.outcome === 'lost' && record.retryable !== true) {
+        fail(`${path}.retryable`, 'must be true when the outcome is lost');
+      }
       const open = record.outcome === 'running' || record.outcome === 'pr_created';
       if (failed !== (record.error !== null)) {
-        fail(`${path}.error`, 'must be set exactly when the outcome is failed');
+        fail(`${path}.error`, 'must be set exactly when the outcome is failed or lost');
       }
       if (failed !== (record.retryable !== null)) {
-        fail(`${path}.retryable`, 'must be set exactly when the outcome is failed');
+        fail(`${path}.retryable`, 'must be set exactly when the outcome is failed or lost');
       }
       if (record.outcome !== 'running' && record.outcome !== 'failed' && record.prUrl === null) {
         fail(`${path}.prUrl`, `must be set when the outcome is ${record.outcome}`);
@@ -268,16 +311,32 @@ function readContext(value: unknown, status: TaskStatus): TaskContext {
     isAttemptNumber,
     'a non-negative integer',
   );
-  if (maxAttempts !== null && attemptNum >= maxAttempts) {
-    fail(
-      'context.attemptNum',
-      `must be below context.maxAttempts (${maxAttempts}), got ${attemptNum}`,
-    );
+  const maxLostAttempts = expect(
+    raw.maxLostAttempts,
+    'context.maxLostAttempts',
+    isAttemptNumber,
+    'a non-negative integer',
+  );
+  const extraAttempts = expect(
+    raw.extraAttempts,
+    'context.extraAttempts',
+    Number.isSafeInteger as (v: unknown) => v is number,
+    'an integer',
+  );
+  const limit = maxAttempts === null ? null : maxAttempts + extraAttempts;
+  const describeLimit =
+    extraAttempts === 0
+      ? `context.maxAttempts (${maxAttempts})`
+      : `context.maxAttempts + context.extraAttempts (${limit})`;
+  if (limit !== null && attemptNum >= limit) {
+    fail('context.attemptNum', `must be below ${describeLimit}, got ${attemptNum}`);
   }
   const concerns = expect(raw.concerns, 'context.concerns', Array.isArray, 'an array');
   const context: TaskContext = {
     task: readTask(raw.task),
     maxAttempts,
+    maxLostAttempts,
+    extraAttempts,
     attemptNum,
     worktreePath: text('worktreePath'),
     branchName: text('branchName'),
@@ -303,7 +362,7 @@ function readContext(value: unknown, status: TaskStatus): TaskContext {
             },
             'address',
           ),
-    attempts: readAttempts(raw.attempts, attemptNum, maxAttempts),
+    attempts: readAttempts(raw.attempts, attemptNum, limit, describeLimit),
   };
   checkStatusInvariants(status, context);
   return context;
@@ -320,9 +379,10 @@ function checkStatusInvariants(status: TaskStatus, context: TaskContext): void {
     pr_merged: 'pr_merged',
     failed: 'failed',
   };
-  const expected = expectedOutcome[status];
+  const expected =
+    status === TaskStatus.FAILED && lastOutcome === 'lost' ? 'lost' : expectedOutcome[status];
   if (expected === 'closed') {
-    if (last !== undefined && last.outcome !== 'failed') {
+    if (last !== undefined && last.outcome !== 'failed' && last.outcome !== 'lost') {
       fail(
         'context.attempts',
         `must not hold an open or merged attempt while pending (last is ${last.outcome})`,
