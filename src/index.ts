@@ -81,3 +81,25 @@ export {
   type TaskInput,
 } from './task/createTask.js';
 export { AgentFramework, AgentRole, AgentVerbosity } from './task/enums.js';
+export {
+  type AttemptCommand,
+  type AttemptContext,
+  AttemptEndedError,
+} from './worker/AttemptContext.js';
+export type {
+  AttemptTimedOutEvent,
+  GraphWorkerEvent,
+  GraphWorkerListener,
+  RecoveredEvent,
+  RetryScheduledEvent,
+} from './worker/events.js';
+export { GraphWorker, type GraphWorkerRun } from './worker/GraphWorker.js';
+export { NonRetryableError } from './worker/NonRetryableError.js';
+export type {
+  FailedAttempt,
+  GraphWorkerOptions,
+  GraphWorkerRunOptions,
+  MergeHandler,
+  WorkHandler,
+  WorkResult,
+} from './worker/options.js';

@@ -1,0 +1,390 @@
+import type { AgentAddress } from '../agent/AgentAddress.js';
+import { IllegalTransitionError, InvalidArgumentError } from '../errors.js';
+import type { DurableTaskGraphRuntime } from '../graph/DurableTaskGraphRuntime.js';
+import type { RunOutcome, TaskGraphRuntime, TaskGraphTaskView } from '../graph/TaskGraphRuntime.js';
+import { TaskStatus } from '../machines/status.js';
+import type { TaskEvent } from '../machines/taskMachine.js';
+import type { TaskRecord } from '../runtime/records.js';
+import type { WorkstreamAssignment, WorktreeAssignment } from '../runtime/TaskRuntime.js';
+import { Attempt } from './Attempt.js';
+import { type AttemptCommand, type AttemptContext, AttemptEndedError } from './AttemptContext.js';
+import type { GraphWorkerEvent } from './events.js';
+import { type AttemptFailure, failureOf, prUrlProblem } from './failure.js';
+import type { CheckedOptions } from './options.js';
+import { after } from './timer.js';
+
+/** A run a worker executes: in memory (commands return at once) or durable (commands resolve once saved). */
+export type GraphWorkerRun = TaskGraphRuntime | DurableTaskGraphRuntime;
+
+const RETRY: TaskEvent = Object.freeze({ type: 'RETRY' });
+
+/** A retry waiting for its delay: of the failed attempt `failedAttempt`, starting attempt `attemptNum`. */
+interface ScheduledRetry {
+  readonly failedAttempt: number;
+  readonly attemptNum: number;
+  due: boolean;
+  cancel: () => void;
+}
+
+/** Whether a command's error is the run refusing it (nothing changed) rather than the store failing. */
+function isRefusal(error: unknown): boolean {
+  return error instanceof IllegalTransitionError || error instanceof InvalidArgumentError;
+}
+
+/** Whether the task's current attempt has been used (it ran, or failed), so the next one must be prepared. */
+function isAttemptUsed(view: TaskGraphTaskView): boolean {
+  const { attemptNum } = view.state;
+  return view.attempts.some((record) => record.attemptNum === attemptNum);
+}
+
+/** The first attempt number the task has not used: one past its current and every ledger number. */
+function nextAttemptOf(view: TaskGraphTaskView): number {
+  let highest = view.state.attemptNum;
+  for (const record of view.attempts) highest = Math.max(highest, record.attemptNum);
+  return highest + 1;
+}
+
+/**
+ * One call of `GraphWorker.run()`: recovery, then the loop that retries failures, fills free slots from `ready()`
+ * and drives each attempt through the run's commands, until the run is settled, stopped, or its store fails.
+ */
+export class Execution {
+  readonly #run: GraphWorkerRun;
+  readonly #options: CheckedOptions;
+  readonly #emit: (event: GraphWorkerEvent) => void;
+  readonly #signal: AbortSignal | null;
+  readonly #inFlight = new Map<string, Attempt>();
+  /** Tasks changed since the loop last looked at them (from the run's records, and attempts that ended). */
+  readonly #dirty = new Set<string>();
+  readonly #retries = new Map<string, ScheduledRetry>();
+  /** Tasks found pr_created at the start, waiting for a slot to run `merge` again. */
+  readonly #toMerge: string[] = [];
+  #stopping = false;
+  #fatal: { readonly error: unknown } | null = null;
+  #woken = false;
+  #wakeUp: (() => void) | null = null;
+
+  constructor(
+    run: GraphWorkerRun,
+    options: CheckedOptions,
+    emit: (event: GraphWorkerEvent) => void,
+    signal: AbortSignal | null,
+  ) {
+    this.#run = run;
+    this.#options = options;
+    this.#emit = emit;
+    this.#signal = signal;
+  }
+
+  /** Runs until the run is settled (or stopped) with nothing in flight; rejects with a store failure. */
+  async execute(): Promise<RunOutcome> {
+    const signal = this.#signal;
+    if (signal?.aborted) return this.#run.outcome;
+    for (const id of this.#run.graph.taskIds) this.#dirty.add(id);
+    const unsubscribe = this.#run.subscribe((record: TaskRecord) => {
+      if (record.rejected) return;
+      this.#dirty.add(record.taskId);
+      this.#wake();
+    });
+    const stop = () => this.#stop();
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await this.#recover();
+      await this.#loop();
+    } catch (error) {
+      this.#failRun(error);
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      for (const retry of this.#retries.values()) retry.cancel();
+      this.#retries.clear();
+    }
+    try {
+      await Promise.all([...this.#inFlight.values()].map((attempt) => attempt.finished));
+    } finally {
+      unsubscribe();
+    }
+    if (this.#fatal !== null) throw this.#fatal.error;
+    return this.#run.outcome;
+  }
+
+  /** Fails the tasks found running (worker lost) and queues those found pr_created for their merge. */
+  async #recover(): Promise<void> {
+    for (const id of this.#run.graph.taskIds) {
+      if (this.#fatal !== null) return;
+      const view = this.#run.task(id);
+      if (view.status === TaskStatus.RUNNING) {
+        const { attemptNum } = view.state;
+        this.#emit({ type: 'recovered', taskId: id, status: TaskStatus.RUNNING });
+        const error = `worker lost: attempt ${attemptNum} was found running when the worker started, its worker gone`;
+        await this.#command(null, () => this.#run.markFailed(id, error, { workerLost: true }));
+      } else if (view.status === TaskStatus.PR_CREATED) {
+        this.#emit({ type: 'recovered', taskId: id, status: TaskStatus.PR_CREATED });
+        this.#toMerge.push(id);
+      }
+    }
+  }
+
+  async #loop(): Promise<void> {
+    for (;;) {
+      this.#woken = false;
+      if (this.#fatal !== null) return;
+      if (!this.#stopping) {
+        await this.#settleChanged();
+        await this.#startDueRetries();
+        if (this.#fatal === null && !this.#stopping) this.#fillSlots();
+      }
+      if (this.#fatal !== null) return;
+      if (this.#inFlight.size === 0 && (this.#stopping || this.#run.outcome !== 'in_progress')) {
+        return;
+      }
+      // Nothing to do until an attempt ends, a retry falls due, the signal aborts, or the run records a change
+      // (someone else holding the run may retry, reopen or settle a task this worker is waiting for).
+      await this.#sleep();
+    }
+  }
+
+  #wake(): void {
+    this.#woken = true;
+    this.#wakeUp?.();
+  }
+
+  async #sleep(): Promise<void> {
+    if (this.#woken) return;
+    await new Promise<void>((resolve) => {
+      this.#wakeUp = resolve;
+    });
+    this.#wakeUp = null;
+  }
+
+  #stop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    const reason: unknown = this.#signal?.reason;
+    for (const attempt of this.#inFlight.values()) attempt.controller.abort(reason);
+    this.#wake();
+  }
+
+  /** Ends the execution with `error`: every attempt in flight is aborted and abandoned once its commands settle. */
+  #failRun(error: unknown): void {
+    if (this.#fatal !== null) return;
+    this.#fatal = { error };
+    for (const attempt of this.#inFlight.values()) {
+      attempt.controller.abort(error);
+      if (attempt.claim()) void attempt.commandsSettled().then(() => attempt.finish());
+    }
+    this.#wake();
+  }
+
+  /**
+   * Issues one run command (counted among the attempt's, when given). Resolves true when the run accepted it;
+   * false when it refused (someone else changed the task) or the execution already failed; a store failure fails
+   * the execution.
+   */
+  async #command(attempt: Attempt | null, call: () => unknown): Promise<boolean> {
+    if (this.#fatal !== null) return false;
+    const issued = (async () => {
+      await call();
+    })();
+    attempt?.track(issued);
+    try {
+      await issued;
+      return true;
+    } catch (error) {
+      if (!isRefusal(error)) this.#failRun(error);
+      return false;
+    }
+  }
+
+  /** Schedules the retries of failed tasks and prepares the next attempt of pending tasks whose attempt is used. */
+  async #settleChanged(): Promise<void> {
+    const ids = [...this.#dirty];
+    this.#dirty.clear();
+    for (const id of ids) {
+      if (this.#fatal !== null || this.#stopping) return;
+      if (this.#inFlight.has(id)) continue;
+      const view = this.#run.task(id);
+      if (view.status === TaskStatus.FAILED) {
+        if (view.can(RETRY)) this.#scheduleRetry(id, view);
+      } else if (view.status === TaskStatus.PENDING && isAttemptUsed(view)) {
+        // A reopened task, or a retry a previous process reset but did not prepare.
+        const next = nextAttemptOf(view);
+        await this.#command(null, () => this.#run.prepareForAttempt(id, next));
+      }
+    }
+  }
+
+  #scheduleRetry(taskId: string, view: TaskGraphTaskView): void {
+    const failedAttempt = view.state.attemptNum;
+    const known = this.#retries.get(taskId);
+    if (known?.failedAttempt === failedAttempt) return;
+    known?.cancel();
+    const delayMs = this.#options.retryDelayMs({
+      taskId,
+      attemptNum: failedAttempt,
+      error: view.state.error ?? '',
+    });
+    const retry: ScheduledRetry = {
+      failedAttempt,
+      attemptNum: nextAttemptOf(view),
+      due: delayMs === 0,
+      cancel: () => undefined,
+    };
+    this.#retries.set(taskId, retry);
+    this.#emit({ type: 'retryScheduled', taskId, attemptNum: retry.attemptNum, delayMs });
+    if (delayMs > 0) {
+      retry.cancel = after(delayMs, () => {
+        retry.due = true;
+        this.#wake();
+      });
+    }
+  }
+
+  /** Resets every retry whose delay has passed and prepares its attempt, unless the task changed meanwhile. */
+  async #startDueRetries(): Promise<void> {
+    for (const [id, retry] of [...this.#retries]) {
+      if (this.#fatal !== null || this.#stopping) return;
+      if (!retry.due) continue;
+      this.#retries.delete(id);
+      const view = this.#run.task(id);
+      const unchanged =
+        view.status === TaskStatus.FAILED &&
+        view.state.attemptNum === retry.failedAttempt &&
+        view.can(RETRY);
+      if (!unchanged) continue;
+      if (!(await this.#command(null, () => this.#run.resetForRetry(id)))) continue;
+      await this.#command(null, () => this.#run.prepareForAttempt(id, retry.attemptNum));
+    }
+  }
+
+  /** Starts attempts while a slot is free: recovered merges first, then `ready()` in its order. */
+  #fillSlots(): void {
+    const { concurrency } = this.#options;
+    while (this.#inFlight.size < concurrency) {
+      const id = this.#toMerge.shift();
+      if (id === undefined) break;
+      if (!this.#inFlight.has(id) && this.#run.task(id).status === TaskStatus.PR_CREATED) {
+        this.#start(id, 'merge');
+      }
+    }
+    if (this.#inFlight.size >= concurrency) return;
+    for (const id of this.#run.ready()) {
+      if (this.#inFlight.has(id)) continue; // a durable run lists it until markRunning is saved
+      this.#start(id, 'work');
+      if (this.#inFlight.size >= concurrency) return;
+    }
+  }
+
+  #start(taskId: string, from: 'work' | 'merge'): void {
+    const attempt = new Attempt(taskId, this.#run.task(taskId).state.attemptNum);
+    attempt.context = this.#contextOf(attempt);
+    this.#inFlight.set(taskId, attempt);
+    void attempt.finished.then(() => {
+      this.#inFlight.delete(taskId);
+      this.#dirty.add(taskId);
+      this.#wake();
+    });
+    this.#drive(attempt, from).catch((error: unknown) => this.#failRun(error));
+  }
+
+  /** markRunning → work → markPrCreated → merge → markPrMerged (from merge on for a recovered pr_created task). */
+  async #drive(attempt: Attempt, from: 'work' | 'merge'): Promise<void> {
+    const { taskId } = attempt;
+    if (from === 'work') {
+      if (!(await this.#step(attempt, () => this.#run.markRunning(taskId))))
+        return this.#end(attempt);
+      this.#armTimeout(attempt);
+      const worked = await this.#call(attempt, 'work');
+      if (worked.kind === 'ended') return;
+      if (worked.kind === 'threw') return this.#fail(attempt, failureOf(worked.error, 'work'));
+      const problem = prUrlProblem(worked.value);
+      if (problem !== null) return this.#fail(attempt, { message: problem, retryable: false });
+      const { prUrl } = worked.value as { prUrl: string };
+      if (!(await this.#step(attempt, () => this.#run.markPrCreated(taskId, prUrl)))) {
+        return this.#end(attempt);
+      }
+      // Stopped: the PR is recorded; the next run() finds the task pr_created and merges it.
+      if (this.#stopping) return this.#end(attempt);
+    } else {
+      this.#armTimeout(attempt);
+    }
+    const merged = await this.#call(attempt, 'merge');
+    if (merged.kind === 'ended') return;
+    if (merged.kind === 'threw') return this.#fail(attempt, failureOf(merged.error, 'merge'));
+    if (!attempt.claim()) return;
+    await this.#command(attempt, () => this.#run.markPrMerged(taskId));
+    attempt.finish();
+  }
+
+  /** A command on the way through an attempt: not issued once the attempt ended; true when accepted. */
+  #step(attempt: Attempt, call: () => unknown): Promise<boolean> {
+    if (attempt.ended) return Promise.resolve(false);
+    return this.#command(attempt, call);
+  }
+
+  #call(attempt: Attempt, step: 'work' | 'merge') {
+    const handler = step === 'work' ? this.#options.work : this.#options.merge;
+    const view = this.#run.task(attempt.taskId);
+    const context = attempt.context as AttemptContext;
+    return attempt.call(() => handler(view, context));
+  }
+
+  /** Ends the attempt without a record of its own (refused, or stopped after its PR); its claimer finishes it. */
+  #end(attempt: Attempt): void {
+    if (attempt.claim()) attempt.finish();
+  }
+
+  async #fail(attempt: Attempt, failure: AttemptFailure): Promise<void> {
+    if (!attempt.claim()) return;
+    const { message, retryable } = failure;
+    await this.#command(attempt, () =>
+      this.#run.markFailed(attempt.taskId, message, { retryable }),
+    );
+    attempt.finish();
+  }
+
+  #armTimeout(attempt: Attempt): void {
+    const ms = this.#options.attemptTimeoutMs;
+    if (ms === null) return;
+    attempt.setTimeout(after(ms, () => void this.#timeOut(attempt, ms)));
+  }
+
+  async #timeOut(attempt: Attempt, ms: number): Promise<void> {
+    if (!attempt.claim()) return;
+    const { taskId, attemptNum } = attempt;
+    const message = `attempt ${attemptNum} timed out after ${ms} ms`;
+    this.#emit({ type: 'attemptTimedOut', taskId, attemptNum });
+    attempt.controller.abort(new DOMException(message, 'TimeoutError'));
+    await this.#command(attempt, () => this.#run.markFailed(taskId, message, { retryable: true }));
+    attempt.finish();
+  }
+
+  #contextOf(attempt: Attempt): AttemptContext {
+    const { taskId, attemptNum } = attempt;
+    const run = this.#run;
+    const issue = async (command: AttemptCommand, call: () => unknown): Promise<void> => {
+      if (attempt.ended) throw new AttemptEndedError(taskId, attemptNum, command);
+      const issued = (async () => {
+        await call();
+      })();
+      attempt.track(issued);
+      try {
+        await issued;
+      } catch (error) {
+        if (!isRefusal(error)) this.#failRun(error);
+        throw error;
+      }
+    };
+    return Object.freeze({
+      taskId,
+      attemptNum,
+      signal: attempt.controller.signal,
+      assignWorktree: (worktree: WorktreeAssignment) =>
+        issue('assignWorktree', () => run.assignWorktree(taskId, worktree)),
+      assignWorkstream: (workstream: WorkstreamAssignment) =>
+        issue('assignWorkstream', () => run.assignWorkstream(taskId, workstream)),
+      recordAgentAddress: (address: AgentAddress) =>
+        issue('recordAgentAddress', () => run.recordAgentAddress(taskId, address)),
+      addConcern: (text: string) => issue('addConcern', () => run.addConcern(taskId, text)),
+    });
+  }
+}
