@@ -62,6 +62,7 @@ describe('machineToDot', () => {
     ]);
     expect(labelOf('failed->pending')).toEqual([
       'RETRY [isRetryAllowed]',
+      'REOPEN [isFailureFinal]',
       'MARK_PENDING [isRetryAllowed]',
     ]);
     expect(labelOf('pending->running')).toEqual(['START [isCurrentAttemptUnused]']);

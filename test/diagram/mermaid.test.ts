@@ -38,7 +38,7 @@ describe('machineToMermaid', () => {
           return `  ${state.key} --> ${to}: ${t.eventType}${guard}`;
         }),
     );
-    expect(expected).toHaveLength(10);
+    expect(expected).toHaveLength(11);
     expect(
       lines.filter((line) => / --> (?!\[\*\])/.test(line) && !line.includes('[*] -->')),
     ).toEqual(expected);
@@ -77,7 +77,7 @@ describe('machineToMermaid', () => {
 
   it('should mention every event type the machine accepts', () => {
     const text = machineToMermaid();
-    expect(taskMachine.events).toHaveLength(11);
+    expect(taskMachine.events).toHaveLength(12);
     for (const event of taskMachine.events) expect(text).toContain(event);
   });
 
