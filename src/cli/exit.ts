@@ -2,9 +2,15 @@
 export const ExitCode = {
   /** The command did what it was asked. */
   OK: 0,
-  /** A task-level failure or refusal: a corrupt or unknown task, a store that cannot be used, a failed validation. */
+  /**
+   * A task-level failure or refusal: a corrupt or unknown task, a store that cannot be used, a failed validation
+   * (whatever is wrong with the file: unreadable, empty, truncated, not a task, not restorable).
+   */
   FAILURE: 1,
-  /** A usage error: unknown command or option, a missing argument, a malformed option value. */
+  /**
+   * A usage error: unknown command or option, a missing argument, a malformed option value. Only the command
+   * line itself: what a file or store named on it holds is never a usage error.
+   */
   USAGE: 2,
   /** Interrupted by Ctrl-C (SIGINT) or SIGTERM; `demo` resumes from the store when started again. */
   INTERRUPTED: 130,

@@ -9,7 +9,7 @@ import { CliError, EXIT_CODES_HELP } from '../exit.js';
 import { dirOption } from '../options.js';
 import { dirFlag, shellQuote } from '../paths.js';
 import { colorStatus, formatDuration, formatTime, heading, pc, table } from '../render.js';
-import { openExistingStore } from '../store.js';
+import { DAMAGED_TASK_ADVICE, openExistingStore } from '../store.js';
 
 const HELP_AFTER = `
 Shows the task's attempt ledger as a timeline: one row per attempt used, with its start and end (times from
@@ -70,7 +70,7 @@ async function loadOrExplain(
     task = await DurableTaskRuntime.load(store, taskId);
   } catch (error) {
     if (!(error instanceof SnapshotError)) throw error;
-    throw new CliError(`${error.message} Its history cannot be shown.`);
+    throw new CliError(`${error.message} Its history cannot be shown. ${DAMAGED_TASK_ADVICE}`);
   }
   if (task !== null) return task;
   const similar = similarIds(taskId, await store.list());
