@@ -6,6 +6,7 @@ import { createDemoCommand } from './commands/demo.js';
 import { createDiagramCommand } from './commands/diagram.js';
 import { createGraphCommand } from './commands/graph.js';
 import { createHistoryCommand } from './commands/history.js';
+import { createReopenCommand } from './commands/reopen.js';
 import { createServeCommand } from './commands/serve.js';
 import { createStatusCommand } from './commands/status.js';
 import { createValidateCommand } from './commands/validate.js';
@@ -43,7 +44,7 @@ function configure(command: Command, path: string): void {
 function createProgram(): Command {
   const program = new Command('task-runtime')
     .description(
-      'See and drive task-runtime task stores: run a demo, list tasks, show attempt histories.',
+      'See and drive task-runtime task stores: run a demo, list tasks, show attempt histories, reopen a failed task.',
     )
     .version(packageVersion(), '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help for a command')
@@ -52,6 +53,7 @@ function createProgram(): Command {
     .addCommand(createHistoryCommand())
     .addCommand(createGraphCommand())
     .addCommand(createDiagramCommand())
+    .addCommand(createReopenCommand())
     .addCommand(createValidateCommand())
     .addCommand(createServeCommand())
     .addHelpText(

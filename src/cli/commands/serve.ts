@@ -1,11 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import type { DashboardServer } from '../../dashboard/server.js';
-import { PostgresTaskStore, TaskRuntimeError, type TaskStore } from '../../index.js';
 import { CliError, ExitCode } from '../exit.js';
-import { dirOption, integerIn } from '../options.js';
-import { shellQuote } from '../paths.js';
-import { openExistingStore } from '../store.js';
+import { integerIn } from '../options.js';
+import { openNamedStore, type StoreOptions, storeOptions } from '../store.js';
 
 /** The port `serve` listens on unless `--port` says otherwise. */
 export const DEFAULT_PORT = 4280;
@@ -32,57 +30,9 @@ Exit codes:
   2    usage error (unknown option, bad option value, both --dir and --pg)`;
 
 /** The options of `task-runtime serve`, as commander parses them. */
-interface ServeOptions {
-  readonly dir: string;
-  readonly pg?: string;
-  readonly pgTable: string;
+interface ServeOptions extends StoreOptions {
   readonly port: number;
   readonly host: string;
-}
-
-/** A connection string with its password replaced by `***`, to print. */
-function withoutPassword(connectionString: string): string {
-  try {
-    const url = new URL(connectionString);
-    if (url.password !== '') url.password = '***';
-    return url.href;
-  } catch {
-    return 'the given PostgreSQL server';
-  }
-}
-
-/** Opens the store to serve and reads its list once, so a store that cannot be read fails now, not per page. */
-async function openServedStore(
-  options: ServeOptions,
-): Promise<{ store: TaskStore; label: string }> {
-  let store: TaskStore;
-  let label: string;
-  if (options.pg === undefined) {
-    store = await openExistingStore(options.dir);
-    label = shellQuote(options.dir);
-  } else {
-    try {
-      // migrate: false, so the dashboard never creates anything; a missing table fails the first list() below.
-      const pgStore = await PostgresTaskStore.connect({
-        connectionString: options.pg,
-        table: options.pgTable,
-        migrate: false,
-      });
-      store = pgStore;
-      label = `${withoutPassword(options.pg)} (table ${pgStore.table})`;
-    } catch (error) {
-      if (error instanceof TaskRuntimeError) throw new CliError(error.message);
-      throw error;
-    }
-  }
-  try {
-    await store.list();
-  } catch (error) {
-    await store.close().catch(() => undefined);
-    if (!(error instanceof Error)) throw error;
-    throw new CliError(`Cannot read the tasks of ${label}: ${error.message}`);
-  }
-  return { store, label };
 }
 
 /** Why the server could not listen, as a sentence with what to do. */
@@ -115,25 +65,11 @@ function stopRequested(isServing: () => boolean): Promise<NodeJS.Signals> {
 
 /** `task-runtime serve`: the live, read-only dashboard over a store, until Ctrl-C. */
 export function createServeCommand(): Command {
-  return new Command('serve')
-    .description('serve a live, read-only dashboard of a task store in the browser')
-    .addOption(dirOption('the task store directory (a FileTaskStore)').conflicts('pg'))
-    .addOption(
-      new Option(
-        '--pg <url>',
-        'serve a PostgresTaskStore instead: its connection string',
-      ).argParser((value) => {
-        if (value.trim() === '') {
-          throw new InvalidArgumentError('Expected a PostgreSQL connection string.');
-        }
-        return value;
-      }),
-    )
-    .addOption(
-      new Option('--pg-table <name>', 'the table of the PostgresTaskStore').default(
-        'task_runtime_tasks',
-      ),
-    )
+  const command = new Command('serve').description(
+    'serve a live, read-only dashboard of a task store in the browser',
+  );
+  for (const option of storeOptions('serve')) command.addOption(option);
+  return command
     .addOption(
       new Option('-p, --port <port>', 'the port to listen on; 0 for any free port (0-65535)')
         .default(DEFAULT_PORT)
@@ -157,7 +93,7 @@ export function createServeCommand(): Command {
       // Listening for Ctrl-C before anything is printed: whoever reads the URL may stop the server at once.
       let server: DashboardServer | null = null;
       const stop = stopRequested(() => server !== null);
-      const { store, label } = await openServedStore(options);
+      const { store, label } = await openNamedStore(options);
       // Loaded here, so that the other commands never load Hono.
       const { isLoopback, startDashboard } = await import('../../dashboard/server.js');
       try {
