@@ -124,7 +124,7 @@ function expectRefusal(
   for (const type of expected.allowed) expect(error.message).toContain(type);
 }
 
-/** Asserts that resetForRetry and markPending are both refused in failed by isRetryAllowed. */
+/** Asserts that resetForRetry and markPending are both refused in failed by isRetryAllowed (only reopen is left). */
 function expectNoRetry(runtime: TaskRuntime): void {
   for (const [event, command] of [
     ['RETRY', (r: TaskRuntime) => r.resetForRetry()],
@@ -134,7 +134,7 @@ function expectNoRetry(runtime: TaskRuntime): void {
       status: 'failed',
       event,
       reason: 'isRetryAllowed',
-      allowed: ['ADD_CONCERN'],
+      allowed: ['REOPEN', 'ADD_CONCERN'],
     });
   }
 }
