@@ -75,6 +75,11 @@ export function typicalRuntime(id?: string): TaskRuntime {
   return runtime;
 }
 
+/** A raw actor of `task`, started: what the facade's rows compare `new TaskRuntime(task)` with. */
+export function rawActor(task: Task): TaskActor {
+  return createActor(taskMachine, { input: { task } }).start();
+}
+
 /** A raw actor in the same typical state as {@link typicalRuntime}. */
 export function typicalActor(): TaskActor {
   const actor = createActor(taskMachine, {

@@ -1,11 +1,8 @@
 /*
- * Graph rows of `npm run bench`: what the run's rules cost per command on a big graph compared with a lone
+ * Group `graph`: what the run's rules cost per command on a big graph compared with a lone
  * TaskRuntime, ready() compared with a hand-written pass over plain arrays, and opening a durable run compared with
  * loading its snapshots one by one.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DurableTaskGraphRuntime } from '../src/graph/DurableTaskGraphRuntime.js';
 import { TaskGraph } from '../src/graph/TaskGraph.js';
 import { TaskGraphRuntime } from '../src/graph/TaskGraphRuntime.js';
@@ -13,7 +10,17 @@ import { TaskRuntime } from '../src/runtime/TaskRuntime.js';
 import { FileTaskStore } from '../src/store/FileTaskStore.js';
 import type { TaskInput } from '../src/task/createTask.js';
 import { PR_URL } from './fixtures.js';
-import { measureGroup, prepared, type Settings, timed } from './harness.js';
+import {
+  alternate,
+  keep,
+  log,
+  measureGroup,
+  prepared,
+  type Settings,
+  timed,
+  withTempDir,
+} from './harness.js';
+import { type BenchGroup, durationRow, timeRow } from './rows.js';
 
 const LIFECYCLES = 16;
 const WORKTREE = { worktreePath: '/tmp/worktrees/task', branchName: 'task/branch' };
@@ -62,7 +69,7 @@ function lifecycleOnRuntime(runtime: TaskRuntime): void {
 }
 
 /** Per-round ns per command: the same four commands on tasks of a 1,000-task run and on lone runtimes. */
-export function measureGraphCommands(settings: Settings): Map<string, number[]> {
+function measureGraphCommands(settings: Settings): Map<string, number[]> {
   const size = 1_000;
   const core = 50;
   const graph = benchGraph(size, core);
@@ -102,7 +109,7 @@ export function measureGraphCommands(settings: Settings): Map<string, number[]> 
 }
 
 /** Per-round ns per task: ready() on a 10,000-task run, and a hand-written pass over plain arrays of the same state. */
-export function measureReady(settings: Settings): Map<string, number[]> {
+function measureReady(settings: Settings): Map<string, number[]> {
   const size = settings.quick ? 1_000 : 10_000;
   const core = Math.floor(size / 20);
   const graph = benchGraph(size, core);
@@ -153,13 +160,10 @@ export function measureReady(settings: Settings): Map<string, number[]> {
 }
 
 /** Per-round ms: DurableTaskGraphRuntime.open of a stored run, and loading the same snapshots one by one. */
-export async function measureOpen(
-  settings: Settings,
-): Promise<{ openMs: number[]; loadMs: number[] }> {
+async function measureOpen(settings: Settings): Promise<{ openMs: number[]; loadMs: number[] }> {
   const size = settings.storeTasks;
   const graph = benchGraph(size);
-  const dir = await mkdtemp(join(tmpdir(), 'task-runtime-bench-graph-'));
-  try {
+  return withTempDir('graph', async (dir) => {
     const store = await FileTaskStore.open(dir);
     await DurableTaskGraphRuntime.open(store, graph, { maxAttempts: 3 });
     const openMs: number[] = [];
@@ -175,23 +179,38 @@ export async function measureOpen(
       for (const id of graph.taskIds) sink += (await store.load(id))?.revision ?? 0;
       loadMs.push(performance.now() - start);
     };
-    for (let round = 0; round < Math.min(settings.rounds, 5); round += 1) {
-      if (round % 2 === 0) {
-        await open();
-        await load();
-      } else {
-        await load();
-        await open();
-      }
-    }
+    await alternate(Math.min(settings.rounds, 5), [open, load]);
     await store.close();
     return { openMs, loadMs };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-/** Keeps the results of the timed loops observable. */
-export function graphSink(): number {
-  return sink;
-}
+export const graphGroup: BenchGroup = {
+  name: 'graph',
+  async measure(settings) {
+    log('task graphs');
+    const commands = measureGraphCommands(settings);
+    const ready = measureReady(settings);
+    const [readyLabel = '', handLabel = ''] = [...ready.keys()];
+    const count = settings.storeTasks.toLocaleString('en-US');
+    log(`opening a durable run of ${count} tasks`);
+    const open = await measureOpen(settings);
+    keep(sink);
+    return [
+      timeRow(
+        'graph command: lifecycle on a 1,000-task run vs a lone TaskRuntime',
+        commands,
+        'TaskGraphRuntime lifecycle on a 1,000-task graph',
+        'TaskRuntime lifecycle, lone runtimes',
+        1.2,
+      ),
+      timeRow('graph ready() vs a hand-written pass', ready, readyLabel, handLabel, 2),
+      durationRow(
+        `graph open: DurableTaskGraphRuntime.open of ${count} tasks vs loading them one by one`,
+        { what: 'DurableTaskGraphRuntime.open (FileTaskStore)', ms: open.openMs },
+        { what: 'FileTaskStore.load of every task, one by one', ms: open.loadMs },
+        1.5,
+      ),
+    ];
+  },
+};

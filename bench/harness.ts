@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Bench, type FnReturnedObject } from 'tinybench';
 
 /** How long and how often to measure; `BENCH_QUICK=1` shrinks everything. */
@@ -147,4 +150,47 @@ export function measureGroup(
       perRound.get(workload.label)?.push(measureOnce(workload, settings));
   }
   return perRound;
+}
+
+/**
+ * Runs `measures` once per round, in the order given on even rounds and reversed on odd ones, so that no side of a
+ * comparison always runs first.
+ */
+export async function alternate(
+  rounds: number,
+  measures: readonly (() => Promise<void>)[],
+): Promise<void> {
+  for (let round = 0; round < rounds; round += 1) {
+    for (const measure of round % 2 === 0 ? measures : [...measures].reverse()) await measure();
+  }
+}
+
+/** Runs `use` in a new temporary directory (`task-runtime-bench-<name>-…`) and removes the directory afterwards. */
+export async function withTempDir<T>(name: string, use: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), `task-runtime-bench-${name}-`));
+  try {
+    return await use(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Says on stderr what the run measures now; stdout carries the table alone. */
+export function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+let kept = 0;
+
+/**
+ * Adds `value`, computed by timed code (a group's sink), to the checksum the run prints, so that no engine can
+ * drop that code as unused.
+ */
+export function keep(value: number): void {
+  kept += value;
+}
+
+/** The sum of every value given to {@link keep}. */
+export function checksum(): number {
+  return kept;
 }

@@ -1,47 +1,55 @@
 /*
- * Child process of the benchmark: creates N live runtimes (or raw actors) of one task and prints the heap they
- * hold, per item, as one JSON line. Usage: node --expose-gc memory.js <facade|raw> <count>
+ * Group `memory`: the heap a live facade holds against a live raw actor, each measured in child processes of
+ * their own (bench/memoryChild.ts), so that neither side's garbage is counted in the other's.
  */
-import { createActor } from 'xstate';
-import { taskMachine } from '../src/machines/taskMachine.js';
-import { TaskRuntime } from '../src/runtime/TaskRuntime.js';
-import { typicalTask } from './fixtures.js';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { alternate, log, median, type Settings } from './harness.js';
+import type { MemoryReport } from './memoryChild.js';
+import { type BenchGroup, comparedRow, ratioOf } from './rows.js';
 
-/** What the child prints: heap bytes per live item. */
-export interface MemoryReport {
-  readonly kind: 'facade' | 'raw';
-  readonly count: number;
-  readonly bytesPerItem: number;
+const run = promisify(execFile);
+const child = fileURLToPath(new URL('./memoryChild.js', import.meta.url));
+
+/** Heap bytes per live item of `kind`, from one child process. */
+async function memoryOf(kind: MemoryReport['kind'], settings: Settings): Promise<number> {
+  const { stdout } = await run(process.execPath, [
+    '--expose-gc',
+    child,
+    kind,
+    String(settings.memoryCount),
+  ]);
+  return (JSON.parse(stdout) as MemoryReport).bytesPerItem;
 }
 
-function collect(): number {
-  const gc = globalThis.gc;
-  if (gc === undefined) throw new Error('run with --expose-gc');
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
-
-const [kindArg, countArg] = process.argv.slice(2);
-const count = Number(countArg);
-if ((kindArg !== 'facade' && kindArg !== 'raw') || !Number.isSafeInteger(count) || count <= 0) {
-  process.stderr.write('usage: memory.js <facade|raw> <count>\n');
-  process.exit(2);
-}
-const kind = kindArg;
-const task = typicalTask();
-// Warm up both paths so that compiled code and shared machine structures are not counted.
-new TaskRuntime(task).status;
-createActor(taskMachine, { input: { task } }).start();
-
-const live: unknown[] = new Array(count);
-const before = collect();
-for (let i = 0; i < count; i += 1) {
-  live[i] =
-    kind === 'facade'
-      ? new TaskRuntime(task)
-      : createActor(taskMachine, { input: { task } }).start();
-}
-const after = collect();
-const report: MemoryReport = { kind, count: live.length, bytesPerItem: (after - before) / count };
-process.stdout.write(`${JSON.stringify(report)}\n`);
+export const memoryGroup: BenchGroup = {
+  name: 'memory',
+  async measure(settings) {
+    const count = settings.memoryCount.toLocaleString('en-US');
+    log(`memory (${count} live runtimes per child process)`);
+    const facade: number[] = [];
+    const raw: number[] = [];
+    await alternate(settings.memoryRounds, [
+      async () => {
+        facade.push(await memoryOf('facade', settings));
+      },
+      async () => {
+        raw.push(await memoryOf('raw', settings));
+      },
+    ]);
+    return [
+      comparedRow(
+        `memory: heap per live runtime (${count})`,
+        { what: 'new TaskRuntime(task)', value: median(facade), unit: 'bytes/runtime' },
+        {
+          what: 'raw createActor(taskMachine, { input }).start()',
+          value: median(raw),
+          unit: 'bytes/runtime',
+        },
+        ratioOf(facade, raw),
+        1.3,
+      ),
+    ];
+  },
+};

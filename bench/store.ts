@@ -1,15 +1,20 @@
+/*
+ * Group `store`: FileTaskStore's save and load against `persist()` + `JSON.stringify` of the same runtimes, its save
+ * against the cheapest durable replacement of the same bytes (the fsync floor), and list() and listExpired()
+ * against one small read per task.
+ */
 import fs from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TaskRuntime } from '../src/runtime/TaskRuntime.js';
 import { FileTaskStore } from '../src/store/FileTaskStore.js';
 import { typicalRuntime } from './fixtures.js';
-import type { Settings } from './harness.js';
+import { keep, log, type Settings, withTempDir } from './harness.js';
+import { type BenchGroup, opsRow } from './rows.js';
 
 /** Per-chunk milliseconds per operation of the store and of its baseline, `persist()` + `JSON.stringify`. */
-export interface StoreTimings {
+interface StoreTimings {
   readonly saveMs: number[];
   readonly loadMs: number[];
   /** The baseline chunk measured right after each save chunk (same runtimes). */
@@ -36,7 +41,7 @@ const closeFd = promisify(fs.close);
  * The floor of a durable save: `text` written to a temporary file, fsync'd, renamed over `file`, and the
  * directory fsync'd (what any atomic, durable replacement of a file costs), with the calls the store uses.
  */
-export async function durableReplace(dir: string, file: string, text: string): Promise<void> {
+async function durableReplace(dir: string, file: string, text: string): Promise<void> {
   const tmp = join(dir, `${file}.tmp`);
   const fd = await openFd(tmp, 'w');
   try {
@@ -73,12 +78,6 @@ async function readEveryFile(dir: string): Promise<number> {
 
 let sink = 0;
 
-/** A new temporary directory for one measurement, and its removal. */
-export async function makeBenchDir(): Promise<{ path: string; remove(): Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), 'task-runtime-bench-'));
-  return { path, remove: () => rm(path, { recursive: true, force: true }) };
-}
-
 /** Milliseconds per `persist()` + `JSON.stringify` over `runtimes`. */
 function persistAndStringify(runtimes: readonly TaskRuntime[]): number {
   const start = performance.now();
@@ -93,9 +92,8 @@ function persistAndStringify(runtimes: readonly TaskRuntime[]): number {
  * `JSON.stringify`), then `list()` and `listExpired()` in rounds alternating with one read of each of those files.
  * The directory is removed afterwards.
  */
-export async function measureStore(settings: Settings): Promise<StoreTimings> {
-  const dir = await mkdtemp(join(tmpdir(), 'task-runtime-bench-'));
-  try {
+async function measureStore(settings: Settings): Promise<StoreTimings> {
+  return withTempDir('store', async (dir) => {
     const store = await FileTaskStore.open(join(dir, 'store'));
     const floorDir = join(dir, 'floor');
     await mkdir(floorDir);
@@ -183,12 +181,50 @@ export async function measureStore(settings: Settings): Promise<StoreTimings> {
     if ((await store.list()).length !== ids.length) throw new Error('list() missed tasks');
     await store.close();
     return timings;
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
-/** Keeps the results of the timed loops observable, so that no engine can drop them. */
-export function storeSink(): number {
-  return sink;
-}
+export const storeGroup: BenchGroup = {
+  name: 'store',
+  async measure(settings) {
+    const count = settings.storeTasks.toLocaleString('en-US');
+    log(`file store (${count} tasks)`);
+    const timings = await measureStore(settings);
+    keep(sink);
+    const persist = 'persist() + JSON.stringify';
+    const floor = 'same JSON to a temp file, fsync, rename over, fsync dir';
+    const oneRead = 'readdir + one readFile per task (64 at a time)';
+    return [
+      opsRow(
+        `file store: save (${count} tasks)`,
+        { what: 'FileTaskStore.save (fsync), one at a time', ms: timings.saveMs },
+        { what: persist, ms: timings.saveBaselineMs },
+        null,
+      ),
+      opsRow(
+        `file store: load (${count} tasks)`,
+        { what: 'FileTaskStore.load, one at a time', ms: timings.loadMs },
+        { what: persist, ms: timings.loadBaselineMs },
+        null,
+      ),
+      opsRow(
+        'file store: save vs the fsync floor',
+        { what: 'FileTaskStore.save (fsync), one at a time', ms: timings.saveMs },
+        { what: floor, ms: timings.saveFloorMs },
+        1.5,
+      ),
+      opsRow(
+        `file store: list() of ${count} tasks vs one small read per task`,
+        { what: 'FileTaskStore.list(), per task', ms: timings.listMs },
+        { what: oneRead, ms: timings.listFloorMs },
+        1.5,
+      ),
+      opsRow(
+        `file store: listExpired() of ${count} tasks vs one small read per task`,
+        { what: 'FileTaskStore.listExpired(), per task', ms: timings.listExpiredMs },
+        { what: oneRead, ms: timings.listFloorMs },
+        1.5,
+      ),
+    ];
+  },
+};

@@ -1,13 +1,17 @@
+/*
+ * Group `history`: FileTaskStore's save and load of a task with a long history against one with a short history,
+ * and the entries the long-lived task's directory holds afterwards.
+ */
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { FileTaskStore } from '../src/store/FileTaskStore.js';
 import { fileNameForTaskId } from '../src/store/taskIdFileName.js';
 import { typicalRuntime } from './fixtures.js';
-import type { Settings } from './harness.js';
-import { makeBenchDir } from './store.js';
+import { log, type Settings, withTempDir } from './harness.js';
+import { type BenchGroup, opsRow } from './rows.js';
 
 /** Per-round milliseconds per save and per load of a task with a long history and of one with a short one. */
-export interface HistoryTimings {
+interface HistoryTimings {
   readonly longRevisions: number;
   readonly shortRevisions: number;
   readonly saveLongMs: number[];
@@ -28,10 +32,9 @@ async function countEntries(dir: string): Promise<number> {
  * Brings one typical task to `settings.historyRevisions` revisions and another to `settings.historyBase` (untimed),
  * then times saves and loads of each in interleaved rounds: what a long history costs.
  */
-export async function measureHistory(settings: Settings): Promise<HistoryTimings> {
-  const dir = await makeBenchDir();
-  try {
-    const store = await FileTaskStore.open(dir.path);
+async function measureHistory(settings: Settings): Promise<HistoryTimings> {
+  return withTempDir('history', async (dir) => {
+    const store = await FileTaskStore.open(dir);
     const snapshot = typicalRuntime().persist();
     const revisions = new Map<string, number>();
     const saveMany = async (id: string, count: number): Promise<void> => {
@@ -71,9 +74,44 @@ export async function measureHistory(settings: Settings): Promise<HistoryTimings
       }
     }
     await store.close();
-    const entriesLong = await countEntries(join(dir.path, 'tasks', fileNameForTaskId('long')));
+    const entriesLong = await countEntries(join(dir, 'tasks', fileNameForTaskId('long')));
     return { ...timings, entriesLong };
-  } finally {
-    await dir.remove();
-  }
+  });
 }
+
+export const historyGroup: BenchGroup = {
+  name: 'history',
+  async measure(settings) {
+    const long = settings.historyRevisions.toLocaleString('en-US');
+    const short = settings.historyBase.toLocaleString('en-US');
+    log(`file store history (${long} revisions vs ${short})`);
+    const timings = await measureHistory(settings);
+    const maxEntries = 10; // the guard file, `g/` and at most four generations (a directory and its document each)
+    return [
+      opsRow(
+        `file store: save after ${long} revisions vs after ${short}`,
+        { what: `FileTaskStore.save, task at ${long}+ revisions`, ms: timings.saveLongMs },
+        { what: `FileTaskStore.save, task at ${short}+ revisions`, ms: timings.saveShortMs },
+        1.25,
+      ),
+      opsRow(
+        `file store: load after ${long} revisions vs after ${short}`,
+        { what: `FileTaskStore.load, task at ${long}+ revisions`, ms: timings.loadLongMs },
+        { what: `FileTaskStore.load, task at ${short}+ revisions`, ms: timings.loadShortMs },
+        1.25,
+      ),
+      {
+        name: `file store: files per task after ${long} revisions`,
+        measured: {
+          what: 'files and directories in the task directory',
+          value: timings.entriesLong,
+          unit: 'entries',
+        },
+        baseline: null,
+        ratio: null,
+        target: `≤ ${maxEntries}`,
+        pass: timings.entriesLong <= maxEntries,
+      },
+    ];
+  },
+};
