@@ -9,6 +9,7 @@ import {
 import type { TaskStatus } from '../../src/machines/status.js';
 import type { AttemptRecord } from '../../src/machines/taskMachine.js';
 import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
+import { SNAPSHOT_SCHEMA_VERSION } from '../../src/runtime/snapshot.js';
 import { TaskRuntime, type TaskRuntimeOptions } from '../../src/runtime/TaskRuntime.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { createTask, type Task } from '../../src/task/createTask.js';
@@ -70,7 +71,7 @@ describe('DurableTaskRuntime', () => {
       expect(runtime.task).toEqual(makeTask());
       await expectSaved(runtime);
       expect((await observer.load(TASK_ID))?.snapshot).toMatchObject({
-        schemaVersion: 1,
+        schemaVersion: SNAPSHOT_SCHEMA_VERSION,
         status: 'pending',
       });
     });
@@ -610,7 +611,7 @@ describe('DurableTaskRuntime', () => {
         attempts.forEach((expected, index) => {
           expect(runtime.attempts[index]).toMatchObject(expected);
         });
-        expect(runtime.persist().schemaVersion).toBe(1);
+        expect(runtime.persist().schemaVersion).toBe(SNAPSHOT_SCHEMA_VERSION);
         expect(TaskRuntime.restore(plain(runtime.persist())).persist()).toEqual(runtime.persist());
       },
     );
@@ -628,7 +629,7 @@ describe('DurableTaskRuntime', () => {
         expect(runtime.revision).toBe(2);
         await expect(observer.load('legacy-task')).resolves.toMatchObject({
           revision: 2,
-          snapshot: { schemaVersion: 1, status },
+          snapshot: { schemaVersion: SNAPSHOT_SCHEMA_VERSION, status },
         });
       },
     );

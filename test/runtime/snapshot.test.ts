@@ -966,7 +966,12 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
         set('schemaVersion', -1),
         'schemaVersion',
       ),
-      bad('a newer schemaVersion', 'running', set('schemaVersion', 2), 'schemaVersion'),
+      bad(
+        'a newer schemaVersion',
+        'running',
+        set('schemaVersion', SNAPSHOT_SCHEMA_VERSION + 1),
+        'schemaVersion',
+      ),
       bad('a string schemaVersion', 'running', set('schemaVersion', '1'), 'schemaVersion'),
       bad('a fractional schemaVersion', 'running', set('schemaVersion', 1.5), 'schemaVersion'),
       bad('an XState-native persisted snapshot', 'running', replaceWith(foreign), 'schemaVersion'),
@@ -1465,6 +1470,8 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
       setAt(snapshot, ['schemaVersion'], 0);
       deleteAt(snapshot, ['context', 'attempts']);
       deleteAt(snapshot, ['context', 'retryable']);
+      deleteAt(snapshot, ['context', 'maxLostAttempts']);
+      deleteAt(snapshot, ['context', 'extraAttempts']);
       return snapshot;
     }
 
