@@ -1,6 +1,4 @@
-/*
- * Group `dashboard`: the overview page's server time against `store.list()` and loading every task.
- */
+/* Group `dashboard`: the overview page's server time against `store.list()` and loading every task. */
 import { createDashboardApp } from '../src/dashboard/app.js';
 import { StoreChanges } from '../src/dashboard/live.js';
 import { FileTaskStore } from '../src/store/FileTaskStore.js';

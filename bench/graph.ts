@@ -1,7 +1,7 @@
 /*
- * Group `graph`: what the run's rules cost per command on a big graph compared with a lone
- * TaskRuntime, ready() compared with a hand-written pass over plain arrays, and opening a durable run compared with
- * loading its snapshots one by one.
+ * Group `graph`: what the run's rules cost per command on a big graph compared with a lone TaskRuntime, ready()
+ * compared with a hand-written pass over plain arrays, and opening a durable run compared with loading its
+ * snapshots one by one.
  */
 import { DurableTaskGraphRuntime } from '../src/graph/DurableTaskGraphRuntime.js';
 import { TaskGraph } from '../src/graph/TaskGraph.js';
