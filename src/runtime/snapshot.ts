@@ -256,7 +256,7 @@ function readAttempts(
       if (failed !== (record.retryable !== null)) {
         fail(`${path}.retryable`, 'must be set exactly when the outcome is failed or lost');
       }
-      if (record.outcome !== 'running' && record.outcome !== 'failed' && record.prUrl === null) {
+      if (record.outcome !== 'running' && !failed && record.prUrl === null) {
         fail(`${path}.prUrl`, `must be set when the outcome is ${record.outcome}`);
       }
       if (open && record.endedAt !== null) {
