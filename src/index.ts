@@ -54,6 +54,8 @@ export {
   snapshotMigrations,
 } from './runtime/snapshot.js';
 export {
+  type FailOptions,
+  type ReopenOptions,
   type TaskArtifactsView,
   TaskRuntime,
   type TaskRuntimeOptions,

@@ -1,9 +1,9 @@
 import { Command, Option } from 'commander';
 import { type FileTaskStore, InvalidArgumentError, SnapshotError } from '../../index.js';
+import { DemoRun, isSettled } from '../demo/DemoRun.js';
 import { type DemoSettings, planDemo } from '../demo/graph.js';
 import { LiveView } from '../demo/liveView.js';
 import { deleteManifest, readManifest, writeManifest } from '../demo/manifest.js';
-import { DemoRun, isSettled } from '../demo/orchestrator.js';
 import { type DemoReporter, PlainLog } from '../demo/reporter.js';
 import { describeSettings, summarize } from '../demo/summary.js';
 import { CliError, EXIT_CODES_HELP, ExitCode } from '../exit.js';
@@ -29,13 +29,16 @@ const RUN_OPTIONS = [
 ] as const;
 
 const HELP_AFTER = `
-A simulated orchestrator runs a graph of tasks (spec → tests → impl per feature, with seeded links between
-features) through a DurableTaskGraphRuntime. Seeded agents fail now and then; a failed task is retried while
-attempts remain. The run keeps the graph's rules: a task starts only once its dependencies merged, and a task
-whose dependency failed for good is failed as blocked. Every step is saved in a FileTaskStore before the next one.
+A GraphWorker runs a graph of tasks (spec → tests → impl per feature, with seeded links between features)
+on a DurableTaskGraphRuntime, with simulated agents as its work and merge handlers (--workers at a time).
+Seeded agents fail now and then; a failed task is retried while attempts remain. The run keeps the graph's
+rules: a task starts only once its dependencies merged, and a task whose dependency failed for good is failed
+as blocked. Every step is saved in a FileTaskStore before the next one.
 
-Killed (Ctrl-C or SIGKILL) and started again, it resumes from the store: tasks found running or pr_created
-lost their worker and are failed as 'worker lost', then retried. A finished run is shown, not redone.
+Stopped (Ctrl-C) it lets the agents at work finish their step, then ends; killed (a second Ctrl-C, SIGKILL)
+it ends at once. Started again, it resumes from the store: a task found running lost its agent, and is failed
+as a lost attempt ('worker lost', not counted against --max-attempts) and retried; a task found pr_created
+waits for its merge again. A finished run is shown, not redone.
 The same options give the same summary every time; --fail-rate 0 gives a run without failures.
 The run ends with exit code 0 when every task is settled, failed tasks included (they are part of the show).
 
@@ -230,7 +233,6 @@ async function executeWithSignals(
   process.on('SIGTERM', onSignal);
   try {
     reporter.attach(run);
-    await run.recoverLostWorkers();
     return await run.execute({ delayMs, signal: controller.signal });
   } finally {
     reporter.stop();

@@ -1,7 +1,7 @@
 import { MultiBar, type SingleBar } from 'cli-progress';
 import type { RejectionRecord, TaskGraphTaskView, TransitionRecord } from '../../index.js';
 import { colorStatus, formatTime, pc, table } from '../render.js';
-import { type DemoRun, isSettled } from './orchestrator.js';
+import { type DemoRun, isSettled } from './DemoRun.js';
 import { type DemoReporter, transitionDetail } from './reporter.js';
 
 /** Rows of the table before and after the task rows: the progress bar, the header, a margin. */

@@ -1,6 +1,6 @@
 import type { TaskGraphTaskView, TransitionRecord } from '../../index.js';
 import { colorStatus, formatTime } from '../render.js';
-import type { DemoRun, RunObserver } from './orchestrator.js';
+import type { DemoRun, RunObserver } from './DemoRun.js';
 
 /** Shows a run as it goes: the orchestrator's observer, attached to the run once it is open. */
 export interface DemoReporter extends RunObserver {

@@ -26,7 +26,7 @@ export function summarize(settings: DemoSettings, tasks: readonly TaskGraphTaskV
   const blocked = tasks.filter((task) => task.blockedBy !== null).length;
   const records = tasks.flatMap((task) => task.attempts);
   const started = records.filter((record) => record.startedAt !== null);
-  const lost = records.filter((record) => record.error === 'worker lost').length;
+  const lost = records.filter((record) => record.outcome === 'lost').length;
   const retried = tasks.reduce(
     (sum, task) =>
       sum + task.artifacts.concerns.filter((c) => /^attempt_\d+_error: /.test(c)).length,
