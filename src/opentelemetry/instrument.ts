@@ -22,13 +22,16 @@ import type { RejectionRecord, TaskRecord, TransitionRecord } from '../runtime/r
 import { TaskRuntime } from '../runtime/TaskRuntime.js';
 import type { Task } from '../task/createTask.js';
 import { describeValue, isRecord } from '../validation.js';
+import type { GraphWorkerEvent } from '../worker/events.js';
+import { GraphWorker } from '../worker/GraphWorker.js';
 
-/** What {@link instrument} traces: one task's runtime or a graph run, in memory or durable. */
+/** What {@link instrument} traces: one task's runtime, a graph run in memory or durable, or a worker executing one. */
 export type InstrumentTarget =
   | TaskRuntime
   | DurableTaskRuntime
   | TaskGraphRuntime
-  | DurableTaskGraphRuntime;
+  | DurableTaskGraphRuntime
+  | GraphWorker;
 
 /** Options of {@link instrument}. */
 export interface InstrumentOptions {
@@ -42,6 +45,12 @@ export const ATTEMPT_SPAN = 'task.attempt';
 export const RUN_SPAN = 'task.run';
 /** The name of the span event of a refused command; its attributes say which event, in which status, and why. */
 export const REFUSED_EVENT = 'task.refused';
+/** The name of the span event of an attempt that ran past the worker's `attemptTimeoutMs`. */
+export const TIMED_OUT_EVENT = 'task.worker.timed_out';
+/** The name of the span event of an attempt a worker found left behind by a previous process, and recovered. */
+export const RECOVERED_EVENT = 'task.worker.recovered';
+/** The attribute of a retry's attempt span: the pause, in ms, the worker made before it. */
+export const RETRY_DELAY_ATTRIBUTE = 'task.worker.retry_delay_ms';
 
 /** What the instrumentation reads of a task: the part of the runtime views both runtimes share. */
 interface TaskView {
@@ -58,9 +67,17 @@ interface Traced {
   subscribe(listener: (record: TaskRecord) => void): () => void;
   /** The run's outcome; null for a single task, which has no run span. */
   outcome(): string | null;
+  /** Subscribes to the worker's events; absent when the target is not a worker. */
+  subscribeWorker?(listener: (event: GraphWorkerEvent) => void): () => void;
 }
 
 function readTarget(target: unknown): Traced {
+  if (target instanceof GraphWorker) {
+    return {
+      ...readTarget(target.graphRun),
+      subscribeWorker: (listener) => target.subscribe(listener),
+    };
+  }
   if (target instanceof TaskGraphRuntime || target instanceof DurableTaskGraphRuntime) {
     return {
       taskIds: target.graph.taskIds,
@@ -77,7 +94,8 @@ function readTarget(target: unknown): Traced {
       outcome: () => null,
     };
   }
-  const expected = 'a TaskRuntime, DurableTaskRuntime, TaskGraphRuntime or DurableTaskGraphRuntime';
+  const expected =
+    'a TaskRuntime, DurableTaskRuntime, TaskGraphRuntime, DurableTaskGraphRuntime or GraphWorker';
   throw new InvalidArgumentError('target', expected, describeValue(target));
 }
 
@@ -134,6 +152,11 @@ function firstStart(traced: Traced): Date | undefined {
  * - an attempt already under way when `instrument` is called (a restored or reloaded runtime) gets its span from
  *   the ledger's start time.
  *
+ * A {@link GraphWorker} is traced as its run is, plus what only the worker knows: a retry's attempt span carries
+ * `task.worker.retry_delay_ms` (the pause before it), an attempt that timed out has a `task.worker.timed_out`
+ * event before its FAIL, and a task the worker found left behind by a previous process has a
+ * `task.worker.recovered` event (attribute `task.status`, the status it was found in).
+ *
  * A graph run (TaskGraphRuntime, DurableTaskGraphRuntime) gets one `task.run` span, child of the span active when
  * `instrument` is called, from its first attempt's start (by the ledgers, else from then) until its outcome is no
  * longer `'in_progress'` (attribute `task.run.outcome`; status ERROR with the outcome as message for
@@ -153,6 +176,8 @@ export function instrument(target: InstrumentTarget, options: InstrumentOptions)
   const traced = readTarget(target);
   const tracer = readTracer(options);
   const attempts = new Map<string, Span>();
+  /** Per task, the retry a worker scheduled: its attempt number and pause, for that attempt's span. */
+  const retries = new Map<string, { attemptNum: number; delayMs: number }>();
   let run: Span | null = null;
   let runContext: Context | null = null;
   let lastTime: Date | undefined;
@@ -165,9 +190,13 @@ export function instrument(target: InstrumentTarget, options: InstrumentOptions)
 
   const startAttempt = (taskId: string, attemptNum: number, startTime: Date | undefined): Span => {
     const { task } = traced.view(taskId);
+    const attributes = attemptAttributes(task, attemptNum);
+    const retry = retries.get(taskId);
+    if (retry?.attemptNum === attemptNum) attributes[RETRY_DELAY_ATTRIBUTE] = retry.delayMs;
+    retries.delete(taskId);
     const span = tracer.startSpan(
       ATTEMPT_SPAN,
-      { attributes: attemptAttributes(task, attemptNum), ...(startTime ? { startTime } : {}) },
+      { attributes, ...(startTime ? { startTime } : {}) },
       parentContext(),
     );
     attempts.set(taskId, span);
@@ -251,10 +280,32 @@ export function instrument(target: InstrumentTarget, options: InstrumentOptions)
     }
   }
   const unsubscribe = traced.subscribe(onRecord);
+  const onWorkerEvent = (event: GraphWorkerEvent): void => {
+    const { taskId } = event;
+    switch (event.type) {
+      case 'retryScheduled':
+        retries.set(taskId, { attemptNum: event.attemptNum, delayMs: event.delayMs });
+        return;
+      case 'attemptTimedOut':
+        attempts.get(taskId)?.addEvent(TIMED_OUT_EVENT, {
+          'task.id': taskId,
+          'task.attempt': event.attemptNum,
+        });
+        return;
+      case 'recovered':
+        (attempts.get(taskId) ?? homeSpan())?.addEvent(RECOVERED_EVENT, {
+          'task.id': taskId,
+          'task.status': event.status,
+        });
+        return;
+    }
+  };
+  const unsubscribeWorker = traced.subscribeWorker?.(onWorkerEvent);
   endRunIfDone();
 
   return () => {
     unsubscribe();
+    unsubscribeWorker?.();
     endRunIfDone();
     for (const span of attempts.values()) span.end();
     attempts.clear();

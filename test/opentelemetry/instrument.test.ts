@@ -190,7 +190,7 @@ describe('instrument', () => {
     const runtime = new TaskRuntime(task);
     const lookalike = { task, subscribe: () => () => undefined } as unknown as TaskRuntime;
     expect(() => instrument(lookalike, { tracer })).toThrow(
-      'Invalid target: expected a TaskRuntime, DurableTaskRuntime, TaskGraphRuntime or DurableTaskGraphRuntime, got an object.',
+      'Invalid target: expected a TaskRuntime, DurableTaskRuntime, TaskGraphRuntime, DurableTaskGraphRuntime or GraphWorker, got an object.',
     );
     expect(() => instrument(undefined as never, { tracer })).toThrow(InvalidArgumentError);
     expect(() => instrument(runtime, {} as never)).toThrow(
