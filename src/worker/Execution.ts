@@ -11,7 +11,7 @@ import { type AttemptCommand, type AttemptContext, AttemptEndedError } from './A
 import type { GraphWorkerEvent } from './events.js';
 import { type AttemptFailure, failureOf, prUrlProblem } from './failure.js';
 import type { CheckedOptions } from './options.js';
-import { after } from './timer.js';
+import { afterDelay } from './timer.js';
 
 /** A run a worker executes: in memory (commands return at once) or durable (commands resolve once saved). */
 export type GraphWorkerRun = TaskGraphRuntime | DurableTaskGraphRuntime;
@@ -232,7 +232,7 @@ export class Execution {
     this.#retries.set(taskId, retry);
     this.#emit({ type: 'retryScheduled', taskId, attemptNum: retry.attemptNum, delayMs });
     if (delayMs > 0) {
-      retry.cancel = after(delayMs, () => {
+      retry.cancel = afterDelay(delayMs, () => {
         retry.due = true;
         this.#wake();
       });
@@ -345,7 +345,7 @@ export class Execution {
   #armTimeout(attempt: Attempt): void {
     const ms = this.#options.attemptTimeoutMs;
     if (ms === null) return;
-    attempt.setTimeout(after(ms, () => void this.#timeOut(attempt, ms)));
+    attempt.setTimeout(afterDelay(ms, () => void this.#timeOut(attempt, ms)));
   }
 
   async #timeOut(attempt: Attempt, ms: number): Promise<void> {

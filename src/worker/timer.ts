@@ -2,7 +2,7 @@
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Calls `callback` once `ms` milliseconds have passed (any finite length: long delays are chained); returns the cancel function. */
-export function after(ms: number, callback: () => void): () => void {
+export function afterDelay(ms: number, callback: () => void): () => void {
   let remaining = ms;
   let handle: ReturnType<typeof setTimeout> | undefined;
   const arm = (): void => {
