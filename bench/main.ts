@@ -26,6 +26,7 @@ import { type BenchResults, formatTable } from './report.js';
 import type { BenchGroup, ResultRow } from './rows.js';
 import { sizeGroup } from './size.js';
 import { storeGroup } from './store.js';
+import { workerGroup } from './worker.js';
 
 /** Every group, in the order they run; their rows follow in the table after {@link TABLE_HEAD}. */
 const GROUPS: readonly BenchGroup[] = [
@@ -41,6 +42,7 @@ const GROUPS: readonly BenchGroup[] = [
   historyGroup,
   postgresGroup,
   dashboardGroup,
+  workerGroup,
 ];
 
 /** The rows that open the table, in this order (the facade's costs, from several groups), by name. */

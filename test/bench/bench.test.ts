@@ -34,6 +34,9 @@ const EXPECTED_ROWS = [
   'graph ready()',
   'graph open:',
   'dashboard: overview',
+  'worker: run on TaskGraphRuntime',
+  'worker: run on DurableTaskGraphRuntime',
+  'worker: heap per in-flight attempt',
   ...(process.env.TASK_RUNTIME_PG_URL
     ? [
         'PostgreSQL store: save, 1 worker',
