@@ -38,6 +38,8 @@ export function colorStatus(status: TaskStatus | string): string {
       return pc.cyan(status);
     case 'pending':
       return pc.dim(status);
+    case 'lost':
+      return pc.yellow(status);
     default:
       return pc.magenta(status);
   }

@@ -1,4 +1,4 @@
-import { BLOCKED_BORDER, STATUS_COLOURS } from '../diagram/palette.js';
+import { BLOCKED_BORDER, LOST_OUTCOME_COLOUR, STATUS_COLOURS } from '../diagram/palette.js';
 
 /** CSS rules for one status or attempt outcome: badges, table rows' marks, counts and timeline bars. */
 function statusRules(name: string, colour: { fill: string; border: string; text: string }): string {
@@ -63,7 +63,7 @@ let css: string | null = null;
 export function dashboardCss(): string {
   css ??=
     BASE +
-    Object.entries(STATUS_COLOURS)
+    Object.entries({ ...STATUS_COLOURS, lost: LOST_OUTCOME_COLOUR })
       .map(([name, colour]) => statusRules(name, colour))
       .join('');
   return css;

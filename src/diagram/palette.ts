@@ -24,5 +24,12 @@ export const STATUS_COLOURS: Readonly<Record<DiagramStatus, StatusColour>> = Obj
   corrupt: Object.freeze({ fill: '#fae8ff', border: '#a21caf', text: '#111827' }),
 });
 
+/** The colours of a lost attempt in a ledger (its worker died; it does not count): orange, between running and failed. */
+export const LOST_OUTCOME_COLOUR: StatusColour = Object.freeze({
+  fill: '#ffedd5',
+  border: '#ea580c',
+  text: '#111827',
+});
+
 /** The border of a blocked task (drawn dashed and thicker): failed because a dependency failed for good. */
 export const BLOCKED_BORDER = '#b91c1c';

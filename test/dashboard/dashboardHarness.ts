@@ -26,7 +26,7 @@ export function runtimeOf(input: Partial<TaskInput> & { readonly id: string }): 
 
 /**
  * Six tasks in every status: `spec` merged, `tests` failed three times (finally), `impl` blocked by it,
- * `docs` running in a worktree, `review` with a PR open, `later` pending.
+ * `docs` running in a worktree, `review` with a PR open after a lost attempt, `later` pending.
  */
 export function sampleRuntimes(): TaskRuntime[] {
   const spec = runtimeOf({ id: 'spec', role: 'spec_writer', description: 'Write the spec' });
@@ -57,6 +57,10 @@ export function sampleRuntimes(): TaskRuntime[] {
   docs.markRunning();
 
   const review = runtimeOf({ id: 'review', role: 'test_reviewer', dependencies: ['spec'] });
+  review.markRunning();
+  review.markFailed('worker lost: the orchestrator was killed', { workerLost: true });
+  review.resetForRetry();
+  review.prepareForAttempt(1);
   review.markRunning();
   review.markPrCreated('https://github.com/acme/app/pull/2');
 

@@ -175,7 +175,7 @@ describe('task-runtime serve over a FileTaskStore', () => {
       status: 'running',
       state: { worktreePath: '/work/docs', branchName: 'task/docs' },
       artifacts: { agentAddress: { kind: 'tmux', session: 'agents', paneId: '%3' } },
-      snapshot: { schemaVersion: 1, status: 'running' },
+      snapshot: { schemaVersion: 2, status: 'running' },
     });
     expect((docs.attempts as unknown[]).length).toBe(1);
     const missing = await fetch(`${served.url}api/tasks/nope`);
@@ -204,6 +204,11 @@ describe('task-runtime serve over a FileTaskStore', () => {
     const impl = await (await fetch(`${served.url}tasks/impl`)).text();
     expect(impl).toContain('<g class="bar outcome-failed before-start"');
     expect(impl).toMatch(/id="blocked-by".*href="\/tasks\/tests"/s);
+    const review = await (await fetch(`${served.url}tasks/review`)).text();
+    expect(review).toContain('<g class="bar outcome-lost"');
+    expect(review).toContain('<span class="badge status-lost">lost</span>');
+    const css = await (await fetch(`${served.url}assets/dashboard.css`)).text();
+    expect(css).toContain('.timeline .outcome-lost rect');
   });
 
   it('should answer every method but GET and HEAD with 405 and change nothing in the store', async () => {
