@@ -1,6 +1,7 @@
 /**
  * Property tests of the TaskRuntime facade: random command sequences (malformed arguments included) run against a
- * tiny reference model of the contract's status and attempt rules (fc.commands + fc.modelRun), with the
+ * tiny reference model of the contract's status and attempt rules, lost attempts and reopens included
+ * (fc.commands + fc.modelRun), with the
  * contract's invariants, the "a refused call changes nothing" rule, and persist → JSON → restore checked at every step.
  */
 import fc from 'fast-check';
@@ -8,7 +9,7 @@ import { TmuxAddress } from '../../src/agent/AgentAddress.js';
 import { IllegalTransitionError, InvalidArgumentError, SnapshotError } from '../../src/errors.js';
 import type { TaskStatus } from '../../src/machines/status.js';
 import type { TaskEvent } from '../../src/machines/taskMachine.js';
-import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
+import { type FailOptions, TaskRuntime } from '../../src/runtime/TaskRuntime.js';
 import { createTask } from '../../src/task/createTask.js';
 
 const task = createTask({ id: 'implement-login', role: 'implementer' });
@@ -47,6 +48,7 @@ type Cmd =
   | { readonly kind: 'markPrMerged' }
   | { readonly kind: 'markFailed'; readonly error: unknown; readonly options?: { value: unknown } }
   | { readonly kind: 'resetForRetry' }
+  | { readonly kind: 'reopen'; readonly reason: unknown; readonly options?: { value: unknown } }
   | { readonly kind: 'markPending' }
   | { readonly kind: 'assignWorktree'; readonly value: unknown }
   | { readonly kind: 'assignWorkstream'; readonly value: unknown }
@@ -62,6 +64,7 @@ const EVENT_OF: Readonly<Record<Cmd['kind'], EventType>> = {
   markPrMerged: 'PR_MERGED',
   markFailed: 'FAIL',
   resetForRetry: 'RETRY',
+  reopen: 'REOPEN',
   markPending: 'MARK_PENDING',
   assignWorktree: 'ASSIGN_WORKTREE',
   assignWorkstream: 'ASSIGN_WORKSTREAM',
@@ -95,10 +98,14 @@ function invoke(runtime: TaskRuntime, cmd: Cmd): void {
       return;
     case 'markFailed':
       if (cmd.options === undefined) runtime.markFailed(cmd.error as string);
-      else runtime.markFailed(cmd.error as string, cmd.options.value as { retryable?: boolean });
+      else runtime.markFailed(cmd.error as string, cmd.options.value as FailOptions);
       return;
     case 'resetForRetry':
       runtime.resetForRetry();
+      return;
+    case 'reopen':
+      if (cmd.options === undefined) runtime.reopen(cmd.reason as string);
+      else runtime.reopen(cmd.reason as string, cmd.options.value as { attempts?: number });
       return;
     case 'markPending':
       runtime.markPending();
@@ -135,13 +142,16 @@ function machineEvent(cmd: Cmd, currentAttempt: number): TaskEvent {
     case 'markPrCreated':
       return { type: 'PR_CREATED', prUrl: text(cmd.prUrl) };
     case 'markFailed': {
-      const retryable = (cmd.options?.value as { retryable?: boolean } | undefined)?.retryable;
+      const { retryable, workerLost } = (cmd.options?.value as FailOptions | undefined) ?? {};
       return {
         type: 'FAIL',
         error: text(cmd.error),
         ...(retryable === undefined ? {} : { retryable }),
+        ...(workerLost === undefined ? {} : { workerLost }),
       };
     }
+    case 'reopen':
+      return { type: 'REOPEN', reason: text(cmd.reason), attempts: reopenAttempts(cmd) as number };
     case 'assignWorktree': {
       const signalDir = (cmd.value as { signalDir?: string }).signalDir;
       return {
@@ -169,6 +179,14 @@ function machineEvent(cmd: Cmd, currentAttempt: number): TaskEvent {
   }
 }
 
+/** The attempts a reopen command grants (its option, 1 by default); anything when malformed. */
+const reopenAttempts = (cmd: Cmd): unknown =>
+  cmd.kind !== 'reopen' || cmd.options === undefined || cmd.options.value === undefined
+    ? 1
+    : isRecordValue(cmd.options.value)
+      ? (cmd.options.value.attempts ?? 1)
+      : undefined;
+
 // ---------------------------------------------------------------------------------------------------------------
 // The reference model: the contract's status and attempt rules, written independently of src/.
 // ---------------------------------------------------------------------------------------------------------------
@@ -177,7 +195,7 @@ interface ModelRecord {
   attemptNum: number;
   startedAt: string | null;
   endedAt: string | null;
-  outcome: 'running' | 'pr_created' | 'pr_merged' | 'failed';
+  outcome: 'running' | 'pr_created' | 'pr_merged' | 'failed' | 'lost';
   error: string | null;
   retryable: boolean | null;
   prUrl: string | null;
@@ -186,6 +204,12 @@ interface ModelRecord {
 interface Model {
   status: TaskStatus;
   readonly maxAttempts: number | null;
+  readonly maxLostAttempts: number;
+  /**
+   * The first attempt number that may not be used, or null for no limit: maxAttempts at first, one further for each
+   * lost attempt that does not count, and after a reopen the current attempt + 1 + the attempts it granted.
+   */
+  limit: number | null;
   attemptNum: number;
   error: string | null;
   retryable: boolean | null;
@@ -200,9 +224,11 @@ interface Model {
   attempts: ModelRecord[];
 }
 
-const initialModel = (maxAttempts: number | undefined): Model => ({
+const initialModel = (limits: Limits): Model => ({
   status: 'pending',
-  maxAttempts: maxAttempts ?? null,
+  maxAttempts: limits.maxAttempts ?? null,
+  maxLostAttempts: limits.maxLostAttempts ?? 3,
+  limit: limits.maxAttempts ?? null,
   attemptNum: 0,
   error: null,
   retryable: null,
@@ -227,11 +253,26 @@ function wellFormed(cmd: Cmd, currentAttempt: number): boolean {
       return isText(cmd.prUrl);
     case 'markFailed': {
       const options = cmd.options?.value;
+      const isFlag = (value: unknown) => value === undefined || typeof value === 'boolean';
       return (
         isText(cmd.error) &&
         (options === undefined ||
           (isRecordValue(options) &&
-            (options.retryable === undefined || typeof options.retryable === 'boolean')))
+            isFlag(options.retryable) &&
+            isFlag(options.workerLost) &&
+            // a lost attempt is always retryable
+            !(options.workerLost === true && options.retryable === false)))
+      );
+    }
+    case 'reopen': {
+      const attempts = reopenAttempts(cmd);
+      return (
+        isText(cmd.reason) &&
+        typeof attempts === 'number' &&
+        Number.isSafeInteger(attempts) &&
+        attempts > 0 &&
+        // attempt numbers stay safe integers
+        Number.isSafeInteger(currentAttempt + 1 + attempts)
       );
     }
     case 'assignWorktree':
@@ -264,9 +305,9 @@ function wellFormed(cmd: Cmd, currentAttempt: number): boolean {
 const isUsed = (m: Model, attemptNum: number): boolean =>
   m.attempts.some((record) => record.attemptNum === attemptNum);
 const retryAllowed = (m: Model): boolean =>
-  m.retryable !== false && (m.maxAttempts === null || m.attemptNum + 1 < m.maxAttempts);
+  m.retryable !== false && (m.limit === null || m.attemptNum + 1 < m.limit);
 const canPrepare = (m: Model, n: number): boolean =>
-  n >= m.attemptNum && !isUsed(m, n) && (m.maxAttempts === null || n < m.maxAttempts);
+  n >= m.attemptNum && !isUsed(m, n) && (m.limit === null || n < m.limit);
 
 type Verdict = { readonly accepted: true } | { readonly accepted: false; readonly reason: string };
 const ok: Verdict = { accepted: true };
@@ -293,6 +334,8 @@ function verdict(m: Model, type: EventType, attemptNum: number): Verdict {
       return when(s === 'pending' || s === 'running' || s === 'pr_created', 'illegalInStatus');
     case 'RETRY':
       return s !== 'failed' ? refused('illegalInStatus') : when(retryAllowed(m), 'isRetryAllowed');
+    case 'REOPEN':
+      return s !== 'failed' ? refused('illegalInStatus') : when(!retryAllowed(m), 'isFailureFinal');
     case 'MARK_PENDING':
       if (s === 'pending') return ok;
       return s !== 'failed' ? refused('illegalInStatus') : when(retryAllowed(m), 'isRetryAllowed');
@@ -351,18 +394,29 @@ function apply(m: Model, cmd: Cmd, at: string): void {
       return;
     case 'markFailed': {
       const error = cmd.error as string;
-      const retryable =
-        (cmd.options?.value as { retryable?: boolean } | undefined)?.retryable ?? true;
-      const failure = { outcome: 'failed', endedAt: at, error, retryable } as const;
+      const options = (cmd.options?.value as FailOptions | undefined) ?? {};
+      const lost = options.workerLost === true;
+      const retryable = lost || (options.retryable ?? true);
+      const failure = { outcome: lost ? 'lost' : 'failed', endedAt: at, error, retryable } as const;
+      const lostBefore = m.attempts.filter((record) => record.outcome === 'lost').length;
+      let recorded = true;
       if (m.status !== 'pending' && last) Object.assign(last, failure);
       else if (!isUsed(m, m.attemptNum)) {
         m.attempts.push({ attemptNum: m.attemptNum, startedAt: null, prUrl: null, ...failure });
-      }
+      } else recorded = false;
+      // a lost attempt does not count, up to maxLostAttempts of them
+      if (lost && recorded && lostBefore < m.maxLostAttempts && m.limit !== null) m.limit += 1;
       Object.assign(m, { status: 'failed', error, retryable });
       return;
     }
     case 'resetForRetry':
       m.concerns.push(`attempt_${m.attemptNum}_error: ${m.error}`);
+      Object.assign(m, { status: 'pending', error: null, retryable: null });
+      return;
+    case 'reopen':
+      m.concerns.push(`reopened: ${cmd.reason as string} (last error: ${m.error})`);
+      // exactly `attempts` counted attempts from now on
+      if (m.limit !== null) m.limit = m.attemptNum + 1 + (reopenAttempts(cmd) as number);
       Object.assign(m, { status: 'pending', error: null, retryable: null });
       return;
     case 'markPending':
@@ -502,6 +556,14 @@ function tamperWithViews(runtime: TaskRuntime): void {
 interface Real {
   runtime: TaskRuntime;
   readonly clock: FakeClock;
+}
+
+/** The first attempt number at or after the current one that the ledger has not used. */
+function nextUnused(runtime: TaskRuntime): number {
+  const used = new Set(runtime.attempts.map((record) => record.attemptNum));
+  let next = runtime.state.attemptNum;
+  while (used.has(next)) next += 1;
+  return next;
 }
 
 const restoreFrom = (json: string, clock: FakeClock): TaskRuntime =>
@@ -647,8 +709,11 @@ const failOptions = fc.option(
           {},
           { retryable: true },
           { retryable: false },
+          { workerLost: true },
+          { workerLost: true, retryable: true },
+          { workerLost: false, retryable: false },
         ),
-        weight: 6,
+        weight: 7,
       },
       {
         arbitrary: fc.constantFrom<unknown>(
@@ -660,6 +725,39 @@ const failOptions = fc.option(
           { retryable: null },
           { retryable: 0 },
           { retryable: undefined, extra: true },
+          { workerLost: 'yes' },
+          { workerLost: null },
+          { workerLost: true, retryable: false },
+        ),
+        weight: 1,
+      },
+    ),
+  }),
+  { nil: undefined, freq: 2 },
+);
+
+const reopenOptions = fc.option(
+  fc.record({
+    value: fc.oneof(
+      {
+        arbitrary: fc.oneof(
+          fc.constantFrom<unknown>(undefined, {}),
+          fc.integer({ min: 1, max: 3 }).map((attempts): unknown => ({ attempts })),
+        ),
+        weight: 6,
+      },
+      {
+        arbitrary: fc.constantFrom<unknown>(
+          null,
+          'twice',
+          2,
+          { attempts: 0 },
+          { attempts: -1 },
+          { attempts: 1.5 },
+          { attempts: '2' },
+          { attempts: Number.NaN },
+          { attempts: Number.MAX_SAFE_INTEGER },
+          { attempts: Number.MAX_SAFE_INTEGER + 1 },
         ),
         weight: 1,
       },
@@ -725,6 +823,12 @@ const cmdArbitraries: fc.Arbitrary<Cmd>[] = [
           : { kind: 'markFailed', error, options },
     ),
   fc.constant<Cmd>({ kind: 'resetForRetry' }),
+  fc
+    .tuple(text, reopenOptions)
+    .map(
+      ([reason, options]): Cmd =>
+        options === undefined ? { kind: 'reopen', reason } : { kind: 'reopen', reason, options },
+    ),
   fc.constant<Cmd>({ kind: 'markPending' }),
   worktree.map((value): Cmd => ({ kind: 'assignWorktree', value })),
   workstream.map((value): Cmd => ({ kind: 'assignWorkstream', value })),
@@ -745,29 +849,41 @@ const cmdSequence = fc.array(fc.oneof(...cmdArbitraries), { maxLength: MAX_COMMA
 
 const maxAttemptsOption = fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined });
 
-const newRuntime = (maxAttempts: number | undefined, clock: FakeClock): TaskRuntime =>
+/** The limits a runtime is made with; absent for the defaults (no maxAttempts, 3 lost attempts forgiven). */
+interface Limits {
+  readonly maxAttempts?: number | undefined;
+  readonly maxLostAttempts?: number | undefined;
+}
+const limitsArb: fc.Arbitrary<Limits> = fc.record({
+  maxAttempts: maxAttemptsOption,
+  maxLostAttempts: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+});
+
+const newRuntime = (limits: Limits, clock: FakeClock): TaskRuntime =>
   new TaskRuntime(task, {
     clock: clock.now,
-    ...(maxAttempts === undefined ? {} : { maxAttempts }),
+    ...(limits.maxAttempts === undefined ? {} : { maxAttempts: limits.maxAttempts }),
+    ...(limits.maxLostAttempts === undefined ? {} : { maxLostAttempts: limits.maxLostAttempts }),
   });
 
 /** Runs `cmds` on the reference model and on a new runtime with a fake clock, comparing after each. */
-function runAgainstModel(
-  maxAttempts: number | undefined,
-  cmds: Iterable<fc.Command<Model, Real>>,
-): void {
+function runAgainstModel(limits: Limits, cmds: Iterable<fc.Command<Model, Real>>): void {
   const clock = new FakeClock();
   fc.modelRun(
     () => ({
-      model: initialModel(maxAttempts),
-      real: { runtime: newRuntime(maxAttempts, clock), clock },
+      model: initialModel(limits),
+      real: { runtime: newRuntime(limits, clock), clock },
     }),
     cmds,
   );
 }
 
-/** Sequences too rare for random search, run on their own through the same model (no attempt limit). */
-const EXAMPLES: { readonly name: string; readonly cmds: readonly fc.Command<Model, Real>[] }[] = [
+/** Sequences too rare for random search, run on their own through the same model (no attempt limit unless given). */
+const EXAMPLES: {
+  readonly name: string;
+  readonly limits?: Limits;
+  readonly cmds: readonly fc.Command<Model, Real>[];
+}[] = [
   {
     name: 'a task blocked in pending fails, then its snapshot is restored',
     cmds: [
@@ -785,6 +901,40 @@ const EXAMPLES: { readonly name: string; readonly cmds: readonly fc.Command<Mode
       new RuntimeCommand({ kind: 'markPrMerged' }),
     ],
   },
+  {
+    name: 'a reopen would take attempt numbers beyond the safe integers, and one attempt fewer would not',
+    cmds: [
+      new RuntimeCommand({ kind: 'prepareForAttempt', n: Number.MAX_SAFE_INTEGER - 2 }),
+      new RuntimeCommand({ kind: 'markRunning' }),
+      new RuntimeCommand({
+        kind: 'markFailed',
+        error: 'fatal',
+        options: { value: { retryable: false } },
+      }),
+      new RuntimeCommand({ kind: 'reopen', reason: 'fixed', options: { value: { attempts: 2 } } }),
+      new RuntimeCommand({ kind: 'reopen', reason: 'fixed', options: { value: { attempts: 1 } } }),
+      new RuntimeCommand({ kind: 'prepareRelative', offset: 1 }),
+      new RuntimeCommand({ kind: 'markRunning' }),
+      new RestoreCommand(),
+    ],
+  },
+  {
+    name: 'a task loses its worker on every attempt, is reopened, and loses it once more',
+    limits: { maxAttempts: 1, maxLostAttempts: 2 },
+    cmds: [0, 1, 2, 3].flatMap((n) => [
+      ...(n === 0 ? [] : [new RuntimeCommand({ kind: 'prepareRelative', offset: 1 })]),
+      new RuntimeCommand({ kind: 'markRunning' }),
+      new RuntimeCommand({
+        kind: 'markFailed',
+        error: `worker lost in attempt ${n}`,
+        options: { value: { workerLost: true } },
+      }),
+      new RestoreCommand(),
+      // attempts 0 and 1 are forgiven, 2 counts and ends the task; the reopen grants one more, which counts
+      new RuntimeCommand({ kind: 'resetForRetry' }),
+      ...(n === 2 ? [new RuntimeCommand({ kind: 'reopen', reason: 'new workers' })] : []),
+    ]),
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -794,30 +944,44 @@ const EXAMPLES: { readonly name: string; readonly cmds: readonly fc.Command<Mode
 describe('TaskRuntime (properties)', () => {
   it('should behave like the reference model after every command, keeping the invariants and restoring identically', () => {
     fc.assert(
-      fc.property(maxAttemptsOption, commands, (maxAttempts, cmds) => {
-        runAgainstModel(maxAttempts, cmds);
+      fc.property(limitsArb, commands, (limits, cmds) => {
+        runAgainstModel(limits, cmds);
       }),
       { numRuns: NUM_RUNS },
     );
   });
 
-  it.each(EXAMPLES)('should behave like the reference model when $name', ({ cmds }) => {
-    runAgainstModel(undefined, cmds);
+  it.each(EXAMPLES)('should behave like the reference model when $name', ({ limits, cmds }) => {
+    runAgainstModel(limits ?? {}, cmds);
   });
 
   it('should reach every status in the generated sequences (the generators are not stuck)', () => {
-    const seen = new Set<TaskStatus>();
+    const seen = new Set<TaskStatus | 'lost' | 'reopened' | 'beyond maxAttempts'>();
     fc.assert(
-      fc.property(maxAttemptsOption, cmdSequence, (maxAttempts, cmds) => {
-        const runtime = newRuntime(maxAttempts, new FakeClock());
+      fc.property(limitsArb, cmdSequence, (limits, cmds) => {
+        const runtime = newRuntime(limits, new FakeClock());
         for (const cmd of cmds) {
-          attempt(runtime, cmd);
+          const accepted = attempt(runtime, cmd).result === 'accepted';
           seen.add(runtime.status);
+          const last = runtime.attempts[runtime.attempts.length - 1];
+          if (accepted && cmd.kind === 'reopen') seen.add('reopened');
+          if (last?.outcome === 'lost') seen.add('lost');
+          const limit = runtime.persist().context.maxAttempts;
+          if (limit !== null && runtime.state.attemptNum >= limit) seen.add('beyond maxAttempts');
         }
       }),
-      { numRuns: 100, seed: 42 },
+      { numRuns: 300, seed: 42 },
     );
-    expect([...seen].sort()).toEqual(['failed', 'pending', 'pr_created', 'pr_merged', 'running']);
+    expect([...seen].sort()).toEqual([
+      'beyond maxAttempts',
+      'failed',
+      'lost',
+      'pending',
+      'pr_created',
+      'pr_merged',
+      'reopened',
+      'running',
+    ]);
   });
 
   it('should refuse a malformed maxAttempts with InvalidArgumentError and accept a positive integer', () => {
@@ -854,7 +1018,7 @@ describe('TaskRuntime (properties)', () => {
         ),
         (maxAttempts, cmds, newLimit) => {
           const clock = new FakeClock();
-          const runtime = newRuntime(maxAttempts, clock);
+          const runtime = newRuntime({ maxAttempts }, clock);
           for (const cmd of cmds) attempt(runtime, cmd);
           const json = JSON.stringify(runtime.persist());
           let restored: TaskRuntime;
@@ -879,6 +1043,142 @@ describe('TaskRuntime (properties)', () => {
             restoredAgain = String(error);
           }
           expect(restoredAgain).toBe(again);
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('should end a task that loses its worker on every attempt after exactly maxAttempts + maxLostAttempts attempts', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 0, max: 4 }),
+        fc.boolean(),
+        (maxAttempts, maxLostAttempts, restoreEachTime) => {
+          const clock = new FakeClock();
+          let runtime = newRuntime({ maxAttempts, maxLostAttempts }, clock);
+          for (let n = 0; n < 20; n += 1) {
+            if (n > 0) {
+              runtime.resetForRetry();
+              runtime.prepareForAttempt(n);
+            }
+            runtime.markRunning();
+            runtime.markFailed(`worker lost in attempt ${n}`, { workerLost: true });
+            if (restoreEachTime) runtime = restoreFrom(JSON.stringify(runtime.persist()), clock);
+            if (!runtime.can({ type: 'RETRY' })) break;
+          }
+          expect({
+            status: runtime.status,
+            outcomes: runtime.attempts.map((record) => record.outcome),
+            attemptNums: runtime.attempts.map((record) => record.attemptNum),
+            retry: runtime.can({ type: 'RETRY' }),
+            reopen: runtime.can({ type: 'REOPEN', reason: 'r', attempts: 1 }),
+          }).toEqual({
+            status: 'failed',
+            outcomes: Array(maxAttempts + maxLostAttempts).fill('lost'),
+            attemptNums: [...Array(maxAttempts + maxLostAttempts).keys()],
+            retry: false,
+            reopen: true,
+          });
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('should allow exactly the granted attempts after a reopen, whatever the task used before', () => {
+    fc.assert(
+      fc.property(
+        limitsArb.filter((limits) => limits.maxAttempts !== undefined),
+        cmdSequence,
+        fc.integer({ min: 1, max: 4 }),
+        (limits, cmds, granted) => {
+          const clock = new FakeClock();
+          const runtime = newRuntime(limits, clock);
+          for (const cmd of cmds) attempt(runtime, cmd);
+          fc.pre(runtime.status !== 'pr_merged');
+          if (runtime.status !== 'failed') runtime.markFailed('given up', { retryable: false });
+          if (runtime.can({ type: 'RETRY' })) runtime.markPending();
+          if (runtime.status === 'pending') runtime.markFailed('given up', { retryable: false });
+          const startedBefore = runtime.attempts.filter((r) => r.startedAt !== null).length;
+          runtime.reopen('a second chance', { attempts: granted });
+          let started = 0;
+          while (started <= granted) {
+            const next = nextUnused(runtime);
+            if (!runtime.can({ type: 'PREPARE_ATTEMPT', attemptNum: next })) break;
+            runtime.prepareForAttempt(next);
+            runtime.markRunning();
+            started += 1;
+            runtime.markFailed(`attempt ${next} failed`);
+            if (!runtime.can({ type: 'RETRY' })) break;
+            runtime.resetForRetry();
+          }
+          expect({
+            started,
+            startedInAll: runtime.attempts.filter((r) => r.startedAt !== null).length,
+          }).toEqual({ started: granted, startedInAll: startedBefore + granted });
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('should refuse a malformed maxLostAttempts with InvalidArgumentError and accept a non-negative integer', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: -3, max: 5 }), fc.double(), malformedScalar),
+        (maxLostAttempts) => {
+          const clock = new FakeClock();
+          const outcome = (make: () => unknown): string => {
+            try {
+              make();
+              return 'accepted';
+            } catch (error) {
+              return error instanceof InvalidArgumentError
+                ? `InvalidArgumentError ${error.argument}`
+                : String(error);
+            }
+          };
+          const options = { clock: clock.now, maxLostAttempts: maxLostAttempts as number };
+          const valid =
+            maxLostAttempts === undefined ||
+            (Number.isSafeInteger(maxLostAttempts) && (maxLostAttempts as number) >= 0);
+          const expected = valid ? 'accepted' : 'InvalidArgumentError maxLostAttempts';
+          const snapshot = plain(newRuntime({}, clock).persist());
+          expect({
+            constructor: outcome(() => new TaskRuntime(task, options)),
+            restore: outcome(() => TaskRuntime.restore(snapshot, options)),
+          }).toEqual({ constructor: expected, restore: expected });
+        },
+      ),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('should keep maxLostAttempts through persist and restore, unless restore is given another', () => {
+    fc.assert(
+      fc.property(
+        limitsArb,
+        cmdSequence,
+        fc.option(fc.integer({ min: 0, max: 5 }), { nil: undefined }),
+        (limits, cmds, newMaxLost) => {
+          const clock = new FakeClock();
+          const runtime = newRuntime(limits, clock);
+          for (const cmd of cmds) attempt(runtime, cmd);
+          const json = JSON.stringify(runtime.persist());
+          const restored = TaskRuntime.restore(JSON.parse(json), {
+            clock: clock.now,
+            ...(newMaxLost === undefined ? {} : { maxLostAttempts: newMaxLost }),
+          });
+          const { maxLostAttempts, extraAttempts } = restored.persist().context;
+          expect({ maxLostAttempts, extraAttempts }).toEqual({
+            maxLostAttempts: newMaxLost ?? limits.maxLostAttempts ?? 3,
+            extraAttempts: runtime.persist().context.extraAttempts,
+          });
+          const again = JSON.stringify(restored.persist());
+          expect(JSON.stringify(restoreFrom(again, clock).persist())).toBe(again);
+          if (newMaxLost === undefined) expect(again).toBe(json);
         },
       ),
       { numRuns: NUM_RUNS },
