@@ -792,6 +792,378 @@ describe('TaskRuntime', () => {
     });
   });
 
+  describe('lost attempts', () => {
+    /** Runs attempt `n` (preparing it unless it is 0) and loses its worker. */
+    function loseAttempt(runtime: TaskRuntime, n: number): void {
+      if (n > 0) {
+        runtime.resetForRetry();
+        runtime.prepareForAttempt(n);
+      }
+      runtime.markRunning();
+      runtime.markFailed(`worker lost in attempt ${n}`, { workerLost: true });
+    }
+
+    it("should close the attempt as 'lost', retryable, with the error and the clock's time", () => {
+      const time = fakeClock();
+      const runtime = new TaskRuntime(makeTask(), { clock: time.clock, maxAttempts: 2 });
+      const started = time.set('2025-01-01T00:00:00.000Z');
+      runtime.markRunning();
+      const ended = time.set('2025-01-01T00:05:00.000Z');
+      runtime.markFailed('worker lost: lease expired', { workerLost: true });
+      expect(runtime.status).toBe('failed');
+      expect(runtime.state.error).toBe('worker lost: lease expired');
+      expect(runtime.attempts).toEqual([
+        attemptRecord({
+          startedAt: started,
+          endedAt: ended,
+          outcome: 'lost',
+          error: 'worker lost: lease expired',
+          retryable: true,
+        }),
+      ]);
+    });
+
+    it('should keep the PR URL in the record of an attempt lost after its PR was created', () => {
+      const runtime = runtimeIn('pr_created');
+      runtime.markFailed('worker lost', { workerLost: true, retryable: true });
+      expect(runtime.attempts).toEqual([
+        expect.objectContaining({ outcome: 'lost', prUrl: PR_URL, retryable: true }),
+      ]);
+      expect(runtime.artifacts.prUrl).toBe(PR_URL);
+    });
+
+    it('should record an ordinary failure for workerLost: false', () => {
+      const runtime = runtimeIn('running', { maxAttempts: 1 });
+      runtime.markFailed('tests failed', { workerLost: false });
+      expect(runtime.attempts[0]?.outcome).toBe('failed');
+      expectNoRetry(runtime);
+    });
+
+    it('should not count lost attempts against maxAttempts, up to maxLostAttempts (default 3)', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 1 });
+      for (let n = 0; n < 3; n += 1) loseAttempt(runtime, n);
+      expect(runtime.can({ type: 'RETRY' })).toBe(true);
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(3);
+      expect(runtime.state.attemptNum).toBe(3);
+      expect(refused(runtime, (r) => r.prepareForAttempt(4)).reason).toBe('isAttemptAvailable');
+    });
+
+    it('should count a lost attempt beyond maxLostAttempts like any failure, so a task that always loses its worker ends', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 2, maxLostAttempts: 1 });
+      for (let n = 0; n < 3; n += 1) loseAttempt(runtime, n);
+      expect(runtime.attempts.map((record) => [record.attemptNum, record.outcome])).toEqual([
+        [0, 'lost'],
+        [1, 'lost'],
+        [2, 'lost'],
+      ]);
+      expectNoRetry(runtime);
+      const error = refused(runtime, (r) => r.resetForRetry());
+      expect(error.message).toContain('attempt 2 was the last of the attempt limit 3');
+      expect(error.message).toContain('maxAttempts 2');
+    });
+
+    it('should forgive nothing with maxLostAttempts 0', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 1, maxLostAttempts: 0 });
+      loseAttempt(runtime, 0);
+      expect(runtime.attempts[0]?.outcome).toBe('lost');
+      expectNoRetry(runtime);
+    });
+
+    it('should never use an attempt number twice, going on at and beyond maxAttempts', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 2 });
+      for (let n = 0; n < 4; n += 1) loseAttempt(runtime, n);
+      runtime.resetForRetry();
+      expect(refused(runtime, (r) => r.prepareForAttempt(3)).reason).toBe('isAttemptAvailable');
+      runtime.prepareForAttempt(4);
+      runtime.markRunning();
+      runtime.markPrCreated(PR_URL);
+      runtime.markPrMerged();
+      const numbers = runtime.attempts.map((record) => record.attemptNum);
+      expect(numbers).toEqual([0, 1, 2, 3, 4]);
+      expect(new Set(numbers).size).toBe(numbers.length);
+      expect(runtime.status).toBe('pr_merged');
+    });
+
+    it('should let a task lose its worker on every attempt without a limit, forgiving as many as ever', () => {
+      const runtime = new TaskRuntime(makeTask());
+      for (let n = 0; n < 6; n += 1) loseAttempt(runtime, n);
+      expect(runtime.can({ type: 'RETRY' })).toBe(true);
+    });
+
+    it('should mix ordinary and lost attempts: only the ordinary ones and the lost ones beyond the allowance count', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 2, maxLostAttempts: 1 });
+      runtime.markRunning();
+      runtime.markFailed('tests failed'); // counts: 1 of 2
+      loseAttempt(runtime, 1); // forgiven
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(2);
+      runtime.markRunning();
+      runtime.markFailed('tests failed again'); // counts: 2 of 2
+      expectNoRetry(runtime);
+    });
+
+    it.each(STATUSES)(
+      'should refuse workerLost with retryable: false in %s (a lost attempt is always retryable)',
+      (status) => {
+        const runtime = runtimeIn(status);
+        const error = invalid(runtime, (r) =>
+          r.markFailed('worker lost', { workerLost: true, retryable: false }),
+        );
+        expect(error.argument).toBe('retryable');
+        expect(error.message).toContain('workerLost');
+      },
+    );
+
+    it.each([
+      ["'yes'", 'yes'],
+      ['null', null],
+      ['1', 1],
+    ])('should refuse workerLost %s with InvalidArgumentError', (_label, workerLost) => {
+      const runtime = runtimeIn('running');
+      const error = invalid(runtime, (r) => r.markFailed('x', { workerLost: workerLost as never }));
+      expect(error.argument).toBe('workerLost');
+    });
+
+    it.each([
+      ['-1', -1],
+      ['1.5', 1.5],
+      ["'3'", '3'],
+      ['NaN', Number.NaN],
+      ['null', null],
+      ['an unsafe integer', Number.MAX_SAFE_INTEGER + 1],
+    ])(
+      'should refuse maxLostAttempts %s in the constructor, naming it',
+      (_label, maxLostAttempts) => {
+        let caught: unknown;
+        try {
+          new TaskRuntime(makeTask(), { maxLostAttempts: maxLostAttempts as never });
+        } catch (error) {
+          caught = error;
+        }
+        expect(caught).toBeInstanceOf(InvalidArgumentError);
+        expect((caught as InvalidArgumentError).argument).toBe('maxLostAttempts');
+        expect((caught as InvalidArgumentError).message).toContain('non-negative integer');
+      },
+    );
+  });
+
+  describe('reopen', () => {
+    /** A runtime whose attempt `attemptNum` failed with `retryable: false`. */
+    function finallyFailed(options: TaskRuntimeOptions = {}, attemptNum = 0): TaskRuntime {
+      const runtime = new TaskRuntime(makeTask(), options);
+      if (attemptNum > 0) runtime.prepareForAttempt(attemptNum);
+      runtime.markRunning();
+      runtime.markFailed('spec is contradictory', { retryable: false });
+      return runtime;
+    }
+
+    /** Runs attempts from the next unused one, failing each (retryable), until no retry is left; their count. */
+    function useUpAttempts(runtime: TaskRuntime): number {
+      let used = 0;
+      for (;;) {
+        const next = Math.max(...runtime.attempts.map((record) => record.attemptNum), -1) + 1;
+        runtime.prepareForAttempt(next);
+        runtime.markRunning();
+        used += 1;
+        runtime.markFailed(`attempt ${next} failed`);
+        if (!runtime.can({ type: 'RETRY' })) return used;
+        runtime.resetForRetry();
+        if (used > 20) throw new Error('test bug: the attempts never ran out');
+      }
+    }
+
+    it.each(['pending', 'running', 'pr_created', 'pr_merged'] as const)(
+      'should refuse reopen in %s as illegalInStatus',
+      (status) => {
+        const runtime = runtimeIn(status);
+        const error = refused(runtime, (r) => r.reopen('try again'));
+        expectRefusal(error, {
+          status,
+          event: 'REOPEN',
+          reason: 'illegalInStatus',
+          allowed: ALLOWED[status],
+        });
+      },
+    );
+
+    it('should refuse reopen while the failure can still be retried (isFailureFinal), pointing to resetForRetry', () => {
+      const runtime = runtimeIn('failed', { maxAttempts: 3 });
+      const error = refused(runtime, (r) => r.reopen('try again', { attempts: 2 }));
+      expectRefusal(error, {
+        status: 'failed',
+        event: 'REOPEN',
+        reason: 'isFailureFinal',
+        allowed: ALLOWED.failed,
+      });
+      expect(error.message).toContain('resetForRetry');
+      expect(runtime.can({ type: 'REOPEN', reason: 'r', attempts: 1 })).toBe(false);
+    });
+
+    it('should refuse reopen after a lost attempt that is forgiven (it can be retried)', () => {
+      const runtime = runtimeIn('running', { maxAttempts: 1 });
+      runtime.markFailed('worker lost', { workerLost: true });
+      expect(refused(runtime, (r) => r.reopen('try again')).reason).toBe('isFailureFinal');
+    });
+
+    it('should reopen a failure marked retryable: false: pending, error cleared, the reason and the error in concerns', () => {
+      const runtime = finallyFailed({ maxAttempts: 3 });
+      runtime.addConcern('before');
+      expect(runtime.can({ type: 'REOPEN', reason: 'spec fixed', attempts: 1 })).toBe(true);
+      runtime.reopen('spec fixed');
+      expect(runtime.status).toBe('pending');
+      expect(runtime.isTerminal).toBe(false);
+      expect(runtime.state.error).toBeNull();
+      expect(runtime.state.attemptNum).toBe(0);
+      expect(runtime.artifacts.concerns).toEqual([
+        'before',
+        'reopened: spec fixed (last error: spec is contradictory)',
+      ]);
+      expect(runtime.attempts.map((record) => record.outcome)).toEqual(['failed']);
+    });
+
+    it('should reopen a failure with no attempt left under maxAttempts', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 1 });
+      runtime.markRunning();
+      runtime.markFailed('tests failed');
+      runtime.reopen('flaky CI replaced', { attempts: 2 });
+      expect(runtime.status).toBe('pending');
+      expect(runtime.artifacts.concerns).toEqual([
+        'reopened: flaky CI replaced (last error: tests failed)',
+      ]);
+    });
+
+    it('should require the next attempt to be prepared after a reopen (the failed one was used)', () => {
+      const runtime = finallyFailed({ maxAttempts: 2 });
+      runtime.reopen('spec fixed');
+      expect(refused(runtime, (r) => r.markRunning()).reason).toBe('isCurrentAttemptUnused');
+      runtime.prepareForAttempt(1);
+      runtime.markRunning();
+      expect(runtime.status).toBe('running');
+    });
+
+    it.each([1, 2, 3, 5])(
+      'should allow exactly %i counted attempts after reopen, whatever was left before',
+      (attempts) => {
+        const early = finallyFailed({ maxAttempts: 4 }); // three attempts were left
+        early.reopen('spec fixed', { attempts });
+        expect(useUpAttempts(early)).toBe(attempts);
+        const late = finallyFailed({ maxAttempts: 4 }, 3); // none was left
+        late.reopen('spec fixed', { attempts });
+        expect(useUpAttempts(late)).toBe(attempts);
+        expect(late.attempts.at(-1)?.attemptNum).toBe(3 + attempts);
+      },
+    );
+
+    it('should grant one attempt by default', () => {
+      const runtime = finallyFailed({ maxAttempts: 5 });
+      runtime.reopen('spec fixed');
+      expect(useUpAttempts(runtime)).toBe(1);
+    });
+
+    it('should not cap a task without maxAttempts after a reopen', () => {
+      const runtime = finallyFailed();
+      runtime.reopen('spec fixed');
+      for (let n = 1; n <= 5; n += 1) {
+        runtime.prepareForAttempt(n);
+        runtime.markRunning();
+        runtime.markFailed('tests failed');
+        expect(runtime.can({ type: 'RETRY' })).toBe(true);
+        runtime.resetForRetry();
+      }
+    });
+
+    it('should allow a second reopen after the granted attempts are used up', () => {
+      const runtime = finallyFailed({ maxAttempts: 2 });
+      runtime.reopen('first fix', { attempts: 1 });
+      expect(useUpAttempts(runtime)).toBe(1);
+      runtime.reopen('second fix', { attempts: 2 });
+      expect(useUpAttempts(runtime)).toBe(2);
+      expect(runtime.artifacts.concerns.filter((c) => c.startsWith('reopened: '))).toEqual([
+        'reopened: first fix (last error: spec is contradictory)',
+        'reopened: second fix (last error: attempt 1 failed)',
+      ]);
+    });
+
+    it('should forgive lost attempts after a reopen only while the per-task allowance lasts', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 1, maxLostAttempts: 1 });
+      runtime.markRunning();
+      runtime.markFailed('worker lost', { workerLost: true }); // forgiven: the one allowed
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(1);
+      runtime.markRunning();
+      runtime.markFailed('worker lost', { workerLost: true }); // counted
+      runtime.reopen('new workers');
+      runtime.prepareForAttempt(2);
+      runtime.markRunning();
+      runtime.markFailed('worker lost', { workerLost: true }); // counted: the allowance is used up
+      expectNoRetry(runtime);
+    });
+
+    const malformed: ReadonlyArray<readonly [string, string, (r: TaskRuntime) => void]> = [
+      ["reopen('')", 'reason', (r) => r.reopen('')],
+      ['reopen(undefined)', 'reason', (r) => r.reopen(undefined as never)],
+      ['reopen(7)', 'reason', (r) => r.reopen(7 as never)],
+      ["reopen('r', { attempts: 0 })", 'attempts', (r) => r.reopen('r', { attempts: 0 })],
+      ["reopen('r', { attempts: -1 })", 'attempts', (r) => r.reopen('r', { attempts: -1 })],
+      ["reopen('r', { attempts: 1.5 })", 'attempts', (r) => r.reopen('r', { attempts: 1.5 })],
+      [
+        "reopen('r', { attempts: '2' })",
+        'attempts',
+        (r) => r.reopen('r', { attempts: '2' as never }),
+      ],
+      [
+        "reopen('r', { attempts: NaN })",
+        'attempts',
+        (r) => r.reopen('r', { attempts: Number.NaN }),
+      ],
+      [
+        "reopen('r', { attempts: null })",
+        'attempts',
+        (r) => r.reopen('r', { attempts: null as never }),
+      ],
+      [
+        "reopen('r', { attempts: MAX_SAFE_INTEGER })",
+        'attempts',
+        (r) => r.reopen('r', { attempts: Number.MAX_SAFE_INTEGER }),
+      ],
+      [
+        "reopen('r', { attempts: 2 ** 53 })",
+        'attempts',
+        (r) => r.reopen('r', { attempts: 2 ** 53 }),
+      ],
+      ["reopen('r', null)", 'options', (r) => r.reopen('r', null as never)],
+      ["reopen('r', 2)", 'options', (r) => r.reopen('r', 2 as never)],
+    ];
+    const rows = malformed.flatMap(([label, argument, command]) =>
+      [...STATUSES, 'failed finally' as const].map(
+        (status) => [label, status, argument, command] as const,
+      ),
+    );
+
+    it.each(rows)(
+      'should refuse %s in %s with InvalidArgumentError, changing nothing',
+      (_label, status, argument, command) => {
+        const runtime =
+          status === 'failed finally' ? finallyFailed({ maxAttempts: 2 }) : runtimeIn(status);
+        const error = invalid(runtime, command);
+        expect(error.argument).toBe(argument);
+        expect(error.message).toContain(argument);
+        expect(error.message).toContain(error.expected);
+      },
+    );
+
+    it('should accept the largest attempts that keeps attempt numbers safe integers, and refuse one more', () => {
+      const runtime = finallyFailed({ maxAttempts: 5 }, 3);
+      const largest = Number.MAX_SAFE_INTEGER - 4;
+      const error = invalid(runtime, (r) => r.reopen('r', { attempts: largest + 1 }));
+      expect(error.expected).toContain(String(largest));
+      runtime.reopen('r', { attempts: largest });
+      runtime.prepareForAttempt(Number.MAX_SAFE_INTEGER - 1);
+      expect(runtime.state.attemptNum).toBe(Number.MAX_SAFE_INTEGER - 1);
+    });
+  });
+
   describe('read-only views', () => {
     function busyRuntime(): TaskRuntime {
       const runtime = new TaskRuntime(makeTask());
