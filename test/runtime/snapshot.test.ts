@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { createActor, type InspectionEvent } from 'xstate';
 import { TmuxAddress } from '../../src/agent/AgentAddress.js';
@@ -11,7 +13,7 @@ import { TASK_STATUSES, type TaskStatus } from '../../src/machines/status.js';
 import { type TaskEvent, taskMachine } from '../../src/machines/taskMachine.js';
 import { type PersistedTaskRuntime, SNAPSHOT_SCHEMA_VERSION } from '../../src/runtime/snapshot.js';
 import { TaskRuntime, type TaskRuntimeOptions } from '../../src/runtime/TaskRuntime.js';
-import { createTask } from '../../src/task/createTask.js';
+import { createTask, type TaskInput } from '../../src/task/createTask.js';
 import { AgentRole } from '../../src/task/enums.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -95,7 +97,9 @@ const PROBES: readonly TaskEvent[] = [
   { type: 'PR_CREATED', prUrl: PR },
   { type: 'PR_MERGED' },
   { type: 'FAIL', error: 'probe' },
+  { type: 'FAIL', error: 'probe', workerLost: true },
   { type: 'RETRY' },
+  { type: 'REOPEN', reason: 'probe', attempts: 1 },
   { type: 'MARK_PENDING' },
   { type: 'ASSIGN_WORKTREE', worktreePath: '/w', branchName: 'b' },
   { type: 'ASSIGN_WORKSTREAM', integrationBranch: 'i', workstreamWorktreePath: '/ws' },
@@ -107,6 +111,8 @@ interface Scenario {
   readonly name: string;
   readonly status: TaskStatus;
   readonly maxAttempts: number | undefined;
+  /** Absent for the default (3). */
+  readonly maxLostAttempts?: number;
   readonly build: (runtime: TaskRuntime) => void;
 }
 
@@ -232,15 +238,87 @@ const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
+/** Scenarios with what schema 1 did not have: lost attempts and reopens. */
+const LOST_AND_REOPEN_SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'failed (lost, forgiven)',
+    status: 'failed',
+    maxAttempts: 1,
+    build: (r) => {
+      r.markRunning();
+      r.markFailed('worker lost: lease expired', { workerLost: true });
+    },
+  },
+  {
+    name: 'running beyond maxAttempts after lost attempts',
+    status: 'running',
+    maxAttempts: 2,
+    maxLostAttempts: 2,
+    build: (r) => {
+      for (let n = 0; n < 3; n += 1) {
+        if (n > 0) {
+          r.resetForRetry();
+          r.prepareForAttempt(n);
+        }
+        r.markRunning();
+        r.markFailed(`worker lost in attempt ${n}`, { workerLost: true });
+      }
+      r.resetForRetry();
+      r.prepareForAttempt(3);
+      r.markRunning();
+    },
+  },
+  {
+    name: 'failed (lost beyond the allowance, final)',
+    status: 'failed',
+    maxAttempts: 1,
+    maxLostAttempts: 0,
+    build: (r) => {
+      r.markRunning();
+      r.markPrCreated(PR);
+      r.markFailed('worker lost', { workerLost: true });
+    },
+  },
+  {
+    name: 'pending after a reopen',
+    status: 'pending',
+    maxAttempts: 3,
+    build: (r) => {
+      r.markRunning();
+      r.markFailed('spec is contradictory', { retryable: false });
+      r.reopen('spec fixed', { attempts: 2 });
+    },
+  },
+  {
+    name: 'failed after a reopen granted fewer attempts than were left',
+    status: 'failed',
+    maxAttempts: 5,
+    build: (r) => {
+      r.markFailed('dependency spec-login failed', { retryable: false });
+      r.reopen('dependency merged after all', { attempts: 1 });
+      r.prepareForAttempt(1);
+      r.markRunning();
+      r.markFailed('tests failed');
+    },
+  },
+];
+
+const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, ...LOST_AND_REOPEN_SCENARIOS];
+
 function scenario(name: string): Scenario {
-  const found = SCENARIOS.find((s) => s.name === name);
+  const found = ALL_SCENARIOS.find((s) => s.name === name);
   if (found === undefined) throw new Error(`test bug: no scenario ${name}`);
   return found;
 }
 
 function make(s: Scenario, clock: () => Date = fixedClock(T0)): TaskRuntime {
-  const runtime = new TaskRuntime(TASK, { maxAttempts: s.maxAttempts, clock });
+  const runtime = new TaskRuntime(TASK, {
+    maxAttempts: s.maxAttempts,
+    ...(s.maxLostAttempts === undefined ? {} : { maxLostAttempts: s.maxLostAttempts }),
+    clock,
+  });
   s.build(runtime);
+  expect(runtime.status).toBe(s.status);
   return runtime;
 }
 
@@ -389,7 +467,15 @@ function violations(runtime: TaskRuntime): string[] {
     c.maxAttempts === null || (Number.isSafeInteger(c.maxAttempts) && c.maxAttempts > 0),
     'maxAttempts not a positive integer or null',
   );
-  check(c.maxAttempts === null || c.attemptNum < c.maxAttempts, 'attemptNum ≥ maxAttempts');
+  check(
+    Number.isSafeInteger(c.maxLostAttempts) && c.maxLostAttempts >= 0,
+    'maxLostAttempts not a safe integer ≥ 0',
+  );
+  check(Number.isSafeInteger(c.extraAttempts), 'extraAttempts not a safe integer');
+  check(
+    c.maxAttempts === null || c.attemptNum < c.maxAttempts + c.extraAttempts,
+    'attemptNum ≥ maxAttempts + extraAttempts',
+  );
   check(c.concerns.every(isText), 'a concern is not a non-empty string');
   for (const key of CONTEXT_TEXT_FIELDS) {
     check(c[key] === null || isText(c[key]), `${key} is not a non-empty string or null`);
@@ -419,9 +505,11 @@ function violations(runtime: TaskRuntime): string[] {
     const previous = c.attempts[i - 1];
     check(previous === undefined || r.attemptNum > previous.attemptNum, `${at} not increasing`);
     check(r.attemptNum <= c.attemptNum, `${at} beyond attemptNum`);
-    check(i === c.attempts.length - 1 || r.outcome === 'failed', `${at} open but not last`);
-    check((r.outcome === 'failed') === isText(r.error), `${at} error does not match outcome`);
-    check(r.outcome !== 'failed' || typeof r.retryable === 'boolean', `${at} failed w/o retryable`);
+    const ended = r.outcome === 'failed' || r.outcome === 'lost';
+    check(i === c.attempts.length - 1 || ended, `${at} open but not last`);
+    check(ended === isText(r.error), `${at} error does not match outcome`);
+    check(!ended || typeof r.retryable === 'boolean', `${at} failed w/o retryable`);
+    check(r.outcome !== 'lost' || r.retryable === true, `${at} lost but not retryable`);
     check(
       !(r.outcome === 'pr_created' || r.outcome === 'pr_merged') || isText(r.prUrl),
       `${at} ${r.outcome} without prUrl`,
@@ -435,10 +523,14 @@ function violations(runtime: TaskRuntime): string[] {
   });
   const last = c.attempts[c.attempts.length - 1];
   if (status === 'pending') {
-    check(last === undefined || last.outcome === 'failed', 'pending with an open attempt');
-  } else {
     check(
-      last !== undefined && last.attemptNum === c.attemptNum && last.outcome === status,
+      last === undefined || last.outcome === 'failed' || last.outcome === 'lost',
+      'pending with an open attempt',
+    );
+  } else {
+    const outcome = status === 'failed' && last?.outcome === 'lost' ? 'lost' : status;
+    check(
+      last !== undefined && last.attemptNum === c.attemptNum && last.outcome === outcome,
       `${status} but the ledger ends with ${JSON.stringify(last)}`,
     );
   }
@@ -456,7 +548,9 @@ type Command =
   | { readonly kind: 'pr' }
   | { readonly kind: 'merge' }
   | { readonly kind: 'fail'; readonly retryable: boolean | undefined }
+  | { readonly kind: 'lose' }
   | { readonly kind: 'retry' }
+  | { readonly kind: 'reopen'; readonly attempts: number }
   | { readonly kind: 'markPending' }
   | { readonly kind: 'worktree'; readonly signalDir: boolean }
   | { readonly kind: 'workstream' }
@@ -479,7 +573,15 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     }),
     weight: 3,
   },
+  { arbitrary: fc.constant({ kind: 'lose' } as const), weight: 2 },
   { arbitrary: fc.constant({ kind: 'retry' } as const), weight: 3 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('reopen' as const),
+      attempts: fc.integer({ min: 1, max: 3 }),
+    }),
+    weight: 2,
+  },
   { arbitrary: fc.constant({ kind: 'markPending' } as const), weight: 1 },
   {
     arbitrary: fc.record({ kind: fc.constant('worktree' as const), signalDir: fc.boolean() }),
@@ -498,7 +600,15 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
 
 const historyArb = fc.record({
   maxAttempts: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+  maxLostAttempts: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
   commands: fc.array(commandArb, { maxLength: 14 }),
+});
+type History = typeof historyArb extends fc.Arbitrary<infer H> ? H : never;
+
+/** The options a history's runtime is made with. */
+const limitsOf = (history: History): TaskRuntimeOptions => ({
+  maxAttempts: history.maxAttempts,
+  ...(history.maxLostAttempts === undefined ? {} : { maxLostAttempts: history.maxLostAttempts }),
 });
 
 /** Runs `command`; a refusal (IllegalTransitionError) is fine, any other error fails the property. */
@@ -528,8 +638,14 @@ function apply(runtime: TaskRuntime, command: Command): void {
           command.retryable === undefined ? {} : { retryable: command.retryable },
         );
         return;
+      case 'lose':
+        runtime.markFailed('worker lost', { workerLost: true });
+        return;
       case 'retry':
         runtime.resetForRetry();
+        return;
+      case 'reopen':
+        runtime.reopen('a second chance', { attempts: command.attempts });
         return;
       case 'markPending':
         runtime.markPending();
@@ -554,14 +670,8 @@ function apply(runtime: TaskRuntime, command: Command): void {
   }
 }
 
-function replay(history: {
-  readonly maxAttempts: number | undefined;
-  readonly commands: readonly Command[];
-}): TaskRuntime {
-  const runtime = new TaskRuntime(TASK, {
-    maxAttempts: history.maxAttempts,
-    clock: steppingClock(T0),
-  });
+function replay(history: History): TaskRuntime {
+  const runtime = new TaskRuntime(TASK, { ...limitsOf(history), clock: steppingClock(T0) });
   for (const command of history.commands) apply(runtime, command);
   return runtime;
 }
@@ -572,7 +682,7 @@ function replay(history: {
 
 describe('TaskRuntime.persist and TaskRuntime.restore', () => {
   describe('round trip through JSON', () => {
-    it.each(SCENARIOS)('should restore an equal runtime in status $name', (s) => {
+    it.each(ALL_SCENARIOS)('should restore an equal runtime in status $name', (s) => {
       const original = make(s);
       expect(original.status).toBe(s.status);
 
@@ -581,16 +691,19 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
       expectSameRuntime(restored, original);
     });
 
-    it.each(SCENARIOS)('should persist byte-for-byte the same JSON after restoring $name', (s) => {
-      const original = make(s);
+    it.each(ALL_SCENARIOS)(
+      'should persist byte-for-byte the same JSON after restoring $name',
+      (s) => {
+        const original = make(s);
 
-      const restored = TaskRuntime.restore(viaJson(original));
+        const restored = TaskRuntime.restore(viaJson(original));
 
-      expect(JSON.stringify(restored.persist())).toBe(JSON.stringify(original.persist()));
-      expect(JSON.stringify(restored)).toBe(JSON.stringify(original));
-    });
+        expect(JSON.stringify(restored.persist())).toBe(JSON.stringify(original.persist()));
+        expect(JSON.stringify(restored)).toBe(JSON.stringify(original));
+      },
+    );
 
-    it.each(SCENARIOS)('should accept exactly the same events after restoring $name', (s) => {
+    it.each(ALL_SCENARIOS)('should accept exactly the same events after restoring $name', (s) => {
       const original = make(s);
 
       const restored = TaskRuntime.restore(viaJson(original));
@@ -853,7 +966,7 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
       for (const [key, child] of Object.entries(value)) expectDeepFrozen(child, `${path}.${key}`);
     }
 
-    it.each(SCENARIOS)('should return a deeply frozen persist() in $name', (s) => {
+    it.each(ALL_SCENARIOS)('should return a deeply frozen persist() in $name', (s) => {
       expectDeepFrozen(make(s).persist());
     });
 
@@ -900,7 +1013,7 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
   });
 
   describe('rejecting bad snapshots', () => {
-    type BaseName = 'running' | 'failed' | 'pr_created' | 'pr_merged';
+    type BaseName = 'running' | 'failed' | 'pr_created' | 'pr_merged' | 'lost' | 'beyond';
     /**
      * running: attempt 0 failed and was retried, attempt 1 is running, with worktree, workstream,
      * address and two concerns; maxAttempts 3.
@@ -922,6 +1035,10 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
       failed: () => viaJson(make(scenario('failed (retryable) while running'))),
       pr_created: () => viaJson(make(scenario('pr_created'))),
       pr_merged: () => viaJson(make(scenario('pr_merged (with a teardown note)'))),
+      /** failed: attempt 0 lost and forgiven (maxAttempts 1, extraAttempts 1). */
+      lost: () => viaJson(make(scenario('failed (lost, forgiven)'))),
+      /** running attempt 3 after three lost attempts, two forgiven (maxAttempts 2, extraAttempts 2). */
+      beyond: () => viaJson(make(scenario('running beyond maxAttempts after lost attempts'))),
     };
 
     const foreign: Json = JSON.parse(
@@ -1389,6 +1506,77 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
         set('context.attempts[0].retryable', 'true'),
         'context.attempts[0].retryable',
       ),
+      // lost attempts and reopens (schema 2)
+      ...(['maxLostAttempts', 'extraAttempts'] as const).flatMap((field) => [
+        bad(`a missing context.${field}`, 'lost', remove(`context.${field}`), `context.${field}`),
+        bad(`a null context.${field}`, 'lost', set(`context.${field}`, null), `context.${field}`),
+        bad(`a string context.${field}`, 'lost', set(`context.${field}`, '1'), `context.${field}`),
+        bad(
+          `a fractional context.${field}`,
+          'lost',
+          set(`context.${field}`, 0.5),
+          `context.${field}`,
+        ),
+        bad(
+          `an unsafe context.${field}`,
+          'lost',
+          set(`context.${field}`, 2 ** 53),
+          `context.${field}`,
+        ),
+      ]),
+      bad(
+        'a negative maxLostAttempts',
+        'lost',
+        set('context.maxLostAttempts', -1),
+        'context.maxLostAttempts',
+      ),
+      bad(
+        "a 'lost' record marked not retryable",
+        'lost',
+        set('context.attempts[0].retryable', false),
+        'context.attempts[0].retryable',
+      ),
+      bad(
+        "a 'lost' record without retryable",
+        'lost',
+        set('context.attempts[0].retryable', null),
+        'context.attempts[0].retryable',
+      ),
+      bad(
+        "a 'lost' record without error",
+        'lost',
+        set('context.attempts[0].error', null),
+        'context.attempts[0].error',
+      ),
+      bad(
+        "a 'lost' outcome on the open attempt of a running task",
+        'beyond',
+        both(set('context.attempts[3].outcome', 'lost'), (s) => {
+          setAt(s, parsePath('context.attempts[3].error'), 'worker lost');
+          setAt(s, parsePath('context.attempts[3].retryable'), true);
+          setAt(s, parsePath('context.attempts[3].endedAt'), T1);
+          return s;
+        }),
+        'context.attempts',
+      ),
+      bad(
+        'attemptNum at maxAttempts + extraAttempts',
+        'beyond',
+        set('context.extraAttempts', 1),
+        'context.attemptNum',
+      ),
+      bad(
+        'attemptNum beyond maxAttempts without the extraAttempts that allow it',
+        'beyond',
+        set('context.extraAttempts', 0),
+        'context.attemptNum',
+      ),
+      bad(
+        'a negative extraAttempts that leaves no attempt',
+        'lost',
+        set('context.extraAttempts', -1),
+        'context.attemptNum',
+      ),
     ];
 
     it.each(BAD_SNAPSHOTS)(
@@ -1501,15 +1689,250 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
     });
   });
 
+  describe('lost attempts and reopen', () => {
+    it.each(LOST_AND_REOPEN_SCENARIOS)(
+      'should keep maxLostAttempts and extraAttempts through persist and restore in $name',
+      (s) => {
+        const original = make(s);
+
+        const restored = TaskRuntime.restore(viaJson(original));
+
+        const limits = (r: TaskRuntime) => {
+          const { maxAttempts, maxLostAttempts, extraAttempts } = r.persist().context;
+          return { maxAttempts, maxLostAttempts, extraAttempts };
+        };
+        expect(limits(restored)).toEqual(limits(original));
+        expect(limits(original).maxLostAttempts).toBe(s.maxLostAttempts ?? 3);
+      },
+    );
+
+    it('should restore the lost attempts a task has used, so it is not forgiven them again', () => {
+      const original = new TaskRuntime(TASK, { maxAttempts: 1, maxLostAttempts: 1 });
+      original.markRunning();
+      original.markFailed('worker lost', { workerLost: true });
+
+      const restored = TaskRuntime.restore(viaJson(original), { clock: fixedClock(T1) });
+      restored.resetForRetry();
+      restored.prepareForAttempt(1);
+      restored.markRunning();
+      restored.markFailed('worker lost again', { workerLost: true });
+
+      expect(thrownBy(() => restored.resetForRetry())).toMatchObject({
+        name: 'IllegalTransitionError',
+        reason: 'isRetryAllowed',
+      });
+    });
+
+    it('should use options.maxLostAttempts instead of the persisted one, and persist it', () => {
+      const snapshot = viaJson(make(scenario('failed (lost, forgiven)')));
+
+      const restored = TaskRuntime.restore(snapshot, { maxLostAttempts: 1, clock: fixedClock(T1) });
+      restored.resetForRetry();
+      restored.prepareForAttempt(1);
+      restored.markRunning();
+      restored.markFailed('worker lost again', { workerLost: true });
+      const again = TaskRuntime.restore(viaJson(restored));
+
+      expect(again.persist().context).toMatchObject({ maxLostAttempts: 1, extraAttempts: 1 });
+      expect(again.can({ type: 'RETRY' })).toBe(false);
+      const generous = TaskRuntime.restore(snapshot, { maxLostAttempts: 5 });
+      expect(generous.persist().context).toMatchObject({ maxLostAttempts: 5, extraAttempts: 1 });
+    });
+
+    it.each([
+      ['-1', -1],
+      ['1.5', 1.5],
+      ["'2'", '2'],
+      ['null', null],
+    ])(
+      'should refuse options.maxLostAttempts %s with InvalidArgumentError, creating nothing',
+      (_label, value) => {
+        const inspected: InspectionEvent[] = [];
+
+        const error = restoreError(viaJson(make(scenario('failed (lost, forgiven)'))), {
+          maxLostAttempts: value as number,
+          inspect: (event) => {
+            inspected.push(event);
+          },
+        });
+
+        expect(error).toMatchObject({ name: 'InvalidArgumentError', argument: 'maxLostAttempts' });
+        expect(inspected).toEqual([]);
+      },
+    );
+
+    it('should refuse options.maxAttempts that leaves no attempt once extraAttempts is added, and take one that does', () => {
+      // attempt 3 running, maxAttempts 2 + extraAttempts 2
+      const snapshot = viaJson(make(scenario('running beyond maxAttempts after lost attempts')));
+
+      const error = restoreError(snapshot, { maxAttempts: 1 });
+
+      expect(error).toMatchObject({ name: 'InvalidArgumentError', argument: 'maxAttempts' });
+      expect((error as Error).message).toContain('lost attempts and reopens');
+      const restored = TaskRuntime.restore(snapshot, { maxAttempts: 3, clock: fixedClock(T1) });
+      restored.markFailed('tests failed');
+      restored.resetForRetry();
+      restored.prepareForAttempt(4);
+      expect(restored.can({ type: 'PREPARE_ATTEMPT', attemptNum: 5 })).toBe(false);
+      expect(TaskRuntime.restore(viaJson(restored)).persist().context).toMatchObject({
+        maxAttempts: 3,
+        extraAttempts: 2,
+      });
+    });
+
+    it('should go on after a restored reopen with exactly the attempts it granted', () => {
+      const restored = TaskRuntime.restore(viaJson(make(scenario('pending after a reopen'))), {
+        clock: fixedClock(T1),
+      });
+
+      for (const n of [1, 2]) {
+        restored.prepareForAttempt(n);
+        restored.markRunning();
+        restored.markFailed('tests failed');
+        if (n === 1) restored.resetForRetry();
+      }
+
+      expect(thrownBy(() => restored.resetForRetry())).toMatchObject({ reason: 'isRetryAllowed' });
+      expect(restored.artifacts.concerns).toEqual([
+        'reopened: spec fixed (last error: spec is contradictory)',
+        'attempt_1_error: tests failed',
+      ]);
+    });
+  });
+
+  describe('schema 1 migration', () => {
+    interface Fixture {
+      readonly task: TaskInput;
+      readonly start: string;
+      readonly entries: readonly {
+        readonly name: string;
+        readonly maxAttempts: number | null;
+        readonly commands: readonly (readonly [string, ...unknown[]])[];
+        readonly snapshot: Json;
+      }[];
+    }
+    /** Snapshots persisted by task-runtime at commit e632ef0 (schema 1): see writeSchema1Snapshots.mjs. */
+    const fixture = JSON.parse(
+      readFileSync(join(__dirname, '..', 'fixtures', 'snapshots-schema1.json'), 'utf8'),
+    ) as Fixture;
+    type Entry = Fixture['entries'][number];
+
+    /** A fake clock like the one that wrote the fixture: `start`, then one minute later on every call. */
+    const fixtureClock = () => steppingClock(fixture.start);
+
+    /** The entry's runtime built by today's code with the same commands and clock. */
+    function rebuild(entry: Entry): TaskRuntime {
+      const runtime = new TaskRuntime(createTask(fixture.task), {
+        clock: fixtureClock(),
+        ...(entry.maxAttempts === null ? {} : { maxAttempts: entry.maxAttempts }),
+      });
+      for (const [verb, ...args] of entry.commands) {
+        if (verb === 'recordAgentAddress') {
+          const { session, paneId } = args[0] as { session: string; paneId: string };
+          runtime.recordAgentAddress(new TmuxAddress(session, paneId));
+        } else {
+          const command = (runtime as unknown as Record<string, unknown>)[verb];
+          if (typeof command !== 'function') throw new Error(`test bug: no command ${verb}`);
+          command.apply(runtime, args);
+        }
+      }
+      return runtime;
+    }
+
+    const entries = fixture.entries.map((entry) => [entry.name, entry] as const);
+
+    it('should hold schema-1 snapshots of every status', () => {
+      const statuses = fixture.entries.map(
+        (entry) => (entry.snapshot as { status: string }).status,
+      );
+      expect(new Set(statuses)).toEqual(new Set(TASK_STATUSES));
+      for (const entry of fixture.entries) {
+        expect((entry.snapshot as { schemaVersion: number }).schemaVersion).toBe(1);
+      }
+    });
+
+    it.each(entries)(
+      'should restore the schema-1 snapshot of %s as today’s runtime with the same limits',
+      (_name, entry) => {
+        const restored = TaskRuntime.restore(structuredClone(entry.snapshot));
+
+        expect(viaJson(restored)).toStrictEqual(viaJson(rebuild(entry)));
+        expect(restored.persist()).toMatchObject({
+          schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+          context: { maxAttempts: entry.maxAttempts, maxLostAttempts: 3, extraAttempts: 0 },
+        });
+      },
+    );
+
+    it.each(entries)('should behave as today’s runtime after restoring %s', (_name, entry) => {
+      const restored = TaskRuntime.restore(structuredClone(entry.snapshot), {
+        clock: steppingClock(T1),
+      });
+      const rebuilt = TaskRuntime.restore(viaJson(rebuild(entry)), { clock: steppingClock(T1) });
+      const more: readonly Command[] = [
+        { kind: 'lose' },
+        { kind: 'retry' },
+        { kind: 'prepareNext' },
+        { kind: 'run' },
+        { kind: 'fail', retryable: false },
+        { kind: 'reopen', attempts: 2 },
+        { kind: 'prepareNext' },
+        { kind: 'run' },
+        { kind: 'pr' },
+        { kind: 'merge' },
+      ];
+
+      for (const command of more) {
+        expect(PROBES.map((event) => restored.can(event))).toEqual(
+          PROBES.map((event) => rebuilt.can(event)),
+        );
+        apply(restored, command);
+        apply(rebuilt, command);
+        expect(viaJson(restored)).toStrictEqual(viaJson(rebuilt));
+      }
+      expect(violations(restored)).toEqual([]);
+    });
+
+    it('should refuse a schema-1 snapshot that has the fields of schema 2', () => {
+      for (const field of ['maxLostAttempts', 'extraAttempts']) {
+        const snapshot = structuredClone(fixture.entries[0]?.snapshot ?? null);
+        setAt(snapshot, ['context', field], 0);
+
+        expect(restoreError(snapshot)).toMatchObject({
+          name: 'SnapshotError',
+          path: 'schemaVersion',
+          message: expect.stringContaining(field),
+        });
+      }
+    });
+
+    it('should refuse a schema-2 snapshot relabelled as schema 1', () => {
+      const snapshot = set('schemaVersion', 1)(viaJson(make(scenario('failed (lost, forgiven)'))));
+
+      expect(restoreError(snapshot)).toMatchObject({
+        name: 'SnapshotError',
+        path: 'schemaVersion',
+      });
+    });
+
+    it("should refuse a schema-1 snapshot with a 'lost' outcome, which schema 1 does not have", () => {
+      const failed = fixture.entries.find((entry) => entry.name === 'failed (retryable)');
+      const snapshot = structuredClone(failed?.snapshot ?? null);
+      setAt(snapshot, ['context', 'attempts', 0, 'outcome'], 'lost');
+
+      expect(restoreError(snapshot)).toMatchObject({
+        name: 'SnapshotError',
+        path: 'context.attempts[0].outcome',
+      });
+    });
+  });
+
   describe('properties', () => {
     it('should restore every reachable state to a runtime that behaves the same', () => {
       fc.assert(
         fc.property(historyArb, fc.array(commandArb, { maxLength: 6 }), (history, more) => {
           let clock = steppingClock(T0);
-          const original = new TaskRuntime(TASK, {
-            maxAttempts: history.maxAttempts,
-            clock: () => clock(),
-          });
+          const original = new TaskRuntime(TASK, { ...limitsOf(history), clock: () => clock() });
           for (const command of history.commands) apply(original, command);
 
           const restored = TaskRuntime.restore(viaJson(original), { clock: steppingClock(T1) });
