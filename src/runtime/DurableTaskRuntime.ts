@@ -8,6 +8,8 @@ import { addListener, notifyListeners, type TaskListener, type TaskRecord } from
 import type { PersistedTaskRuntime } from './snapshot.js';
 import { checkSameSpec, restoreStored } from './storedTask.js';
 import {
+  type FailOptions,
+  type ReopenOptions,
   type TaskArtifactsView,
   TaskRuntime,
   type TaskRuntimeOptions,
@@ -192,8 +194,13 @@ export class DurableTaskRuntime {
   }
 
   /** {@link TaskRuntime.markFailed}, saved. */
-  markFailed(error: string, options?: { readonly retryable?: boolean }): Promise<void> {
+  markFailed(error: string, options?: FailOptions): Promise<void> {
     return this.#apply((runtime) => runtime.markFailed(error, options));
+  }
+
+  /** {@link TaskRuntime.reopen}, saved. */
+  reopen(reason: string, options?: ReopenOptions): Promise<void> {
+    return this.#apply((runtime) => runtime.reopen(reason, options));
   }
 
   /** {@link TaskRuntime.resetForRetry}, saved. */
