@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { TmuxAddress } from '../../src/agent/AgentAddress.js';
 import {
   ConflictError,
@@ -200,6 +202,94 @@ describe('DurableTaskRuntime', () => {
       await expect(observer.load(TASK_ID)).resolves.toMatchObject({
         revision: 2,
         snapshot: { status: 'running' },
+      });
+    });
+  });
+
+  describe('lost attempts and reopen', () => {
+    it('should save a lost attempt and a reopen, and load them with the limits they moved', async () => {
+      const runtime = await DurableTaskRuntime.create(store, makeTask(), {
+        maxAttempts: 1,
+        maxLostAttempts: 1,
+        clock: tickingClock(),
+      });
+      await runtime.markRunning();
+      await runtime.markFailed('worker lost: lease expired', { workerLost: true });
+      await expectSaved(runtime);
+      await runtime.resetForRetry();
+      await runtime.prepareForAttempt(1);
+      await runtime.markRunning();
+      await runtime.markFailed('tests failed', { retryable: false });
+      await runtime.reopen('spec fixed', { attempts: 2 });
+      await expectSaved(runtime);
+      expect(runtime.revision).toBe(8);
+
+      const resumed = await DurableTaskRuntime.load(observer, TASK_ID);
+
+      expect(resumed?.persist().context).toMatchObject({
+        maxAttempts: 1,
+        maxLostAttempts: 1,
+        // attempts 2 and 3 are the two granted: the limit is 1 + 1 + 2, maxAttempts 1 + extraAttempts 3
+        extraAttempts: 3,
+        attemptNum: 1,
+      });
+      expect(resumed?.attempts.map((a) => a.outcome)).toEqual(['lost', 'failed']);
+      expect(resumed?.artifacts.concerns).toEqual([
+        'attempt_0_error: worker lost: lease expired',
+        'reopened: spec fixed (last error: tests failed)',
+      ]);
+      expect(resumed?.can({ type: 'PREPARE_ATTEMPT', attemptNum: 3 })).toBe(true);
+      expect(resumed?.can({ type: 'PREPARE_ATTEMPT', attemptNum: 4 })).toBe(false);
+    });
+
+    it('should save nothing for a refused reopen or a lost attempt marked not retryable', async () => {
+      const runtime = await DurableTaskRuntime.create(store, makeTask(), options);
+      await runtime.markRunning();
+      await runtime.markFailed('tests failed');
+      const refusal = await rejectionOf(() => runtime.reopen('too early'));
+      const invalid = await rejectionOf(() =>
+        DurableTaskRuntime.load(observer, TASK_ID).then((other) =>
+          other?.reopen('', { attempts: 0 }),
+        ),
+      );
+      await runtime.resetForRetry();
+      await runtime.prepareForAttempt(1);
+      await runtime.markRunning();
+      const lostNotRetryable = await rejectionOf(() =>
+        runtime.markFailed('worker lost', { workerLost: true, retryable: false }),
+      );
+
+      expect(refusal).toMatchObject({ name: 'IllegalTransitionError', reason: 'isFailureFinal' });
+      expect(invalid).toMatchObject({ name: 'InvalidArgumentError', argument: 'reason' });
+      expect(lostNotRetryable).toMatchObject({
+        name: 'InvalidArgumentError',
+        argument: 'retryable',
+      });
+      expect(runtime.revision).toBe(6);
+      await expectSaved(runtime);
+    });
+
+    it('should load a schema-1 snapshot written by the previous version and save it as the current schema', async () => {
+      const fixture = JSON.parse(
+        readFileSync(join(__dirname, '..', 'fixtures', 'snapshots-schema1.json'), 'utf8'),
+      ) as { entries: { name: string; snapshot: { context: { task: { id: string } } } }[] };
+      const entry = fixture.entries.find((e) => e.name === 'failed on the last attempt');
+      if (entry === undefined) throw new Error('test bug: no such fixture entry');
+      const id = entry.snapshot.context.task.id;
+      await store.save(id, entry.snapshot, { expectedRevision: null });
+
+      const runtime = await DurableTaskRuntime.load(observer, id);
+      expect(runtime?.persist().context).toMatchObject({ maxLostAttempts: 3, extraAttempts: 0 });
+      await runtime?.reopen('flaky CI replaced');
+
+      await expect(store.load(id)).resolves.toMatchObject({
+        revision: 2,
+        snapshot: {
+          schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+          status: 'pending',
+          // attempt 1 failed last; the one attempt granted is attempt 2: the limit is 2 + extraAttempts 1
+          context: { maxAttempts: 2, maxLostAttempts: 3, extraAttempts: 1 },
+        },
       });
     });
   });
