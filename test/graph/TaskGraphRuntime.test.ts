@@ -167,6 +167,244 @@ describe('TaskGraphRuntime', () => {
     });
   });
 
+  describe('reopen', () => {
+    /** The run of `pipeline()` after 'spec' failed finally: tests, impl and docs blocked. */
+    function specFailedFinally(maxAttempts = 2): TaskGraphRuntime {
+      const run = new TaskGraphRuntime(pipeline(), { maxAttempts, clock: fixedClock });
+      run.markRunning('spec');
+      run.markFailed('spec', 'spec is contradictory', { retryable: false });
+      expect(run.graph.taskIds.map((id) => run.task(id).status)).toEqual(
+        run.graph.taskIds.map(() => 'failed'),
+      );
+      return run;
+    }
+
+    /** Every task's status, blocker and attempt number, by id. */
+    const standings = (run: TaskGraphRuntime) =>
+      Object.fromEntries(
+        run.graph.taskIds.map((id) => {
+          const view = run.task(id);
+          return [id, [view.status, view.blockedBy, view.state.attemptNum]];
+        }),
+      );
+
+    it('should return every task it blocked, transitively, to pending with its next attempt prepared', () => {
+      const run = specFailedFinally();
+      run.reopen('spec', 'spec rewritten');
+      expect(standings(run)).toEqual({
+        spec: ['pending', null, 1],
+        tests: ['pending', null, 1],
+        docs: ['pending', null, 1],
+        impl: ['pending', null, 1],
+      });
+      for (const id of run.graph.taskIds) {
+        expect(run.task(id).state.error).toBeNull();
+        expect(run.task(id).attempts.map((a) => a.attemptNum)).toEqual([0]);
+      }
+      expect(run.task('spec').artifacts.concerns).toEqual([
+        'reopened: spec rewritten (last error: spec is contradictory)',
+      ]);
+      expect(run.task('impl').artifacts.concerns).toEqual([
+        `reopened: spec rewritten (last error: ${blockedError('tests')})`,
+      ]);
+      expect(run.outcome).toBe('in_progress');
+    });
+
+    it('should make the returned tasks ready in topological order as their dependencies merge', () => {
+      const run = specFailedFinally();
+      run.reopen('spec', 'spec rewritten');
+      expect(run.ready()).toEqual(['spec']);
+      merge(run, 'spec');
+      expect(run.ready()).toEqual(['docs', 'tests']);
+      merge(run, 'docs');
+      merge(run, 'tests');
+      expect(run.ready()).toEqual(['impl']);
+      merge(run, 'impl');
+      expect(run.outcome).toBe('succeeded');
+      expect(run.task('impl').attempts.map((a) => [a.attemptNum, a.outcome])).toEqual([
+        [0, 'failed'],
+        [1, 'pr_merged'],
+      ]);
+    });
+
+    it('should not count the blocked attempt of a returned task against maxAttempts', () => {
+      const run = specFailedFinally(2);
+      run.reopen('spec', 'spec rewritten');
+      merge(run, 'spec');
+      // tests: attempt 0 was the block; attempts 1 and 2 are its two counted ones
+      run.markRunning('tests');
+      run.markFailed('tests', 'first try failed');
+      expect(run.task('tests').can({ type: 'RETRY' })).toBe(true);
+      run.resetForRetry('tests');
+      run.prepareForAttempt('tests', 2);
+      run.markRunning('tests');
+      run.markFailed('tests', 'second try failed');
+      expect(run.task('tests').can({ type: 'RETRY' })).toBe(false);
+      expect(run.task('impl').blockedBy).toBe('tests');
+    });
+
+    it('should give the reopened task exactly the attempts asked for', () => {
+      const run = specFailedFinally(5);
+      run.reopen('spec', 'one more try');
+      run.markRunning('spec');
+      run.markFailed('spec', 'still contradictory');
+      expect(run.task('spec').can({ type: 'RETRY' })).toBe(false);
+      expect(run.task('tests').blockedBy).toBe('spec');
+      run.reopen('spec', 'two more tries', { attempts: 2 });
+      run.markRunning('spec');
+      run.markFailed('spec', 'not yet');
+      expect(run.task('spec').can({ type: 'RETRY' })).toBe(true);
+    });
+
+    it('should block a returned task again, in the same command, by another dependency that failed finally', () => {
+      const run = new TaskGraphRuntime(
+        TaskGraph.fromTasks([task('a'), task('b'), task('c', 'a', 'b'), task('d', 'c')]),
+        { maxAttempts: 3, clock: fixedClock },
+      );
+      run.markFailed('a', 'broken', { retryable: false });
+      run.markFailed('b', 'also broken', { retryable: false });
+      expect(run.task('c').blockedBy).toBe('a');
+      const records: TaskRecord[] = [];
+      run.subscribe((record) => records.push(record));
+      run.reopen('a', 'fixed a');
+      expect(standings(run)).toMatchObject({
+        a: ['pending', null, 1],
+        b: ['failed', null, 0],
+        c: ['failed', 'b', 1],
+        // returned with c, then blocked again behind it
+        d: ['failed', 'c', 1],
+      });
+      expect(run.task('c').state.error).toBe(blockedError('b'));
+      expect(run.task('c').artifacts.concerns).toEqual([
+        `reopened: fixed a (last error: ${blockedError('a')})`,
+      ]);
+      expect(records.map((r) => `${r.taskId} ${r.event}`)).toEqual([
+        'a REOPEN',
+        'a PREPARE_ATTEMPT',
+        'c REOPEN',
+        'c PREPARE_ATTEMPT',
+        'd REOPEN',
+        'd PREPARE_ATTEMPT',
+        'c FAIL',
+        'd FAIL',
+      ]);
+      run.reopen('b', 'fixed b');
+      expect(standings(run)).toMatchObject({
+        b: ['pending', null, 1],
+        c: ['pending', null, 2],
+        d: ['pending', null, 2],
+      });
+      // neither of d's two blocks counted: its three attempts are 2, 3 and 4
+      expect(run.task('d').can({ type: 'PREPARE_ATTEMPT', attemptNum: 4 })).toBe(true);
+      expect(run.task('d').can({ type: 'PREPARE_ATTEMPT', attemptNum: 5 })).toBe(false);
+    });
+
+    it('should leave alone the dependents blocked by another task', () => {
+      const run = new TaskGraphRuntime(
+        TaskGraph.fromTasks([task('a'), task('b'), task('c', 'b', 'a'), task('d', 'a')]),
+        { maxAttempts: 1, clock: fixedClock },
+      );
+      run.markFailed('b', 'broken');
+      run.markFailed('a', 'broken too');
+      expect([run.task('c').blockedBy, run.task('d').blockedBy]).toEqual(['b', 'a']);
+      const c = JSON.stringify(run.task('c').attempts);
+      run.reopen('a', 'fixed a');
+      expect(run.task('d').status).toBe('pending');
+      expect(run.task('c').blockedBy).toBe('b');
+      expect(JSON.stringify(run.task('c').attempts)).toBe(c);
+    });
+
+    it('should refuse to reopen a blocked task, naming its blocker and the task to reopen, changing nothing', () => {
+      const run = specFailedFinally();
+      const before = JSON.stringify(run.persist());
+      const error = illegalTransition(() => run.reopen('impl', 'try it anyway'));
+      expect(error.reason).toBe('blockedByDependency');
+      expect(error.event).toBe('REOPEN');
+      expect(error.status).toBe('failed');
+      expect(error.taskId).toBe('impl');
+      expect(error.allowed).toEqual(['ADD_CONCERN']);
+      expect(error.message).toContain("blocked by its dependency 'tests'");
+      expect(error.message).toContain("reopen 'spec'");
+      expect(JSON.stringify(run.persist())).toBe(before);
+      expect(illegalTransition(() => run.reopen('docs', 'x')).message).toContain("'spec'");
+    });
+
+    it('should refuse a reopen the task itself refuses, changing nothing in any task', () => {
+      const run = new TaskGraphRuntime(pipeline(), { maxAttempts: 3, clock: fixedClock });
+      run.markRunning('spec');
+      run.markFailed('spec', 'flaky');
+      const before = JSON.stringify(run.persist());
+      expect(illegalTransition(() => run.reopen('spec', 'x')).reason).toBe('isFailureFinal');
+      expect(illegalTransition(() => run.reopen('tests', 'x')).reason).toBe('illegalInStatus');
+      expect(() => run.reopen('spec', '')).toThrow(InvalidArgumentError);
+      expect(() => run.reopen('spec', 'x', { attempts: 0 })).toThrow(InvalidArgumentError);
+      expect(() => run.reopen('nope', 'x')).toThrow(InvalidArgumentError);
+      expect(JSON.stringify(run.persist())).toBe(before);
+    });
+
+    it('should put every task back when the clock fails half-way through a reopen', () => {
+      let reads = 0;
+      let failFrom = Number.POSITIVE_INFINITY;
+      const clock = () => {
+        reads += 1;
+        return reads >= failFrom ? new Date(Number.NaN) : fixedClock();
+      };
+      const run = new TaskGraphRuntime(
+        TaskGraph.fromTasks([task('a'), task('b'), task('c', 'a', 'b')]),
+        { maxAttempts: 2, clock },
+      );
+      run.markFailed('a', 'broken', { retryable: false });
+      run.markFailed('b', 'broken too', { retryable: false });
+      const before = JSON.stringify(run.persist());
+      // the reopen reads the clock once: for c's new block, after a and c were returned
+      failFrom = reads + 1;
+      expect(() => run.reopen('a', 'fixed')).toThrow(InvalidArgumentError);
+      expect(JSON.stringify(run.persist())).toBe(before);
+      failFrom = Number.POSITIVE_INFINITY;
+      run.reopen('a', 'fixed');
+      expect(run.task('c').blockedBy).toBe('b');
+    });
+
+    it('should restore a reopened run equal, in a JSON round trip', () => {
+      const run = specFailedFinally();
+      run.reopen('spec', 'spec rewritten', { attempts: 3 });
+      const saved = JSON.stringify(run.persist());
+      const restored = TaskGraphRuntime.restore(JSON.parse(saved), { clock: fixedClock });
+      expect(JSON.stringify(restored.persist())).toBe(saved);
+      expect(restored.ready()).toEqual(['spec']);
+    });
+  });
+
+  describe('lost attempts', () => {
+    it('should not block dependents for a lost attempt that is forgiven, and block them once one counts', () => {
+      const run = new TaskGraphRuntime(pipeline(), {
+        maxAttempts: 1,
+        maxLostAttempts: 1,
+        clock: fixedClock,
+      });
+      run.markRunning('spec');
+      run.markFailed('spec', 'worker lost', { workerLost: true });
+      expect(run.task('tests').status).toBe('pending');
+      expect(run.task('spec').attempts[0]?.outcome).toBe('lost');
+      run.resetForRetry('spec');
+      run.prepareForAttempt('spec', 1);
+      run.markRunning('spec');
+      run.markFailed('spec', 'worker lost again', { workerLost: true });
+      expect(run.task('tests').blockedBy).toBe('spec');
+      expect(run.outcome).toBe('completed_with_failures');
+    });
+
+    it('should refuse workerLost with retryable: false, changing nothing', () => {
+      const run = new TaskGraphRuntime(pipeline());
+      run.markRunning('spec');
+      const before = JSON.stringify(run.persist());
+      expect(() =>
+        run.markFailed('spec', 'worker lost', { workerLost: true, retryable: false }),
+      ).toThrow(InvalidArgumentError);
+      expect(JSON.stringify(run.persist())).toBe(before);
+    });
+  });
+
   describe('bad input', () => {
     it('should refuse an unknown id in every run method with InvalidArgumentError', () => {
       const run = new TaskGraphRuntime(pipeline());
