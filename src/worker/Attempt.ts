@@ -8,35 +8,52 @@ export type HandlerOutcome =
 
 const ENDED: HandlerOutcome = Object.freeze({ kind: 'ended' });
 
+/** Whether `value` is a promise or another thenable (its outcome is awaited). */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
 /**
  * One attempt in flight, inside the worker. Whoever ends it first (the attempt's own course, its timeout, or a store
  * failure) claims it; only the claimer records its end, and from the claim on the context refuses its commands
- * and the handler's outcome is ignored. The slot is held until {@link Attempt.finish}.
+ * and the handler's outcome is ignored. The slot is held until {@link Attempt.finish}. Its promises and its
+ * AbortController are made only when something waits on them (a worker with sync handlers makes none).
  */
 export class Attempt {
   readonly taskId: string;
-  readonly attemptNum: number;
-  readonly controller = new AbortController();
-  /** Resolves once the attempt is finished and its slot free. */
-  readonly finished: Promise<void>;
-  /** The context handed to both handlers; set by the worker right after construction. */
+  /** The context handed to both handlers; set by the worker once the attempt's number is known. */
   context: AttemptContext | null = null;
+  #attemptNum = -1;
   #ended = false;
+  #finished = false;
   #cancelTimeout: (() => void) | null = null;
-  readonly #commands = new Set<Promise<unknown>>();
-  #onEnd: () => void = () => undefined;
-  readonly #whenEnded: Promise<HandlerOutcome>;
-  #onFinish: () => void = () => undefined;
+  #commands: Set<Promise<unknown>> | null = null;
+  #controller: AbortController | null = null;
+  #abort: { readonly reason: unknown } | null = null;
+  #whenEnded: Promise<HandlerOutcome> | null = null;
+  #onEnd: (() => void) | null = null;
+  #whenFinished: Promise<void> | null = null;
+  #onFinished: (() => void) | null = null;
+  readonly #onFinish: () => void;
 
-  constructor(taskId: string, attemptNum: number) {
+  /** `onFinish` is called once, when the attempt finishes. */
+  constructor(taskId: string, onFinish: () => void) {
     this.taskId = taskId;
-    this.attemptNum = attemptNum;
-    this.#whenEnded = new Promise((resolve) => {
-      this.#onEnd = () => resolve(ENDED);
-    });
-    this.finished = new Promise((resolve) => {
-      this.#onFinish = resolve;
-    });
+    this.#onFinish = onFinish;
+  }
+
+  /** The attempt's number, as in the task's ledger; -1 until {@link Attempt.begin}. */
+  get attemptNum(): number {
+    return this.#attemptNum;
+  }
+
+  /** Sets the attempt's number once the run recorded its start (or, for a recovered PR, as found). */
+  begin(attemptNum: number): void {
+    this.#attemptNum = attemptNum;
   }
 
   /** Whether someone claimed the attempt's end. */
@@ -44,12 +61,28 @@ export class Attempt {
     return this.#ended;
   }
 
+  /** The attempt's signal (aborted with the reason given to {@link Attempt.abort}). */
+  get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#abort !== null) this.#controller.abort(this.#abort.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Aborts the attempt's signal with `reason` (the first reason stays). */
+  abort(reason: unknown): void {
+    if (this.#abort !== null) return;
+    this.#abort = { reason };
+    this.#controller?.abort(reason);
+  }
+
   /** Claims the attempt's end; true for the first caller only. Cancels the timeout. */
   claim(): boolean {
     if (this.#ended) return false;
     this.#ended = true;
     this.#cancelTimeout?.();
-    this.#onEnd();
+    this.#onEnd?.();
     return true;
   }
 
@@ -61,34 +94,63 @@ export class Attempt {
 
   /** Counts `command` among the attempt's run commands until it settles. */
   track(command: Promise<unknown>): void {
-    this.#commands.add(command);
-    const forget = () => this.#commands.delete(command);
+    const commands = this.#commands ?? new Set();
+    this.#commands = commands;
+    commands.add(command);
+    const forget = () => commands.delete(command);
     command.then(forget, forget);
   }
 
   /** Resolves once every run command of the attempt issued so far has settled. */
   async commandsSettled(): Promise<void> {
-    await Promise.allSettled([...this.#commands]);
+    if (this.#commands !== null) await Promise.allSettled([...this.#commands]);
   }
 
   /** Calls the handler and waits for its outcome, or for the attempt's end, whichever comes first. */
-  async call(handler: () => unknown): Promise<HandlerOutcome> {
+  call(handler: () => unknown): HandlerOutcome | Promise<HandlerOutcome> {
     if (this.#ended) return ENDED;
-    let outcome: Promise<HandlerOutcome>;
+    let result: unknown;
     try {
-      outcome = Promise.resolve(handler()).then(
-        (value): HandlerOutcome => ({ kind: 'returned', value }),
-        (error: unknown): HandlerOutcome => ({ kind: 'threw', error }),
-      );
+      result = handler();
     } catch (error) {
-      outcome = Promise.resolve({ kind: 'threw', error });
+      return this.#ended ? ENDED : { kind: 'threw', error };
     }
-    const first = await Promise.race([outcome, this.#whenEnded]);
-    return this.#ended ? ENDED : first;
+    if (!isThenable(result)) return this.#ended ? ENDED : { kind: 'returned', value: result };
+    const outcome = Promise.resolve(result).then(
+      (value): HandlerOutcome => ({ kind: 'returned', value }),
+      (error: unknown): HandlerOutcome => ({ kind: 'threw', error }),
+    );
+    return Promise.race([outcome, this.#ending()]).then((first) => (this.#ended ? ENDED : first));
   }
 
   /** Frees the attempt's slot (idempotent). */
   finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#onFinished?.();
     this.#onFinish();
+  }
+
+  /** Resolves once the attempt is finished and its slot free. */
+  get finished(): Promise<void> {
+    if (this.#whenFinished === null) {
+      this.#whenFinished = this.#finished
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            this.#onFinished = resolve;
+          });
+    }
+    return this.#whenFinished;
+  }
+
+  #ending(): Promise<HandlerOutcome> {
+    if (this.#whenEnded === null) {
+      this.#whenEnded = this.#ended
+        ? Promise.resolve(ENDED)
+        : new Promise((resolve) => {
+            this.#onEnd = () => resolve(ENDED);
+          });
+    }
+    return this.#whenEnded;
   }
 }

@@ -33,8 +33,10 @@ function isRefusal(error: unknown): boolean {
 
 /** Whether the task's current attempt has been used (it ran, or failed), so the next one must be prepared. */
 function isAttemptUsed(view: TaskGraphTaskView): boolean {
+  const { attempts } = view;
+  if (attempts.length === 0) return false; // a fresh task: no need to build its state view
   const { attemptNum } = view.state;
-  return view.attempts.some((record) => record.attemptNum === attemptNum);
+  return attempts.some((record) => record.attemptNum === attemptNum);
 }
 
 /** The first attempt number the task has not used: one past its current and every ledger number. */
@@ -160,7 +162,7 @@ export class Execution {
     if (this.#stopping) return;
     this.#stopping = true;
     const reason: unknown = this.#signal?.reason;
-    for (const attempt of this.#inFlight.values()) attempt.controller.abort(reason);
+    for (const attempt of this.#inFlight.values()) attempt.abort(reason);
     this.#wake();
   }
 
@@ -169,7 +171,7 @@ export class Execution {
     if (this.#fatal !== null) return;
     this.#fatal = { error };
     for (const attempt of this.#inFlight.values()) {
-      attempt.controller.abort(error);
+      attempt.abort(error);
       if (attempt.claim()) void attempt.commandsSettled().then(() => attempt.finish());
     }
     this.#wake();
@@ -180,19 +182,26 @@ export class Execution {
    * false when it refused (someone else changed the task) or the execution already failed; a store failure fails
    * the execution.
    */
-  async #command(attempt: Attempt | null, call: () => unknown): Promise<boolean> {
+  #command(attempt: Attempt | null, call: () => unknown): boolean | Promise<boolean> {
     if (this.#fatal !== null) return false;
-    const issued = (async () => {
-      await call();
-    })();
-    attempt?.track(issued);
+    let result: unknown;
     try {
-      await issued;
-      return true;
+      result = call();
     } catch (error) {
-      if (!isRefusal(error)) this.#failRun(error);
-      return false;
+      return this.#refused(error);
     }
+    if (!(result instanceof Promise)) return true; // an in-memory run's command is done
+    attempt?.track(result);
+    return result.then(
+      () => true,
+      (error: unknown) => this.#refused(error),
+    );
+  }
+
+  /** False for a refusal; a store failure also fails the execution. */
+  #refused(error: unknown): false {
+    if (!isRefusal(error)) this.#failRun(error);
+    return false;
   }
 
   /** Schedules the retries of failed tasks and prepares the next attempt of pending tasks whose attempt is used. */
@@ -275,14 +284,12 @@ export class Execution {
   }
 
   #start(taskId: string, from: 'work' | 'merge'): void {
-    const attempt = new Attempt(taskId, this.#run.task(taskId).state.attemptNum);
-    attempt.context = this.#contextOf(attempt);
-    this.#inFlight.set(taskId, attempt);
-    void attempt.finished.then(() => {
+    const attempt = new Attempt(taskId, () => {
       this.#inFlight.delete(taskId);
       this.#dirty.add(taskId);
       this.#wake();
     });
+    this.#inFlight.set(taskId, attempt);
     this.#drive(attempt, from).catch((error: unknown) => this.#failRun(error));
   }
 
@@ -290,9 +297,10 @@ export class Execution {
   async #drive(attempt: Attempt, from: 'work' | 'merge'): Promise<void> {
     const { taskId } = attempt;
     if (from === 'work') {
-      if (!(await this.#step(attempt, () => this.#run.markRunning(taskId))))
+      if (!(await this.#step(attempt, () => this.#run.markRunning(taskId)))) {
         return this.#end(attempt);
-      this.#armTimeout(attempt);
+      }
+      this.#begin(attempt, this.#run.task(taskId).attempts.at(-1)?.attemptNum ?? -1); // the record START opened
       const worked = await this.#call(attempt, 'work');
       if (worked.kind === 'ended') return;
       if (worked.kind === 'threw') return this.#fail(attempt, failureOf(worked.error, 'work'));
@@ -305,7 +313,7 @@ export class Execution {
       // Stopped: the PR is recorded; the next run() finds the task pr_created and merges it.
       if (this.#stopping) return this.#end(attempt);
     } else {
-      this.#armTimeout(attempt);
+      this.#begin(attempt, this.#run.task(taskId).state.attemptNum);
     }
     const merged = await this.#call(attempt, 'merge');
     if (merged.kind === 'ended') return;
@@ -316,8 +324,8 @@ export class Execution {
   }
 
   /** A command on the way through an attempt: not issued once the attempt ended; true when accepted. */
-  #step(attempt: Attempt, call: () => unknown): Promise<boolean> {
-    if (attempt.ended) return Promise.resolve(false);
+  #step(attempt: Attempt, call: () => unknown): boolean | Promise<boolean> {
+    if (attempt.ended) return false;
     return this.#command(attempt, call);
   }
 
@@ -342,6 +350,13 @@ export class Execution {
     attempt.finish();
   }
 
+  /** Numbers the attempt, gives it its context, and starts its timeout. */
+  #begin(attempt: Attempt, attemptNum: number): void {
+    attempt.begin(attemptNum);
+    attempt.context = this.#contextOf(attempt);
+    this.#armTimeout(attempt);
+  }
+
   #armTimeout(attempt: Attempt): void {
     const ms = this.#options.attemptTimeoutMs;
     if (ms === null) return;
@@ -353,7 +368,7 @@ export class Execution {
     const { taskId, attemptNum } = attempt;
     const message = `attempt ${attemptNum} timed out after ${ms} ms`;
     this.#emit({ type: 'attemptTimedOut', taskId, attemptNum });
-    attempt.controller.abort(new DOMException(message, 'TimeoutError'));
+    attempt.abort(new DOMException(message, 'TimeoutError'));
     await this.#command(attempt, () => this.#run.markFailed(taskId, message, { retryable: true }));
     attempt.finish();
   }
@@ -363,12 +378,12 @@ export class Execution {
     const run = this.#run;
     const issue = async (command: AttemptCommand, call: () => unknown): Promise<void> => {
       if (attempt.ended) throw new AttemptEndedError(taskId, attemptNum, command);
-      const issued = (async () => {
-        await call();
-      })();
-      attempt.track(issued);
       try {
-        await issued;
+        const issued = call();
+        if (issued instanceof Promise) {
+          attempt.track(issued);
+          await issued;
+        }
       } catch (error) {
         if (!isRefusal(error)) this.#failRun(error);
         throw error;
@@ -377,7 +392,9 @@ export class Execution {
     return Object.freeze({
       taskId,
       attemptNum,
-      signal: attempt.controller.signal,
+      get signal() {
+        return attempt.signal;
+      },
       assignWorktree: (worktree: WorktreeAssignment) =>
         issue('assignWorktree', () => run.assignWorktree(taskId, worktree)),
       assignWorkstream: (workstream: WorkstreamAssignment) =>
