@@ -6,6 +6,7 @@
  * was at a transition) never fail a task, and a reopen followed by a run merges the reopened chain.
  */
 import fc from 'fast-check';
+import { TaskStoreError } from '../../src/errors.js';
 import { DurableTaskGraphRuntime } from '../../src/graph/DurableTaskGraphRuntime.js';
 import { TaskGraph } from '../../src/graph/TaskGraph.js';
 import { TaskGraphRuntime } from '../../src/graph/TaskGraphRuntime.js';
@@ -15,6 +16,7 @@ import type { AttemptContext } from '../../src/worker/AttemptContext.js';
 import { GraphWorker, type GraphWorkerRun } from '../../src/worker/GraphWorker.js';
 import { NonRetryableError } from '../../src/worker/NonRetryableError.js';
 import type { GraphWorkerOptions } from '../../src/worker/options.js';
+import { failingOnSaves, type SaveFault } from '../support/failingStore.js';
 import { SEED } from '../support/random.js';
 import { tempDirs } from '../support/tempDir.js';
 import { ledgerViolations, prUrlOf, tickingClock, watchInvariants } from './harness.js';
@@ -249,6 +251,58 @@ describe('GraphWorker properties', () => {
         },
       ),
       { numRuns: 60, seed: SEED },
+    );
+  });
+
+  it('should never fail a task because its process died on a durable run, at whatever save', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        dagArbitrary(4),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 1, max: 20 }),
+            fc.constantFrom<SaveFault>('fail', 'failAfterWrite'),
+          ),
+          {
+            minLength: 1,
+            maxLength: 2,
+          },
+        ),
+        async (tasks, concurrency, kills) => {
+          const store = await FileTaskStore.open(dirs.make());
+          try {
+            const graph = TaskGraph.fromTasks(tasks);
+            const options = { clock: tickingClock(), maxAttempts: 1 };
+            const handlers: GraphWorkerOptions = {
+              work: (_view, attempt) => ({ prUrl: prUrlOf(attempt.taskId, attempt.attemptNum) }),
+              merge: () => undefined,
+              concurrency,
+              retryDelayMs: 0,
+            };
+            for (const [save, fault] of kills) {
+              // A process whose store stops at its save-th save: what it did before is all that is left.
+              const dying = failingOnSaves(store, new Map([[save, fault]]));
+              try {
+                const run = await DurableTaskGraphRuntime.open(dying, graph, options);
+                await new GraphWorker(run, handlers).run();
+              } catch (error) {
+                expect(error).toBeInstanceOf(TaskStoreError);
+              }
+            }
+            const run = await DurableTaskGraphRuntime.open(store, graph, options);
+            await expect(new GraphWorker(run, handlers).run()).resolves.toBe('succeeded');
+            expect(ledgerViolations(run)).toEqual([]);
+            for (const id of run.graph.taskIds) {
+              const outcomes = run.task(id).attempts.map((record) => record.outcome);
+              expect(outcomes.filter((o) => o !== 'lost')).toEqual(['pr_merged']);
+            }
+          } finally {
+            await store.close();
+          }
+        },
+      ),
+      { numRuns: 12, seed: SEED },
     );
   });
 

@@ -346,14 +346,13 @@ describe('GraphWorker', () => {
       const run = await runs.open(kind, [task('slow'), task('after', 'slow')]);
       const late = deferred<{ prUrl: string }>();
       const signals: AbortSignal[] = [];
+      let timedOut: AttemptContext | null = null;
       const worker = new GraphWorker(run, {
         work(view, attempt) {
           signals.push(attempt.signal);
           if (attempt.attemptNum === 0) {
-            // Uses its context once it has been abandoned: refused.
-            return late.promise.finally(() =>
-              expect(attempt.addConcern('late')).rejects.toBeInstanceOf(AttemptEndedError),
-            );
+            timedOut = attempt;
+            return late.promise;
           }
           return succeed(view, attempt);
         },
@@ -378,6 +377,8 @@ describe('GraphWorker', () => {
       const before = JSON.stringify(run.persist());
       late.resolve({ prUrl: 'https://example.test/pull/late' });
       await new Promise((resolve) => setTimeout(resolve, 5));
+      const abandoned = timedOut as unknown as AttemptContext;
+      await expect(abandoned.addConcern('late')).rejects.toBeInstanceOf(AttemptEndedError);
       expect(JSON.stringify(run.persist())).toBe(before);
     });
 
