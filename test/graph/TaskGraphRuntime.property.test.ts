@@ -1,7 +1,8 @@
 /**
- * Property tests of the run rules: random DAGs and random command sequences (unknown ids and malformed arguments
- * included); after every step the graph's invariants hold, ready() is what START would accept, outcome is as defined,
- * and a refused command leaves persist() byte-identical.
+ * Property tests of the run rules: random DAGs and random command sequences (unknown ids, malformed arguments, lost
+ * attempts and reopens included); after every step the graph's invariants hold, ready() is what START would accept,
+ * outcome is as defined, a block names a dependency that failed finally, an accepted reopen returns what it
+ * blocked, and a refused command leaves persist() byte-identical.
  */
 import fc from 'fast-check';
 import { TmuxAddress } from '../../src/agent/AgentAddress.js';
@@ -20,7 +21,11 @@ const COMMANDS = [
   'markPrCreated',
   'markPrMerged',
   'markFailed',
+  'failFinally',
+  'markLost',
   'resetForRetry',
+  'reopen',
+  'reopenFinal',
   'markPending',
   'assignWorktree',
   'addConcern',
@@ -37,7 +42,11 @@ interface Step {
 }
 
 const stepArbitrary: fc.Arbitrary<Step> = fc.record({
-  command: fc.constantFrom(...COMMANDS),
+  // failures and reopens of final failures more often, so that reopens are accepted often enough
+  command: fc.oneof(
+    { arbitrary: fc.constantFrom(...COMMANDS), weight: 4 },
+    { arbitrary: fc.constantFrom('failFinally' as const, 'reopenFinal' as const), weight: 1 },
+  ),
   task: fc.nat({ max: 9 }),
   text: fc.oneof(
     fc.constant(''),
@@ -72,6 +81,18 @@ const dagArbitrary: fc.Arbitrary<TaskInput[]> = fc
     })),
   );
 
+/**
+ * The task a `reopenFinal` step reopens: one of the finally failed tasks that are not blocked (chosen by the step's
+ * task index), the reopen most likely to be accepted; the step's own task when there is none.
+ */
+function reopenTarget(run: TaskGraphRuntime, id: string, step: Step): string {
+  const candidates = run.graph.taskIds.filter((candidate) => {
+    const view = run.task(candidate);
+    return view.blockedBy === null && view.can({ type: 'REOPEN', reason: 'r', attempts: 1 });
+  });
+  return candidates[step.task % Math.max(candidates.length, 1)] ?? id;
+}
+
 function apply(run: TaskGraphRuntime, id: string, step: Step): void {
   const { text, retryable, number } = step;
   const view = run.graph.has(id) ? run.task(id) : undefined;
@@ -94,8 +115,24 @@ function apply(run: TaskGraphRuntime, id: string, step: Step): void {
     case 'markFailed':
       run.markFailed(id, text, retryable === undefined ? undefined : { retryable });
       return;
+    case 'failFinally':
+      run.markFailed(id, 'broken for good', { retryable: false });
+      return;
+    case 'markLost':
+      run.markFailed(id, text, {
+        workerLost: true,
+        ...(retryable === undefined ? {} : { retryable }),
+      });
+      return;
     case 'resetForRetry':
       run.resetForRetry(id);
+      return;
+    case 'reopen':
+      // number -1 and 0 are malformed; 4 stands for the default
+      run.reopen(id, text, number === 4 ? undefined : { attempts: number });
+      return;
+    case 'reopenFinal':
+      run.reopen(reopenTarget(run, id, step), text || 'fixed', { attempts: Math.max(number, 1) });
       return;
     case 'markPending':
       run.markPending(id);
@@ -151,24 +188,73 @@ function checkInvariants(run: TaskGraphRuntime): void {
   expect(run.outcome).toBe(
     open ? 'in_progress' : finals.size === 0 ? 'succeeded' : 'completed_with_failures',
   );
+  for (const id of graph.taskIds) {
+    const { blockedBy, attempts } = run.task(id);
+    // (6) a block names a dependency that failed finally (a reopen returns what it blocked)
+    if (blockedBy !== null) {
+      expect(graph.dependenciesOf(id)).toContain(blockedBy);
+      expect(finals.has(blockedBy)).toBe(true);
+    }
+    // (7) attempt numbers are never used twice
+    const numbers = attempts.map((record) => record.attemptNum);
+    expect(numbers).toEqual([...new Set(numbers)].sort((a, b) => a - b));
+  }
+}
+
+/** The tasks blocked by `root`, transitively (their blockedBy chain leads to it). */
+function blockedChain(run: TaskGraphRuntime, root: string): string[] {
+  return run.graph.taskIds.filter((id) => {
+    for (let next = run.task(id).blockedBy; next !== null; next = run.task(next).blockedBy) {
+      if (next === root) return true;
+    }
+    return false;
+  });
+}
+
+/** (8) After an accepted reopen of `root`: it and every task it blocked are pending with an unused attempt, or blocked again. */
+function checkReopened(run: TaskGraphRuntime, root: string, chain: readonly string[]): void {
+  for (const id of [root, ...chain]) {
+    const view = run.task(id);
+    const attemptUsed = view.attempts.some((record) => record.attemptNum === view.state.attemptNum);
+    const returned = view.status === 'pending' && !attemptUsed;
+    // the reopened task too, when a dependency of its own has failed finally since its failure
+    const blockedAgain = view.status === 'failed' && view.blockedBy !== null;
+    expect({ id, returned, blockedAgain }).toEqual({
+      id,
+      returned: !blockedAgain,
+      blockedAgain: !returned,
+    });
+    if (returned) expect(view.can({ type: 'START' })).toBe(run.ready().includes(id));
+  }
 }
 
 describe('TaskGraphRuntime (properties)', () => {
   it('should keep the run rules after every step of random commands on random DAGs', () => {
+    let reopens = 0;
     fc.assert(
       fc.property(
         dagArbitrary,
         fc.constantFrom(1, 2, 3, undefined),
+        fc.constantFrom(0, 1, undefined),
         fc.array(stepArbitrary, { minLength: 1, maxLength: 40 }),
-        (tasks, maxAttempts, steps) => {
+        (tasks, maxAttempts, maxLostAttempts, steps) => {
           const graph = TaskGraph.fromTasks(tasks);
-          const run = new TaskGraphRuntime(graph, maxAttempts === undefined ? {} : { maxAttempts });
+          const run = new TaskGraphRuntime(graph, {
+            ...(maxAttempts === undefined ? {} : { maxAttempts }),
+            ...(maxLostAttempts === undefined ? {} : { maxLostAttempts }),
+          });
           checkInvariants(run);
           for (const step of steps) {
             const id = graph.taskIds[step.task] ?? `unknown-${step.task}`;
             const before = JSON.stringify(run.persist());
+            const root = step.command === 'reopenFinal' ? reopenTarget(run, id, step) : id;
+            const chain = graph.has(root) ? blockedChain(run, root) : [];
             try {
               apply(run, id, step);
+              if (step.command === 'reopen' || step.command === 'reopenFinal') {
+                checkReopened(run, root, chain);
+                reopens += 1;
+              }
             } catch (error) {
               // (5) a refused command changes nothing in any task
               expect(
@@ -186,35 +272,64 @@ describe('TaskGraphRuntime (properties)', () => {
       ),
       { numRuns: 200, seed: SEED },
     );
+    // the generators are not stuck: some reopens were accepted
+    expect(reopens).toBeGreaterThan(10);
   });
 
-  it('should drive every random DAG to an outcome by following ready() with random failures', () => {
+  it('should drive every random DAG to an outcome by following ready() with random failures, lost workers and reopens', () => {
     fc.assert(
       fc.property(
         dagArbitrary,
         fc.integer({ min: 1, max: 3 }),
-        fc.infiniteStream(fc.nat({ max: 3 })),
-        (tasks, maxAttempts, dice) => {
-          const run = new TaskGraphRuntime(TaskGraph.fromTasks(tasks), { maxAttempts });
+        fc.integer({ min: 0, max: 2 }),
+        fc.nat({ max: 3 }),
+        fc.infiniteStream(fc.nat({ max: 4 })),
+        (tasks, maxAttempts, maxLostAttempts, reopens, dice) => {
+          const run = new TaskGraphRuntime(TaskGraph.fromTasks(tasks), {
+            maxAttempts,
+            maxLostAttempts,
+          });
           const rolls = dice[Symbol.iterator]();
-          for (let guard = 0; run.outcome === 'in_progress'; guard += 1) {
-            expect(guard).toBeLessThan(200);
+          let reopensLeft = reopens;
+          for (let guard = 0; run.outcome !== 'succeeded'; guard += 1) {
+            expect(guard).toBeLessThan(400);
+            if (run.outcome === 'completed_with_failures') {
+              // an operator's second chance for the first task that failed for good on its own
+              const root = run.graph.taskIds.find(
+                (id) =>
+                  run.task(id).blockedBy === null &&
+                  run.task(id).can({ type: 'REOPEN', reason: 'r', attempts: 1 }),
+              );
+              if (reopensLeft === 0) break;
+              // every block leads back to a task that failed for good on its own: it can be reopened
+              expect(root).toBeDefined();
+              if (root === undefined) break;
+              reopensLeft -= 1;
+              run.reopen(root, 'fixed by hand');
+              checkInvariants(run);
+            }
             const failed = run.graph.taskIds.filter((id) => run.task(id).can({ type: 'RETRY' }));
             for (const id of failed) {
               run.resetForRetry(id);
-              if (run.task(id).status === 'pending')
-                run.prepareForAttempt(id, run.task(id).state.attemptNum + 1);
+              if (run.task(id).status === 'pending') {
+                const used = run.task(id).attempts.map((record) => record.attemptNum);
+                run.prepareForAttempt(id, Math.max(run.task(id).state.attemptNum, ...used) + 1);
+              }
             }
             const [next] = run.ready();
             if (next === undefined) continue;
             run.markRunning(next);
-            if (rolls.next().value === 0) run.markFailed(next, 'failed');
+            const roll = rolls.next().value;
+            if (roll === 0) run.markFailed(next, 'failed');
+            else if (roll === 1) run.markFailed(next, 'worker lost', { workerLost: true });
             else {
               run.markPrCreated(next, 'https://github.com/acme/app/pull/1');
               run.markPrMerged(next);
             }
           }
           checkInvariants(run);
+          expect(run.outcome).not.toBe('in_progress');
+          expect(run.outcome === 'succeeded' || reopensLeft === 0).toBe(true);
         },
       ),
       { numRuns: 200, seed: SEED },
