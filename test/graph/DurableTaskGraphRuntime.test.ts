@@ -175,6 +175,168 @@ describe('DurableTaskGraphRuntime', () => {
     expect(reopened.task('a').artifacts.concerns).toEqual(['from the other writer']);
   });
 
+  describe('reopen', () => {
+    /** The run after 'a' failed finally (b, c, d blocked), as stored. */
+    async function aFailedFinally(): Promise<DurableTaskGraphRuntime> {
+      const run = await DurableTaskGraphRuntime.open(store, graph, options);
+      await run.markRunning('a');
+      await run.markFailed('a', 'spec is wrong', { retryable: false });
+      expect(await storedStatuses()).toEqual(A_FAILED_FINALLY);
+      return run;
+    }
+
+    it('should save the reopened task and every task it returned before its promise resolves', async () => {
+      const run = await aFailedFinally();
+      const revisions = graph.taskIds.map((id) => run.revisionOf(id));
+      const records: string[] = [];
+      run.subscribe((record) => records.push(`${record.taskId} ${record.event}`));
+
+      await run.reopen('a', 'spec rewritten', { attempts: 2 });
+
+      expect(await storedStatuses()).toEqual({
+        a: 'pending',
+        b: 'pending',
+        c: 'pending',
+        d: 'pending',
+        e: 'pending',
+      });
+      // one save per changed task (a, b, c, d), none for e
+      expect(graph.taskIds.map((id) => run.revisionOf(id))).toEqual(
+        revisions.map((revision, index) => revision + (graph.taskIds[index] === 'e' ? 0 : 1)),
+      );
+      for (const id of graph.taskIds) {
+        expect((await observer.load(id))?.revision).toBe(run.revisionOf(id));
+      }
+      expect(records).toEqual([
+        'a REOPEN',
+        'a PREPARE_ATTEMPT',
+        'b REOPEN',
+        'b PREPARE_ATTEMPT',
+        'c REOPEN',
+        'c PREPARE_ATTEMPT',
+        'd REOPEN',
+        'd PREPARE_ATTEMPT',
+      ]);
+      const resumed = await DurableTaskGraphRuntime.open(observer, graph, options);
+      expect(JSON.stringify(resumed.persist())).toBe(JSON.stringify(run.persist()));
+      expect(resumed.repaired).toEqual([]);
+      expect(resumed.ready()).toEqual(['a', 'e']);
+      expect(resumed.task('c').state.attemptNum).toBe(1);
+    });
+
+    it('should refuse to reopen a blocked task, naming its blocker and the task to reopen, saving nothing', async () => {
+      const run = await aFailedFinally();
+      const revisions = graph.taskIds.map((id) => run.revisionOf(id));
+
+      const error = await rejectionOf(() => run.reopen('c', 'try it anyway'));
+
+      expect(error).toBeInstanceOf(IllegalTransitionError);
+      expect(error).toMatchObject({ reason: 'blockedByDependency', taskId: 'c' });
+      expect((error as Error).message).toContain("dependency 'b'");
+      expect((error as Error).message).toContain("reopen 'a'");
+      for (const [index, id] of graph.taskIds.entries()) {
+        expect((await observer.load(id))?.revision).toBe(revisions[index]);
+      }
+      expect(await storedStatuses()).toEqual(A_FAILED_FINALLY);
+    });
+
+    it('should refuse to reopen a failure that can still be retried, saving nothing', async () => {
+      const run = await DurableTaskGraphRuntime.open(store, graph, options);
+      await run.markRunning('a');
+      await run.markFailed('a', 'flaky', { workerLost: true });
+      const before = JSON.stringify(run.persist());
+
+      const error = await rejectionOf(() => run.reopen('a', 'too early'));
+
+      expect(error).toMatchObject({ name: 'IllegalTransitionError', reason: 'isFailureFinal' });
+      expect(JSON.stringify(run.persist())).toBe(before);
+      expect((await observer.load('a'))?.revision).toBe(run.revisionOf('a'));
+      expect(readPersistedTaskRuntime((await observer.load('a'))?.snapshot).context).toMatchObject({
+        extraAttempts: 1,
+      });
+    });
+
+    it('should roll back and write nothing when the reopened task itself cannot be saved', async () => {
+      await aFailedFinally();
+      const faulty = failingOnSaves(observer, new Map([[1, 'fail']]));
+      const run = await DurableTaskGraphRuntime.open(faulty, graph, options);
+      const before = JSON.stringify(run.persist());
+
+      await expect(run.reopen('a', 'spec rewritten')).rejects.toThrow(TaskStoreError);
+
+      expect(JSON.stringify(run.persist())).toBe(before);
+      expect(await storedStatuses()).toEqual(A_FAILED_FINALLY);
+      await run.reopen('a', 'spec rewritten');
+      expect((await storedStatuses()).c).toBe('pending');
+    });
+
+    // Known bug: the reopened task is saved first; when a later save of the same reopen fails (or the process dies
+    // between them), its returned dependents stay stored as blocked by a task that no longer failed for good. open
+    // does not repair that, and neither the reopened task (pending) nor a blocked one (blockedByDependency) can be
+    // reopened again, so they stay failed for good. Remove `.failing` once open completes an interrupted reopen.
+    it.failing.each([2, 3, 4])(
+      'should leave, when save %i of a reopen fails, a stored run that open makes whole',
+      async (n) => {
+        await aFailedFinally();
+        const faulty = failingOnSaves(observer, new Map([[n, 'fail']]));
+        const run = await DurableTaskGraphRuntime.open(faulty, graph, options);
+        await expect(run.reopen('a', 'spec rewritten')).rejects.toThrow(TaskStoreError);
+
+        const reopened = await DurableTaskGraphRuntime.open(
+          await FileTaskStore.open(store.dir),
+          graph,
+          options,
+        );
+
+        for (const id of graph.taskIds) {
+          const blockedBy = reopened.task(id).blockedBy;
+          if (blockedBy === null) continue;
+          const standing = readPersistedTaskRuntime((await observer.load(blockedBy))?.snapshot);
+          expect({ id, blockedBy, final: isFinalFailure(standing) }).toEqual({
+            id,
+            blockedBy,
+            final: true,
+          });
+        }
+      },
+    );
+  });
+
+  describe('repaired', () => {
+    it('should be empty when open found nothing to block', async () => {
+      const fresh = await DurableTaskGraphRuntime.open(store, graph, options);
+      await fresh.markFailed('a', 'broken', { retryable: false });
+      const resumed = await DurableTaskGraphRuntime.open(observer, graph, options);
+      expect(fresh.repaired).toEqual([]);
+      expect(resumed.repaired).toEqual([]);
+      expect(Object.isFrozen(resumed.repaired)).toBe(true);
+    });
+
+    it('should list, in topological order, the tasks open blocked behind a final failure a crash left unblocked', async () => {
+      const failed = new TaskRuntime(graph.task('a'), options);
+      failed.markFailed('gone', { retryable: false });
+      await store.save('a', failed.persist(), { expectedRevision: null });
+      for (const id of ['c', 'b']) {
+        await store.save(id, new TaskRuntime(graph.task(id), options).persist(), {
+          expectedRevision: null,
+        });
+      }
+      const records: TaskRecord[] = [];
+
+      const run = await DurableTaskGraphRuntime.open(observer, graph, options);
+      run.subscribe((record) => records.push(record));
+
+      // b and c were stored pending; d was never stored, so open created it and blocked it too
+      expect(run.repaired).toEqual(['b', 'c', 'd']);
+      expect(records).toEqual([]);
+      for (const id of run.repaired) {
+        expect((await store.load(id))?.snapshot).toMatchObject({ status: 'failed' });
+      }
+      const again = await DurableTaskGraphRuntime.open(store, graph, options);
+      expect(again.repaired).toEqual([]);
+    });
+  });
+
   describe('a store that fails on the n-th save of a blocking command', () => {
     // markFailed('a') saves a, then b, c, d (the blocked dependents, in topological order): saves 1 to 4.
     const cases: [number, SaveFault][] = [1, 2, 3, 4].flatMap((n) => [
