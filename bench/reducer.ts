@@ -64,9 +64,8 @@ function fail(state: ReducerState, event: Extract<TaskEvent, { type: 'FAIL' }>):
   const outcome = lost ? 'lost' : 'failed';
   const last = context.attempts[context.attempts.length - 1];
   const open = last?.attemptNum === context.attemptNum && last.endedAt === null;
-  const recorded = open || !isUsed(context, context.attemptNum);
   const lostSoFar = context.attempts.filter((record) => record.outcome === 'lost').length;
-  const forgiven = lost && recorded && lostSoFar < context.maxLostAttempts;
+  const forgiven = lost && open && lostSoFar < context.maxLostAttempts;
   const attempts: readonly AttemptRecord[] = open
     ? withLast(context.attempts, {
         outcome,

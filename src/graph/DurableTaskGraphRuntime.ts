@@ -134,8 +134,9 @@ export class DurableTaskGraphRuntime {
   }
 
   /**
-   * The ids, in topological order, of the tasks `open` blocked: pending dependents of a final failure that a crash
-   * left unblocked. Their FAIL records were saved before anyone could subscribe, so they are reported here.
+   * The ids, in topological order, of the tasks `open` changed to complete what a crash interrupted: pending
+   * dependents of a final failure, blocked; and tasks blocked by a task that no longer failed finally (a reopen
+   * whose saves stopped half-way), returned to pending. Changed before anyone could subscribe, so reported here.
    */
   get repaired(): readonly string[] {
     return this.#repaired;

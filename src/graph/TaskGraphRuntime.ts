@@ -9,6 +9,7 @@ import {
   type TaskEvent,
   type TaskEventType,
 } from '../machines/taskMachine.js';
+import { checkReopenArguments } from '../runtime/checkEvent.js';
 import {
   addListener,
   notifyListeners,
@@ -87,7 +88,11 @@ export interface GraphRunInternals {
   apply(taskId: string, event: TaskEventType, command: (runtime: TaskRuntime) => void): string[];
   /** Runs {@link TaskGraphRuntime.reopen} and returns the ids of the tasks it changed. */
   reopen(taskId: string, reason: string, options: ReopenOptions | undefined): string[];
-  /** Blocks every pending task whose dependency failed finally; returns the ids blocked, in topological order. */
+  /**
+   * Completes what an interrupted command left half done: returns to pending every task blocked by a task that no
+   * longer failed finally (a reopen whose saves stopped half-way), then blocks every pending task whose dependency
+   * failed finally. Returns the ids changed, in topological order.
+   */
   repair(): string[];
   /** Puts `runtime` in place of the task's current one (a rollback to a saved state). */
   replace(taskId: string, runtime: TaskRuntime): void;
@@ -145,7 +150,7 @@ export class TaskGraphRuntime {
     internalsOf = (run) => ({
       apply: (taskId, event, command) => run.#apply(taskId, event, command),
       reopen: (taskId, reason, options) => run.#reopen(taskId, reason, options),
-      repair: () => run.#reporting(() => run.#settle(run.graph.taskIds)),
+      repair: () => run.#reporting(() => run.#repair()),
       replace: (taskId, runtime) => run.#replace(taskId, runtime),
       runtime: (taskId) => run.#runtime(taskId),
       brokenRule: (taskId) => run.#ruleBrokenBy(taskId),
@@ -472,6 +477,22 @@ export class TaskGraphRuntime {
    * transitively, returned to pending (see {@link TaskGraphRuntime.reopen}). Returns the ids changed.
    */
   #reopen(taskId: string, reason: string, options: ReopenOptions | undefined): string[] {
+    const runtime = this.#runtime(taskId);
+    this.#reporting(() => {
+      try {
+        checkReopenArguments(reason, options === undefined ? {} : options);
+      } catch (error) {
+        const { status } = runtime;
+        this.#heard.push({
+          taskId,
+          status,
+          event: 'REOPEN',
+          reason: 'invalidArgument',
+          rejected: true,
+        });
+        throw error;
+      }
+    });
     return this.#apply(
       taskId,
       'REOPEN',
@@ -524,23 +545,64 @@ export class TaskGraphRuntime {
     return returned;
   }
 
-  /** The REOPEN refusal of a blocked task (reopen what blocked it), or null when the task is not blocked. */
+  /**
+   * The REOPEN refusal of a task that a dependency's final failure keeps from running: a blocked task (reopen what
+   * blocked it), or a task failed on its own whose dependency failed finally since (reopened, it would be blocked
+   * at once); null otherwise.
+   */
   #blockedRefusal(taskId: string, runtime: TaskRuntime): IllegalTransitionError | null {
-    const blockedBy = blockedByOf(standingOf(runtime));
+    if (runtime.status !== TaskStatus.FAILED) return null;
+    const blockedBy = blockedByOf(standingOf(runtime)) ?? this.#blocker(taskId) ?? null;
     if (blockedBy === null) return null;
     let root = blockedBy;
     for (let next = this.task(root).blockedBy; next !== null; next = this.task(root).blockedBy) {
       root = next;
     }
     const snapshot = runtime.actor.getSnapshot();
+    const why =
+      blockedByOf(standingOf(runtime)) === null
+        ? `its dependency '${blockedBy}' failed finally, so it would be blocked at once`
+        : `it is blocked by its dependency '${blockedBy}'`;
     return new IllegalTransitionError({
       taskId,
       status: snapshot.value,
       event: 'REOPEN',
       reason: 'blockedByDependency',
       allowed: allowedEventTypes(snapshot).filter((type) => type !== 'REOPEN'),
-      explanation: `it is blocked by its dependency '${blockedBy}'; reopen '${root}', which returns the tasks it blocked to pending`,
+      explanation: `${why}; reopen '${root}', which returns the tasks it blocked to pending`,
     });
+  }
+
+  /**
+   * {@link GraphRunInternals.repair}: every task blocked by a task that is no longer a final failure returns to
+   * pending (in topological order, so a chain returns whole), then the blocking rule is applied to every task.
+   */
+  #repair(): string[] {
+    const returned: string[] = [];
+    const changed: Change[] = [];
+    try {
+      for (const id of this.graph.taskIds) {
+        const runtime = this.#runtime(id);
+        const blockedBy = blockedByOf(standingOf(runtime));
+        if (blockedBy === null || isFinalFailure(standingOf(this.#runtime(blockedBy)))) continue;
+        changed.push({ id, before: runtime.persist() });
+        const reason = `the block by '${blockedBy}' was lifted on open ('${blockedBy}' was reopened, and the reopen was interrupted before this task was saved)`;
+        runtime.reopen(reason, {
+          attempts: attemptsBeforeBlock(runtime.actor.getSnapshot().context),
+        });
+        this.#prepareNext(id);
+        returned.push(id);
+      }
+      const blocked = this.#settle(this.graph.taskIds);
+      const ids = new Set([...returned, ...blocked]);
+      return this.graph.taskIds.filter((id) => ids.has(id));
+    } catch (error) {
+      for (const { id, before } of changed.reverse()) {
+        this.#replace(id, TaskRuntime.restore(before, this.#options));
+      }
+      this.#heard = [];
+      throw error;
+    }
   }
 
   /** Runs `work`, then delivers the records heard meanwhile (none of them when it undid its changes). */

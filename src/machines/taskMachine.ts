@@ -250,9 +250,8 @@ export const taskMachine = setup({
       } as const;
       const last = context.attempts[context.attempts.length - 1];
       const attemptIsOpen = last?.attemptNum === context.attemptNum && last.endedAt === null;
-      // A lost attempt is forgiven (its number does not count) only when this failure writes its record.
-      const recorded = attemptIsOpen || !isUsed(context, context.attemptNum);
-      const forgiven = lost && recorded && lostAttemptCount(context) < context.maxLostAttempts;
+      // A lost attempt is forgiven (its number does not count) only when it ran: its worker died with it.
+      const forgiven = lost && attemptIsOpen && lostAttemptCount(context) < context.maxLostAttempts;
       const attempts = attemptIsOpen
         ? withLastAttempt(context.attempts, failure)
         : isUsed(context, context.attemptNum)

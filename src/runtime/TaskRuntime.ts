@@ -276,7 +276,10 @@ export class TaskRuntime {
     const { attemptNum } = this.actor.getSnapshot().context;
     if (isPositiveInteger(attempts) && !Number.isSafeInteger(attemptNum + 1 + attempts)) {
       const expected = `at most ${Number.MAX_SAFE_INTEGER - attemptNum - 1} (attempt numbers stay safe integers)`;
-      this.#reject('REOPEN', new InvalidArgumentError('attempts', expected, String(attempts)));
+      this.#reject(
+        'REOPEN',
+        new InvalidArgumentError('attempts', expected, describeValue(attempts)),
+      );
     }
     this.#send({ type: 'REOPEN', reason, attempts });
   }

@@ -18,6 +18,19 @@ function requireText(event: Record<string, unknown>, key: string, optional = fal
 }
 
 /**
+ * Checks the arguments of a reopen (`reason`, and `options` with an optional `attempts`, default 1) before anything
+ * else is looked at; returns the attempts. @throws {InvalidArgumentError} naming the argument.
+ */
+export function checkReopenArguments(reason: unknown, options: unknown): number {
+  if (!isRecord(options)) {
+    throw new InvalidArgumentError('options', 'an object { attempts? }', describeValue(options));
+  }
+  const { attempts = 1 } = options;
+  checkEvent({ type: 'REOPEN', reason, attempts });
+  return attempts as number;
+}
+
+/**
  * Checks that `event` is a well-formed {@link TaskEvent}; the argument names in errors are the payload's field names.
  * @throws {InvalidArgumentError} when a field is missing, of the wrong type, or empty.
  */

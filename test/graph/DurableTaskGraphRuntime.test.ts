@@ -274,7 +274,7 @@ describe('DurableTaskGraphRuntime', () => {
     // between them), its returned dependents stay stored as blocked by a task that no longer failed for good. open
     // does not repair that, and neither the reopened task (pending) nor a blocked one (blockedByDependency) can be
     // reopened again, so they stay failed for good. Remove `.failing` once open completes an interrupted reopen.
-    it.failing.each([2, 3, 4])(
+    it.each([2, 3, 4])(
       'should leave, when save %i of a reopen fails, a stored run that open makes whole',
       async (n) => {
         await aFailedFinally();

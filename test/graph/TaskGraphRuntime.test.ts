@@ -329,6 +329,41 @@ describe('TaskGraphRuntime', () => {
       expect(illegalTransition(() => run.reopen('docs', 'x')).message).toContain("'spec'");
     });
 
+    it('should check the arguments of a reopen before anything else, also on a blocked task', () => {
+      const run = specFailedFinally();
+      const before = JSON.stringify(run.persist());
+      const heard: string[] = [];
+      run.subscribe((record) => {
+        if (record.rejected) heard.push(`${record.taskId} ${record.reason}`);
+      });
+      for (const call of [
+        () => run.reopen('impl', ''),
+        () => run.reopen('impl', 'x', { attempts: -1 }),
+        () => run.reopen('impl', 'x', null as never),
+      ]) {
+        expect(call).toThrow(InvalidArgumentError);
+      }
+      expect(heard).toEqual(Array(3).fill('impl invalidArgument'));
+      expect(JSON.stringify(run.persist())).toBe(before);
+    });
+
+    it('should refuse to reopen a task whose own dependency failed finally since, naming what to reopen', () => {
+      const run = new TaskGraphRuntime(TaskGraph.fromTasks([task('a'), task('b', 'a')]), {
+        maxAttempts: 1,
+        clock: fixedClock,
+      });
+      run.markFailed('b', 'given up before it started', { retryable: false });
+      run.markRunning('a');
+      run.markFailed('a', 'broken');
+      expect(run.task('b').blockedBy).toBeNull(); // b failed on its own, before a did
+      const before = JSON.stringify(run.persist());
+      const error = illegalTransition(() => run.reopen('b', 'try again'));
+      expect(error.reason).toBe('blockedByDependency');
+      expect(error.message).toContain("its dependency 'a' failed finally");
+      expect(error.message).toContain("reopen 'a'");
+      expect(JSON.stringify(run.persist())).toBe(before);
+    });
+
     it('should refuse a reopen the task itself refuses, changing nothing in any task', () => {
       const run = new TaskGraphRuntime(pipeline(), { maxAttempts: 3, clock: fixedClock });
       run.markRunning('spec');

@@ -191,9 +191,9 @@ function expectedAfter(
           : writesRecord
             ? [...attempts, { attemptNum, startedAt: null, prUrl: null, ...failure }]
             : attempts;
-      // a lost attempt does not count, up to maxLostAttempts of them: the limit moves one further
+      // a lost attempt that ran does not count, up to maxLostAttempts of them: the limit moves one further
       const lostBefore = attempts.filter((record) => record.outcome === 'lost').length;
-      const forgiven = lost && writesRecord && lostBefore < context.maxLostAttempts;
+      const forgiven = lost && status !== 'pending' && lostBefore < context.maxLostAttempts;
       return {
         status: 'failed',
         context: {

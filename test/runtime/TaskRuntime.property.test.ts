@@ -399,13 +399,13 @@ function apply(m: Model, cmd: Cmd, at: string): void {
       const retryable = lost || (options.retryable ?? true);
       const failure = { outcome: lost ? 'lost' : 'failed', endedAt: at, error, retryable } as const;
       const lostBefore = m.attempts.filter((record) => record.outcome === 'lost').length;
-      let recorded = true;
-      if (m.status !== 'pending' && last) Object.assign(last, failure);
+      const ran = m.status !== 'pending';
+      if (ran && last) Object.assign(last, failure);
       else if (!isUsed(m, m.attemptNum)) {
         m.attempts.push({ attemptNum: m.attemptNum, startedAt: null, prUrl: null, ...failure });
-      } else recorded = false;
-      // a lost attempt does not count, up to maxLostAttempts of them
-      if (lost && recorded && lostBefore < m.maxLostAttempts && m.limit !== null) m.limit += 1;
+      }
+      // a lost attempt that ran does not count, up to maxLostAttempts of them
+      if (lost && ran && lostBefore < m.maxLostAttempts && m.limit !== null) m.limit += 1;
       Object.assign(m, { status: 'failed', error, retryable });
       return;
     }
@@ -822,6 +822,12 @@ const cmdArbitraries: fc.Arbitrary<Cmd>[] = [
           ? { kind: 'markFailed', error }
           : { kind: 'markFailed', error, options },
     ),
+  // a lost attempt on its own, so that sequences lose running attempts often enough to pass maxAttempts
+  fc.constant<Cmd>({
+    kind: 'markFailed',
+    error: 'worker lost',
+    options: { value: { workerLost: true } },
+  }),
   fc.constant<Cmd>({ kind: 'resetForRetry' }),
   fc
     .tuple(text, reopenOptions)
@@ -970,7 +976,7 @@ describe('TaskRuntime (properties)', () => {
           if (limit !== null && runtime.state.attemptNum >= limit) seen.add('beyond maxAttempts');
         }
       }),
-      { numRuns: 300, seed: 42 },
+      { numRuns: 5000, seed: 42 },
     );
     expect([...seen].sort()).toEqual([
       'beyond maxAttempts',

@@ -117,8 +117,11 @@ export class DemoRun {
       clock: clock.read,
     });
     for (const id of run.repaired) {
+      const { blockedBy } = run.task(id);
       observer.note(
-        `${id}: blocked by ${run.task(id).blockedBy} on resume (its final failure was saved before the last run stopped, this block was not)`,
+        blockedBy === null
+          ? `${id}: returned to pending on resume (the reopen that freed it was interrupted before it was saved)`
+          : `${id}: blocked by ${blockedBy} on resume (its final failure was saved before the last run stopped, this block was not)`,
       );
     }
     const opened = new DemoRun(plan, run, clock, observer, counted.saving);
