@@ -10,17 +10,19 @@
  * - The loop issues markRunning, markPrCreated and markPrMerged per task in the graph's topological order (the order
  *   ready() lists tasks in), which it knows beforehand: the cheapest way to drive the run to the end.
  * - The durable sides start from copies of one store in which the run's tasks were created (opening or creating
- *   2,000 tasks is not what is measured), each opened as a DurableTaskGraphRuntime (which loads every task) before
- *   the timed part. The floor replays the saves that a recorded run of the worker made (same snapshots, same order,
- *   each with its expected revision) through `store.save`, one at a time like the run's queue. Both stop the clock
- *   when their last save has resolved; the store's background compaction is flushed afterwards, untimed.
+ *   2,000 tasks is not what is measured), each synced to disk and opened as a DurableTaskGraphRuntime (which loads
+ *   every task) before the timed part. The floor replays the saves that a recorded run of the worker made (same
+ *   snapshots, same order, each with its expected revision) through `store.save`, one at a time like the run's
+ *   queue. Both stop the clock when their last save has resolved; the store's background compaction is flushed
+ *   afterwards, untimed. fsync dominates both sides, so this row mostly tells whether anything but the saves grew.
  * - The heap of N attempts in flight (their `work` awaiting a promise that is resolved after the measurement) is the
  *   heap used after a full GC minus that of the same run before the attempts started, divided by N. Its floor holds
- *   the same N attempts the cheapest way: each task marked running, an AbortController and the handler's pending
- *   promise with its continuation in a Map. Target: ≤ 2× the floor, i.e. the worker's own bookkeeping per attempt
- *   (its Attempt with the promises that decide who ends it, the frozen context with its four commands, the suspended
- *   steps of the attempt) may cost as much again as the state an attempt needs anyway; at 1.3× of a live TaskRuntime
- *   (the memory row), an attempt's whole cost stays below one more runtime per slot.
+ *   the same N attempts the cheapest way: each task marked running and, in a Map, the attempt its handler is given
+ *   (task id, number, a signal made when first read) with the promise of the handler's outcome; both sides hand the
+ *   handler the task's view. Target ≤ 2× the floor: the floor is what any worker must hold per attempt (the run's
+ *   running state, the view, the handler's suspended call), and the worker may spend as much again on its own
+ *   bookkeeping (its Attempt, a context with four commands, the steps of the attempt waiting); beyond that, memory
+ *   grows with concurrency for nothing the contract asks for.
  */
 import { execFile } from 'node:child_process';
 import { cp, rm } from 'node:fs/promises';
