@@ -354,7 +354,7 @@ export const workerGroup: BenchGroup = {
     const tasks = RUN_TASKS.toLocaleString('en-US');
     log(`GraphWorker on a ${tasks}-task run in memory`);
     const inMemory = await measureInMemory(benchGraph(RUN_TASKS), settings.rounds * 3);
-    const durableTasks = settings.quick ? 100 : RUN_TASKS;
+    const durableTasks = settings.quick ? 50 : RUN_TASKS;
     const durableCount = durableTasks.toLocaleString('en-US');
     log(`GraphWorker on a durable ${durableCount}-task run (FileTaskStore)`);
     // A round of 2,000 tasks is 6,000 fsync'd saves per side: a few rounds of long measurements.
