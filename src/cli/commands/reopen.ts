@@ -11,8 +11,8 @@ returns to pending with its next attempt prepared and --attempts more counted at
 failure blocked returns to pending with it, transitively (a task that another failed dependency still
 blocks is blocked again by that one). The error is kept in the task's concerns as \`reopened: <reason>
 (last error: …)\`. The change is saved like any command of a DurableTaskGraphRuntime; a GraphWorker run on
-the store afterwards starts the returned tasks once their dependencies merge. Run it while no worker holds
-the run: a worker in another process would find its next save of these tasks refused (ConflictError).
+the store afterwards starts the returned tasks once their dependencies merge. A worker already running in
+another process does not see the reopen (it works from its own copy of the run): open the run and run() again.
 
 A task that is only blocked cannot be reopened: reopen the task that blocked it (the error says which).
 A failure that can still be retried is refused too: the worker retries it by itself.
