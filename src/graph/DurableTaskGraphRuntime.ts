@@ -123,9 +123,9 @@ export class DurableTaskGraphRuntime {
     return this.#run.task(taskId);
   }
 
-  /** The ids, in topological order, of the tasks whose `markRunning(id)` would be accepted now. */
-  ready(): string[] {
-    return this.#run.ready();
+  /** See {@link TaskGraphRuntime.ready}: the ready ids in topological order, only the first `limit` when given. */
+  ready(limit?: number): string[] {
+    return this.#run.ready(limit);
   }
 
   /** See {@link TaskGraphRuntime.outcome}. */

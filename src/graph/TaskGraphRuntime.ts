@@ -28,7 +28,7 @@ import {
   type WorktreeAssignment,
 } from '../runtime/TaskRuntime.js';
 import type { Task } from '../task/createTask.js';
-import { describeValue, isRecord } from '../validation.js';
+import { describeValue, isAttemptNumber, isRecord } from '../validation.js';
 import { blockedByOf, blockedError, isFinalFailure, type TaskStanding } from './blocking.js';
 import { MinHeap } from './MinHeap.js';
 import { requireGraph, TaskGraph, unknownTask } from './TaskGraph.js';
@@ -206,13 +206,19 @@ export class TaskGraphRuntime {
     return view;
   }
 
-  /** The ids, in topological order, of the tasks whose `markRunning(id)` would be accepted now. */
-  ready(): string[] {
+  /**
+   * The ids, in topological order, of the tasks whose `markRunning(id)` would be accepted now; only the first
+   * `limit` of them when given (a worker with a few free slots need not list a big run's every ready task).
+   */
+  ready(limit = Number.POSITIVE_INFINITY): string[] {
+    if (!(limit === Number.POSITIVE_INFINITY || isAttemptNumber(limit))) {
+      throw new InvalidArgumentError('limit', 'a non-negative integer', describeValue(limit));
+    }
     const ready: string[] = [];
     const { taskIds } = this.graph;
     const unmerged = this.#unmerged;
     const startable = this.#startable;
-    for (let index = 0; index < taskIds.length; index += 1) {
+    for (let index = 0; index < taskIds.length && ready.length < limit; index += 1) {
       if (unmerged[index] === 0 && startable[index] === 1) ready.push(taskIds[index] as string);
     }
     return ready;
@@ -659,36 +665,59 @@ export class TaskGraphRuntime {
   }
 
   #viewOf(taskId: string): TaskGraphTaskView {
-    const run = this;
-    const current = () => run.#runtime(taskId);
-    return Object.freeze({
-      get task() {
-        return current().task;
-      },
-      get status() {
-        return current().status;
-      },
-      get isTerminal() {
-        return isTerminalStatus(current().status);
-      },
-      get state() {
-        return current().state;
-      },
-      get artifacts() {
-        return current().artifacts;
-      },
-      get attempts() {
-        return current().attempts;
-      },
-      get blockedBy() {
-        return blockedByOf(standingOf(current()));
-      },
-      can(event: TaskEvent): boolean {
-        const runtime = current();
-        if (isRecord(event) && event.type === 'START') return run.#canStart(taskId, runtime);
-        return runtime.can(event);
-      },
-    });
+    return new RunTaskView(
+      () => this.#runtime(taskId),
+      (runtime) => this.#canStart(taskId, runtime),
+    );
+  }
+}
+
+/**
+ * A read-only view of one task of a run: its getters on the prototype (a view per task of a big run stays small),
+ * each reading the task's current runtime.
+ */
+class RunTaskView implements TaskGraphTaskView {
+  readonly #current: () => TaskRuntime;
+  readonly #canStart: (runtime: TaskRuntime) => boolean;
+
+  constructor(current: () => TaskRuntime, canStart: (runtime: TaskRuntime) => boolean) {
+    this.#current = current;
+    this.#canStart = canStart;
+    Object.freeze(this);
+  }
+
+  get task(): Task {
+    return this.#current().task;
+  }
+
+  get status(): TaskStatus {
+    return this.#current().status;
+  }
+
+  get isTerminal(): boolean {
+    return isTerminalStatus(this.#current().status);
+  }
+
+  get state(): TaskStateView {
+    return this.#current().state;
+  }
+
+  get artifacts(): TaskArtifactsView {
+    return this.#current().artifacts;
+  }
+
+  get attempts(): readonly AttemptRecord[] {
+    return this.#current().attempts;
+  }
+
+  get blockedBy(): string | null {
+    return blockedByOf(standingOf(this.#current()));
+  }
+
+  can(event: TaskEvent): boolean {
+    const runtime = this.#current();
+    if (isRecord(event) && event.type === 'START') return this.#canStart(runtime);
+    return runtime.can(event);
   }
 }
 

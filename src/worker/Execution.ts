@@ -276,8 +276,10 @@ export class Execution {
       }
     }
     if (this.#inFlight.size >= concurrency) return;
-    for (const id of this.#run.ready()) {
-      if (this.#inFlight.has(id)) continue; // a durable run lists it until markRunning is saved
+    // At most `concurrency` of the first ready tasks can be in flight (a durable run lists a task until its
+    // markRunning is saved), so the first `concurrency` hold a task for every free slot that one can be found for.
+    for (const id of this.#run.ready(concurrency)) {
+      if (this.#inFlight.has(id)) continue;
       this.#start(id, 'work');
       if (this.#inFlight.size >= concurrency) return;
     }
@@ -389,12 +391,7 @@ export class Execution {
         throw error;
       }
     };
-    return Object.freeze({
-      taskId,
-      attemptNum,
-      get signal() {
-        return attempt.signal;
-      },
+    return new RunAttemptContext(attempt, {
       assignWorktree: (worktree: WorktreeAssignment) =>
         issue('assignWorktree', () => run.assignWorktree(taskId, worktree)),
       assignWorkstream: (workstream: WorkstreamAssignment) =>
@@ -403,5 +400,34 @@ export class Execution {
         issue('recordAgentAddress', () => run.recordAgentAddress(taskId, address)),
       addConcern: (text: string) => issue('addConcern', () => run.addConcern(taskId, text)),
     });
+  }
+}
+
+/** The context commands of one attempt, as functions of their own (so a handler may destructure them). */
+type ContextCommands = Pick<AttemptContext, AttemptCommand>;
+
+/** An attempt's context: frozen, its `signal` read from the attempt on demand (made only when a handler asks). */
+class RunAttemptContext implements AttemptContext {
+  readonly taskId: string;
+  readonly attemptNum: number;
+  readonly assignWorktree: ContextCommands['assignWorktree'];
+  readonly assignWorkstream: ContextCommands['assignWorkstream'];
+  readonly recordAgentAddress: ContextCommands['recordAgentAddress'];
+  readonly addConcern: ContextCommands['addConcern'];
+  readonly #attempt: Attempt;
+
+  constructor(attempt: Attempt, commands: ContextCommands) {
+    this.taskId = attempt.taskId;
+    this.attemptNum = attempt.attemptNum;
+    this.assignWorktree = commands.assignWorktree;
+    this.assignWorkstream = commands.assignWorkstream;
+    this.recordAgentAddress = commands.recordAgentAddress;
+    this.addConcern = commands.addConcern;
+    this.#attempt = attempt;
+    Object.freeze(this);
+  }
+
+  get signal(): AbortSignal {
+    return this.#attempt.signal;
   }
 }

@@ -5,7 +5,7 @@ import { TaskGraph } from '../../src/graph/TaskGraph.js';
 import { TaskGraphRuntime } from '../../src/graph/TaskGraphRuntime.js';
 import type { TaskRecord } from '../../src/runtime/records.js';
 import type { TaskInput } from '../../src/task/createTask.js';
-import { illegalTransition } from '../support/errors.js';
+import { illegalTransition, invalidArgument } from '../support/errors.js';
 
 const task = (id: string, ...dependencies: string[]): TaskInput => ({
   id,
@@ -32,6 +32,20 @@ function merge(run: TaskGraphRuntime, id: string): void {
 
 describe('TaskGraphRuntime', () => {
   describe('dependencies first', () => {
+    it('should list only the first ready tasks when given a limit, and refuse a bad limit', () => {
+      const run = new TaskGraphRuntime(
+        TaskGraph.fromTasks([task('a'), task('b'), task('c'), task('d', 'a')]),
+        { clock: fixedClock },
+      );
+      expect(run.ready()).toEqual(['a', 'b', 'c']);
+      expect(run.ready(2)).toEqual(['a', 'b']);
+      expect(run.ready(0)).toEqual([]);
+      expect(run.ready(10)).toEqual(['a', 'b', 'c']);
+      for (const limit of [-1, 1.5, Number.NaN, '2']) {
+        expect(invalidArgument(() => run.ready(limit as number)).argument).toBe('limit');
+      }
+    });
+
     it('should refuse START while a dependency is not merged, naming each one and its status', () => {
       const run = new TaskGraphRuntime(pipeline(), { clock: fixedClock });
       run.markRunning('spec');
