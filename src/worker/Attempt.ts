@@ -34,7 +34,6 @@ export class Attempt {
   #commands: Set<Promise<unknown>> | null = null;
   #controller: AbortController | null = null;
   #abort: { readonly reason: unknown } | null = null;
-  #whenEnded: Promise<HandlerOutcome> | null = null;
   #onEnd: (() => void) | null = null;
   #whenFinished: Promise<void> | null = null;
   #onFinished: (() => void) | null = null;
@@ -116,11 +115,14 @@ export class Attempt {
       return this.#ended ? ENDED : { kind: 'threw', error };
     }
     if (!isThenable(result)) return this.#ended ? ENDED : { kind: 'returned', value: result };
-    const outcome = Promise.resolve(result).then(
-      (value): HandlerOutcome => ({ kind: 'returned', value }),
-      (error: unknown): HandlerOutcome => ({ kind: 'threw', error }),
-    );
-    return Promise.race([outcome, this.#ending()]).then((first) => (this.#ended ? ENDED : first));
+    // One promise settled by whichever comes first: the handler's outcome, or the attempt's end (a claim).
+    return new Promise<HandlerOutcome>((resolve) => {
+      this.#onEnd = () => resolve(ENDED);
+      Promise.resolve(result).then(
+        (value) => resolve(this.#ended ? ENDED : { kind: 'returned', value }),
+        (error: unknown) => resolve(this.#ended ? ENDED : { kind: 'threw', error }),
+      );
+    });
   }
 
   /** Frees the attempt's slot (idempotent). */
@@ -141,16 +143,5 @@ export class Attempt {
           });
     }
     return this.#whenFinished;
-  }
-
-  #ending(): Promise<HandlerOutcome> {
-    if (this.#whenEnded === null) {
-      this.#whenEnded = this.#ended
-        ? Promise.resolve(ENDED)
-        : new Promise((resolve) => {
-            this.#onEnd = () => resolve(ENDED);
-          });
-    }
-    return this.#whenEnded;
   }
 }
