@@ -439,24 +439,11 @@ export class TaskGraphRuntime {
       // Only a task with an unmerged dependency can be refused by the graph; its own refusal comes first.
       if (event === 'START' && this.#unmerged[index] !== 0 && runtime.can(START)) {
         const refusal = this.#dependencyRefusal(taskId, runtime);
-        if (refusal !== null) {
-          const { reason } = refusal;
-          this.#heard.push({ taskId, status: runtime.status, event, reason, rejected: true });
-          throw refusal;
-        }
+        if (refusal !== null) this.#refuse(taskId, runtime, event, refusal);
       }
       if (event === 'REOPEN') {
         const refusal = this.#blockedRefusal(taskId, runtime);
-        if (refusal !== null) {
-          this.#heard.push({
-            taskId,
-            status: runtime.status,
-            event,
-            reason: refusal.reason,
-            rejected: true,
-          });
-          throw refusal;
-        }
+        if (refusal !== null) this.#refuse(taskId, runtime, event, refusal);
       }
       const before = SETTLING_EVENTS.has(event) ? runtime.persist() : null;
       command(runtime);
@@ -469,13 +456,30 @@ export class TaskGraphRuntime {
         const blocked = this.#settle([taskId, ...returned]);
         return [...new Set([taskId, ...returned, ...blocked])];
       } catch (error) {
-        for (const { id, before: saved } of changed.reverse()) {
-          this.#replace(id, TaskRuntime.restore(saved, this.#options));
-        }
-        this.#heard = [];
+        this.#rollBack(changed);
         throw error;
       }
     });
+  }
+
+  /** Tells the listeners about a refused command (once the command is over), then throws its error. */
+  #refuse(
+    taskId: string,
+    runtime: TaskRuntime,
+    event: TaskEventType,
+    error: IllegalTransitionError | InvalidArgumentError,
+  ): never {
+    const reason = error instanceof IllegalTransitionError ? error.reason : 'invalidArgument';
+    this.#heard.push({ taskId, status: runtime.status, event, reason, rejected: true });
+    throw error;
+  }
+
+  /** Puts back every task in `changed`, latest first, and forgets the records heard meanwhile. */
+  #rollBack(changed: readonly Change[]): void {
+    for (const { id, before } of [...changed].reverse()) {
+      this.#replace(id, TaskRuntime.restore(before, this.#options));
+    }
+    this.#heard = [];
   }
 
   /**
@@ -488,15 +492,8 @@ export class TaskGraphRuntime {
       try {
         checkReopenArguments(reason, options === undefined ? {} : options);
       } catch (error) {
-        const { status } = runtime;
-        this.#heard.push({
-          taskId,
-          status,
-          event: 'REOPEN',
-          reason: 'invalidArgument',
-          rejected: true,
-        });
-        throw error;
+        if (!(error instanceof InvalidArgumentError)) throw error;
+        this.#refuse(taskId, runtime, 'REOPEN', error);
       }
     });
     return this.#apply(
@@ -524,31 +521,41 @@ export class TaskGraphRuntime {
   #returnBlocked(taskId: string, reason: string, changed: Change[]): string[] {
     const returned: string[] = [];
     const reopened = new Set([taskId]);
-    const order = (a: string, b: string) => this.graph.indexOf(a) - this.graph.indexOf(b);
-    const queue = new MinHeap<string>(order);
-    const queued = new Set<string>();
-    const enqueueDependents = (id: string) => {
-      for (const dependent of this.graph.dependentsOf(id)) {
-        if (queued.has(dependent)) continue;
-        queued.add(dependent);
-        queue.push(dependent);
-      }
-    };
-    enqueueDependents(taskId);
+    const queue = this.#topologicalQueue();
+    queue.addAll(this.graph.dependentsOf(taskId));
     for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
-      const runtime = this.#runtime(id);
-      const blockedBy = blockedByOf(standingOf(runtime));
+      const blockedBy = blockedByOf(standingOf(this.#runtime(id)));
       if (blockedBy === null || !reopened.has(blockedBy)) continue;
-      changed.push({ id, before: runtime.persist() });
-      runtime.reopen(reason, {
-        attempts: attemptsBeforeBlock(runtime.actor.getSnapshot().context),
-      });
-      this.#prepareNext(id);
+      this.#unblock(id, reason, changed);
       reopened.add(id);
       returned.push(id);
-      enqueueDependents(id);
+      queue.addAll(this.graph.dependentsOf(id));
     }
     return returned;
+  }
+
+  /** Returns a blocked task to pending with its next attempt prepared, giving back the attempt its block used. */
+  #unblock(id: string, reason: string, changed: Change[]): void {
+    const runtime = this.#runtime(id);
+    changed.push({ id, before: runtime.persist() });
+    runtime.reopen(reason, { attempts: attemptsBeforeBlock(runtime.actor.getSnapshot().context) });
+    this.#prepareNext(id);
+  }
+
+  /** A queue of task ids that pops them in topological order, each id at most once. */
+  #topologicalQueue(): { addAll(ids: Iterable<string>): void; pop(): string | undefined } {
+    const queue = new MinHeap<string>((a, b) => this.graph.indexOf(a) - this.graph.indexOf(b));
+    const queued = new Set<string>();
+    return {
+      addAll(ids) {
+        for (const id of ids) {
+          if (queued.has(id)) continue;
+          queued.add(id);
+          queue.push(id);
+        }
+      },
+      pop: () => queue.pop(),
+    };
   }
 
   /**
@@ -558,7 +565,8 @@ export class TaskGraphRuntime {
    */
   #blockedRefusal(taskId: string, runtime: TaskRuntime): IllegalTransitionError | null {
     if (runtime.status !== TaskStatus.FAILED) return null;
-    const blockedBy = blockedByOf(standingOf(runtime)) ?? this.#blocker(taskId) ?? null;
+    const blockedByOwnBlock = blockedByOf(standingOf(runtime));
+    const blockedBy = blockedByOwnBlock ?? this.#blocker(taskId) ?? null;
     if (blockedBy === null) return null;
     let root = blockedBy;
     for (let next = this.task(root).blockedBy; next !== null; next = this.task(root).blockedBy) {
@@ -566,7 +574,7 @@ export class TaskGraphRuntime {
     }
     const snapshot = runtime.actor.getSnapshot();
     const why =
-      blockedByOf(standingOf(runtime)) === null
+      blockedByOwnBlock === null
         ? `its dependency '${blockedBy}' failed finally, so it would be blocked at once`
         : `it is blocked by its dependency '${blockedBy}'`;
     return new IllegalTransitionError({
@@ -588,25 +596,17 @@ export class TaskGraphRuntime {
     const changed: Change[] = [];
     try {
       for (const id of this.graph.taskIds) {
-        const runtime = this.#runtime(id);
-        const blockedBy = blockedByOf(standingOf(runtime));
+        const blockedBy = blockedByOf(standingOf(this.#runtime(id)));
         if (blockedBy === null || isFinalFailure(standingOf(this.#runtime(blockedBy)))) continue;
-        changed.push({ id, before: runtime.persist() });
         const reason = `the block by '${blockedBy}' was lifted on open ('${blockedBy}' was reopened, and the reopen was interrupted before this task was saved)`;
-        runtime.reopen(reason, {
-          attempts: attemptsBeforeBlock(runtime.actor.getSnapshot().context),
-        });
-        this.#prepareNext(id);
+        this.#unblock(id, reason, changed);
         returned.push(id);
       }
       const blocked = this.#settle(this.graph.taskIds);
       const ids = new Set([...returned, ...blocked]);
       return this.graph.taskIds.filter((id) => ids.has(id));
     } catch (error) {
-      for (const { id, before } of changed.reverse()) {
-        this.#replace(id, TaskRuntime.restore(before, this.#options));
-      }
-      this.#heard = [];
+      this.#rollBack(changed);
       throw error;
     }
   }
@@ -631,16 +631,9 @@ export class TaskGraphRuntime {
    * downstream are visited. All or nothing: on an error every task blocked so far is put back.
    */
   #settle(ids: Iterable<string>): string[] {
-    const order = (a: string, b: string) => this.graph.indexOf(a) - this.graph.indexOf(b);
-    const queue = new MinHeap<string>(order);
-    const queued = new Set<string>();
-    const enqueue = (id: string) => {
-      if (queued.has(id)) return;
-      queued.add(id);
-      queue.push(id);
-    };
-    for (const id of ids) enqueue(id);
-    const blocked: { id: string; before: PersistedTaskRuntime }[] = [];
+    const queue = this.#topologicalQueue();
+    queue.addAll(ids);
+    const blocked: Change[] = [];
     try {
       for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
         const runtime = this.#runtime(id);
@@ -650,15 +643,10 @@ export class TaskGraphRuntime {
           runtime.markFailed(blockedError(blocker), { retryable: false });
           this.#noteStatus(id);
         }
-        if (isFinalFailure(standingOf(runtime))) {
-          for (const dependent of this.graph.dependentsOf(id)) enqueue(dependent);
-        }
+        if (isFinalFailure(standingOf(runtime))) queue.addAll(this.graph.dependentsOf(id));
       }
     } catch (error) {
-      for (const { id, before } of blocked.reverse()) {
-        this.#replace(id, TaskRuntime.restore(before, this.#options));
-      }
-      this.#heard = [];
+      this.#rollBack(blocked);
       throw error;
     }
     return blocked.map(({ id }) => id);
