@@ -109,8 +109,8 @@ export function isAccepted(snapshot: TaskSnapshot, event: TaskEvent): boolean {
   return (select(own, args) ?? select(root, args))?.effective ?? false;
 }
 
-/** The next attempt number that has not been used. */
-export function nextUnusedAttempt(context: TaskContext): number {
+/** The next attempt number that has not been used: the current one, or one past the ledger's last. */
+export function nextUnusedAttempt(context: Pick<TaskContext, 'attemptNum' | 'attempts'>): number {
   const last = context.attempts[context.attempts.length - 1];
   return last !== undefined && last.attemptNum >= context.attemptNum
     ? last.attemptNum + 1

@@ -2,6 +2,7 @@ import type { AgentAddress } from '../agent/AgentAddress.js';
 import { IllegalTransitionError, InvalidArgumentError } from '../errors.js';
 import type { DurableTaskGraphRuntime } from '../graph/DurableTaskGraphRuntime.js';
 import type { RunOutcome, TaskGraphRuntime, TaskGraphTaskView } from '../graph/TaskGraphRuntime.js';
+import { nextUnusedAttempt } from '../machines/refusal.js';
 import { TaskStatus } from '../machines/status.js';
 import type { TaskEvent } from '../machines/taskMachine.js';
 import type { TaskRecord } from '../runtime/records.js';
@@ -39,11 +40,9 @@ function isAttemptUsed(view: TaskGraphTaskView): boolean {
   return attempts.some((record) => record.attemptNum === attemptNum);
 }
 
-/** The first attempt number the task has not used: one past its current and every ledger number. */
+/** The attempt number a task's retry or reopen uses: the first one its ledger has not used. */
 function nextAttemptOf(view: TaskGraphTaskView): number {
-  let highest = view.state.attemptNum;
-  for (const record of view.attempts) highest = Math.max(highest, record.attemptNum);
-  return highest + 1;
+  return nextUnusedAttempt({ attemptNum: view.state.attemptNum, attempts: view.attempts });
 }
 
 /**
