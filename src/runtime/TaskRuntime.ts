@@ -13,7 +13,7 @@ import {
 } from '../machines/taskMachine.js';
 import { createTask, type Task, type TaskInput } from '../task/createTask.js';
 import { describeValue, isAttemptNumber, isPositiveInteger, isRecord } from '../validation.js';
-import { checkEvent } from './checkEvent.js';
+import { checkEvent, checkReopenArguments } from './checkEvent.js';
 import { addListener, notifyListeners, type TaskListener } from './records.js';
 import {
   type PersistedTaskRuntime,
@@ -268,13 +268,14 @@ export class TaskRuntime {
    * can still be retried (use {@link TaskRuntime.resetForRetry}). @param options.attempts @default 1
    */
   reopen(reason: string, options: ReopenOptions = {}): void {
-    if (!isRecord(options)) {
-      const expected = 'an object { attempts? }';
-      this.#reject('REOPEN', new InvalidArgumentError('options', expected, describeValue(options)));
+    let attempts: number;
+    try {
+      attempts = checkReopenArguments(reason, options);
+    } catch (error) {
+      this.#reject('REOPEN', error as InvalidArgumentError);
     }
-    const { attempts = 1 } = options as ReopenOptions;
     const { attemptNum } = this.actor.getSnapshot().context;
-    if (isPositiveInteger(attempts) && !Number.isSafeInteger(attemptNum + 1 + attempts)) {
+    if (!Number.isSafeInteger(attemptNum + 1 + attempts)) {
       const expected = `at most ${Number.MAX_SAFE_INTEGER - attemptNum - 1} (attempt numbers stay safe integers)`;
       this.#reject(
         'REOPEN',
