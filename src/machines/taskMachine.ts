@@ -136,7 +136,9 @@ const withLastAttempt = (
 };
 
 /** The first attempt number that may not be used (`maxAttempts + extraAttempts`), or null for no limit. */
-export function attemptLimit(context: TaskContext): number | null {
+export function attemptLimit(
+  context: Pick<TaskContext, 'maxAttempts' | 'extraAttempts'>,
+): number | null {
   return context.maxAttempts === null ? null : context.maxAttempts + context.extraAttempts;
 }
 

@@ -4,6 +4,7 @@ import { TASK_STATUSES, TaskStatus } from '../machines/status.js';
 import {
   type AttemptOutcome,
   type AttemptRecord,
+  attemptLimit,
   DEFAULT_MAX_LOST_ATTEMPTS,
   type TaskContext,
 } from '../machines/taskMachine.js';
@@ -323,7 +324,7 @@ function readContext(value: unknown, status: TaskStatus): TaskContext {
     Number.isSafeInteger as (v: unknown) => v is number,
     'an integer',
   );
-  const limit = maxAttempts === null ? null : maxAttempts + extraAttempts;
+  const limit = attemptLimit({ maxAttempts, extraAttempts });
   const describeLimit =
     extraAttempts === 0
       ? `context.maxAttempts (${maxAttempts})`
