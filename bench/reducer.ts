@@ -85,6 +85,7 @@ function fail(state: ReducerState, event: Extract<TaskEvent, { type: 'FAIL' }>):
             error: event.error,
             retryable,
             prUrl: null,
+            workerId: null,
           },
         ];
   const extraAttempts = context.extraAttempts + (forgiven ? 1 : 0);
@@ -130,6 +131,7 @@ export function reduce(state: ReducerState, event: TaskEvent): ReducerState | nu
               error: null,
               retryable: null,
               prUrl: null,
+              workerId: event.workerId ?? null,
             },
           ],
         },

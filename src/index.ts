@@ -55,6 +55,7 @@ export {
 } from './runtime/snapshot.js';
 export {
   type FailOptions,
+  type StartOptions,
   type ReopenOptions,
   type TaskArtifactsView,
   TaskRuntime,

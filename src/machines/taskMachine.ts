@@ -24,6 +24,8 @@ export interface AttemptRecord {
   readonly error: string | null;
   readonly retryable: boolean | null;
   readonly prUrl: string | null;
+  /** The worker that ran the attempt, when `START` named one (shared runs do); null otherwise. */
+  readonly workerId: string | null;
 }
 
 /** The machine's context: plain JSON, every nested object frozen. */
@@ -74,7 +76,7 @@ interface Timed {
 /** The events of {@link taskMachine}, discriminated by `type`. */
 export type TaskEvent =
   | ({ readonly type: 'PREPARE_ATTEMPT'; readonly attemptNum: number } & Timed)
-  | ({ readonly type: 'START' } & Timed)
+  | ({ readonly type: 'START'; readonly workerId?: string } & Timed)
   | ({ readonly type: 'PR_CREATED'; readonly prUrl: string } & Timed)
   | ({ readonly type: 'PR_MERGED' } & Timed)
   | ({
@@ -214,7 +216,9 @@ export const taskMachine = setup({
       assertEvent(event, 'PREPARE_ATTEMPT');
       return { attemptNum: event.attemptNum, error: null, retryable: null };
     }),
-    openAttempt: assign(({ context, event }) => ({
+    openAttempt: assign(({ context, event }) => {
+      assertEvent(event, 'START');
+      return {
       error: null,
       retryable: null,
       attempts: Object.freeze([
@@ -227,9 +231,11 @@ export const taskMachine = setup({
           error: null,
           retryable: null,
           prUrl: null,
+          workerId: event.workerId ?? null,
         } satisfies AttemptRecord),
       ]),
-    })),
+      };
+    }),
     recordPullRequest: assign(({ context, event }) => {
       assertEvent(event, 'PR_CREATED');
       return {
@@ -268,6 +274,7 @@ export const taskMachine = setup({
                 error: failure.error,
                 retryable,
                 prUrl: null,
+                workerId: null,
               } satisfies AttemptRecord),
             ]);
       return {

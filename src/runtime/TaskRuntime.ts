@@ -63,6 +63,12 @@ export interface FailOptions {
   readonly workerLost?: boolean;
 }
 
+/** Options of {@link TaskRuntime.markRunning}. */
+export interface StartOptions {
+  /** The worker running the attempt, kept in its ledger record (a shared run names its own). */
+  readonly workerId?: string;
+}
+
 /** Options of {@link TaskRuntime.reopen}. */
 export interface ReopenOptions {
   /** Counted attempts allowed from now on, a positive integer. @default 1 */
@@ -229,9 +235,17 @@ export class TaskRuntime {
     this.#send({ type: 'PREPARE_ATTEMPT', attemptNum });
   }
 
-  /** pending → running, opening the attempt's ledger record; refused if the current attempt was already used. */
-  markRunning(): void {
-    this.#send({ type: 'START' });
+  /**
+   * pending → running, opening the attempt's ledger record (with `options.workerId`, when given); refused if the
+   * current attempt was already used.
+   */
+  markRunning(options: StartOptions = {}): void {
+    if (!isRecord(options)) {
+      const expected = 'an object { workerId? }';
+      this.#reject('START', new InvalidArgumentError('options', expected, describeValue(options)));
+    }
+    const { workerId } = options as StartOptions;
+    this.#send(workerId === undefined ? { type: 'START' } : { type: 'START', workerId });
   }
 
   /** running → pr_created, storing the PR's URL. */

@@ -95,6 +95,8 @@ export function checkEvent(event: unknown): asserts event is TaskEvent {
       requireText(event, 'concern');
       break;
     case 'START':
+      requireText(event, 'workerId', true);
+      break;
     case 'PR_MERGED':
     case 'RETRY':
     case 'MARK_PENDING':

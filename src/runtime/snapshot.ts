@@ -19,7 +19,7 @@ import {
 } from '../validation.js';
 
 /** The snapshot schema this version writes; older ones are migrated on restore, newer ones refused. */
-export const SNAPSHOT_SCHEMA_VERSION = 2;
+export const SNAPSHOT_SCHEMA_VERSION = 3;
 
 /** What `TaskRuntime.persist()` returns: plain JSON, versioned, restorable in every status. */
 export interface PersistedTaskRuntime {
@@ -97,10 +97,34 @@ function migrateFrom1(snapshot: Record<string, unknown>): Record<string, unknown
   };
 }
 
+/**
+ * Schema 2 is the format before shared runs: no `workerId` in the ledger's records. Its attempts ran on no named
+ * worker, so each gets `workerId: null`.
+ */
+function migrateFrom2(snapshot: Record<string, unknown>): Record<string, unknown> {
+  const context = isRecord(snapshot.context) ? snapshot.context : {};
+  const attempts = Array.isArray(context.attempts) ? context.attempts : [];
+  const named = attempts.findIndex((record) => isRecord(record) && 'workerId' in record);
+  if (named !== -1) {
+    fail(`context.attempts[${named}].workerId`, 'is a field of schema 3, not of schema 2');
+  }
+  return {
+    ...snapshot,
+    schemaVersion: 3,
+    context: {
+      ...context,
+      attempts: attempts.map((record: unknown) =>
+        isRecord(record) ? { ...record, workerId: null } : record,
+      ),
+    },
+  };
+}
+
 /** Migrations by the version they upgrade from; restore applies them in order up to the current version. */
 export const snapshotMigrations: Readonly<Record<number, SnapshotMigration>> = Object.freeze({
   0: migrateFrom0,
   1: migrateFrom1,
+  2: migrateFrom2,
 });
 
 const CONTEXT_KEYS = [
@@ -129,6 +153,7 @@ const RECORD_KEYS = [
   'error',
   'retryable',
   'prUrl',
+  'workerId',
 ] as const;
 
 function fail(path: string, problem: string): never {
@@ -232,6 +257,12 @@ function readAttempts(
           'a boolean or null',
         ),
         prUrl: expect(raw.prUrl, `${path}.prUrl`, isNullableText, 'a non-empty string or null'),
+        workerId: expect(
+          raw.workerId,
+          `${path}.workerId`,
+          isNullableText,
+          'a non-empty string or null',
+        ),
       });
       if (record.attemptNum <= previous)
         fail(`${path}.attemptNum`, 'must be greater than the attempt before it');

@@ -202,7 +202,9 @@ export class FileTaskStore implements TaskStore {
     this.#checkOpen('load');
     checkTaskId(taskId);
     const current = await this.#read(this.#taskDir(taskId), taskId, 'load');
-    return exists(current) ? { snapshot: current.snapshot, revision: current.revision } : null;
+    return exists(current)
+      ? { snapshot: current.snapshot, revision: current.revision, lease: current.lease }
+      : null;
   }
 
   /** @inheritDoc */

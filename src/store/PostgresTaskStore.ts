@@ -52,6 +52,14 @@ interface TaskRow extends QueryResultRow {
   readonly fencing_token: string;
 }
 
+interface LoadedRow extends QueryResultRow {
+  readonly revision: number;
+  readonly snapshot_json: string | null;
+  readonly lease_owner: string | null;
+  readonly fencing_token: string;
+  readonly lease_expires_at: Date | null;
+}
+
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const idBytes = (taskId: string): Buffer => Buffer.from(taskId, 'utf8');
@@ -210,14 +218,18 @@ export class PostgresTaskStore implements TaskStore {
   async load(taskId: string): Promise<StoredTask | null> {
     this.#checkOpen('load');
     checkTaskId(taskId);
-    const { rows } = await this.#query<{ revision: number; snapshot_json: string | null }>(
-      taskId,
-      'load',
-      [keyOf(taskId)],
-    );
+    const { rows } = await this.#query<LoadedRow>(taskId, 'load', [keyOf(taskId)]);
     const row = rows[0];
     if (row === undefined) return null;
-    return { snapshot: parseSnapshot(taskId, row.snapshot_json), revision: row.revision };
+    const lease =
+      row.lease_owner === null || row.lease_expires_at === null
+        ? null
+        : {
+            workerId: row.lease_owner,
+            token: Number(row.fencing_token),
+            expiresAt: row.lease_expires_at.toISOString(),
+          };
+    return { snapshot: parseSnapshot(taskId, row.snapshot_json), revision: row.revision, lease };
   }
 
   /**

@@ -3,6 +3,8 @@ export interface StoredTask {
   readonly snapshot: unknown;
   /** A positive integer that grows by one with every save. */
   readonly revision: number;
+  /** The task's lease as stored (it may have expired), or null when no worker claimed it or it was released. */
+  readonly lease: Lease | null;
 }
 
 /** What a worker shows to prove it still holds a task: its id and the fencing token of its claim. */

@@ -11,7 +11,7 @@ export function postgresStatements(quoted: string) {
         updated_at = now()
       WHERE ${task} AND NOT deleted AND revision = $5`;
   return {
-    load: `SELECT revision, snapshot_json FROM ${quoted} WHERE ${task} AND NOT deleted`,
+    load: `SELECT revision, snapshot_json, lease_owner, fencing_token, lease_expires_at FROM ${quoted} WHERE ${task} AND NOT deleted`,
     /** A new task, or one whose tombstone it replaces; no row when `$5` (a lease's worker) is given. */
     create: `INSERT INTO ${quoted} AS t (task_id, revision, snapshot_json, status, attempt_num)
         SELECT $1, 1, $2, $3, $4 WHERE $5::text IS NULL

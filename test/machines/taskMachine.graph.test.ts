@@ -160,6 +160,7 @@ function expectedAfter(
               error: null,
               retryable: null,
               prUrl: null,
+              workerId: event.workerId ?? null,
             },
           ],
         },
@@ -189,7 +190,7 @@ function expectedAfter(
         status !== 'pending'
           ? closeLast(failure)
           : writesRecord
-            ? [...attempts, { attemptNum, startedAt: null, prUrl: null, ...failure }]
+            ? [...attempts, { attemptNum, startedAt: null, prUrl: null, workerId: null, ...failure }]
             : attempts;
       // a lost attempt that ran does not count, up to maxLostAttempts of them: the limit moves one further
       const lostBefore = attempts.filter((record) => record.outcome === 'lost').length;

@@ -62,6 +62,7 @@ describe('DurableTaskRuntime', () => {
     await expect(observer.load(runtime.task.id)).resolves.toEqual({
       snapshot: plain(runtime.persist()),
       revision: runtime.revision,
+      lease: null,
     });
   }
 

@@ -199,6 +199,7 @@ interface ModelRecord {
   error: string | null;
   retryable: boolean | null;
   prUrl: string | null;
+  workerId: string | null;
 }
 
 interface Model {
@@ -381,6 +382,7 @@ function apply(m: Model, cmd: Cmd, at: string): void {
         error: null,
         retryable: null,
         prUrl: null,
+        workerId: null,
       });
       return;
     case 'markPrCreated':
@@ -402,7 +404,7 @@ function apply(m: Model, cmd: Cmd, at: string): void {
       const ran = m.status !== 'pending';
       if (ran && last) Object.assign(last, failure);
       else if (!isUsed(m, m.attemptNum)) {
-        m.attempts.push({ attemptNum: m.attemptNum, startedAt: null, prUrl: null, ...failure });
+        m.attempts.push({ attemptNum: m.attemptNum, startedAt: null, prUrl: null, workerId: null, ...failure });
       }
       // a lost attempt that ran does not count, up to maxLostAttempts of them
       if (lost && ran && lostBefore < m.maxLostAttempts && m.limit !== null) m.limit += 1;

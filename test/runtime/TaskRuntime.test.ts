@@ -82,6 +82,7 @@ function attemptRecord(
     error: null,
     retryable: null,
     prUrl: null,
+    workerId: null,
     ...fields,
   };
 }

@@ -757,6 +757,7 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
           error: null,
           retryable: null,
           prUrl: PR,
+          workerId: null,
         },
       ]);
       expect(original.status).toBe('running');
@@ -794,6 +795,7 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
         error: 'worker lost',
         retryable: true,
         prUrl: PR,
+        workerId: null,
       });
       restored.resetForRetry();
       restored.prepareForAttempt(1);
