@@ -175,7 +175,7 @@ describe('task-runtime serve over a FileTaskStore', () => {
       status: 'running',
       state: { worktreePath: '/work/docs', branchName: 'task/docs' },
       artifacts: { agentAddress: { kind: 'tmux', session: 'agents', paneId: '%3' } },
-      snapshot: { schemaVersion: 2, status: 'running' },
+      snapshot: { schemaVersion: 3, status: 'running' },
     });
     expect((docs.attempts as unknown[]).length).toBe(1);
     const missing = await fetch(`${served.url}api/tasks/nope`);
