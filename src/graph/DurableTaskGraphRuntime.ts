@@ -1,5 +1,11 @@
 import type { AgentAddress } from '../agent/AgentAddress.js';
-import { SnapshotError } from '../errors.js';
+import {
+  ConflictError,
+  IllegalTransitionError,
+  LeaseLostError,
+  SnapshotError,
+} from '../errors.js';
+import { TaskStatus } from '../machines/status.js';
 import type { TaskEventType } from '../machines/taskMachine.js';
 import {
   addListener,
@@ -16,7 +22,13 @@ import {
   type WorkstreamAssignment,
   type WorktreeAssignment,
 } from '../runtime/TaskRuntime.js';
-import type { TaskStore } from '../store/TaskStore.js';
+import type { Lease, StoredTask, TaskStore } from '../store/TaskStore.js';
+import { HeldLeases } from './HeldLeases.js';
+import {
+  checkSharedRunOptions,
+  type DurableTaskGraphRuntimeOptions,
+  type SharedRunOptions,
+} from './sharedRunOptions.js';
 import { requireGraph, type TaskGraph } from './TaskGraph.js';
 import {
   type GraphRunInternals,
@@ -31,10 +43,49 @@ import {
 
 /** How many tasks `open` loads at the same time (the store's I/O overlaps the restoring of what arrived). */
 const LOADS_AT_ONCE = 16;
+/** How many times a shared run applies a command again after another worker saved one of its tasks first. */
+const MAX_ROUNDS = 20;
 
 interface SavedTask {
   readonly snapshot: PersistedTaskRuntime;
   readonly revision: number;
+}
+
+/** What a shared run tells its watchers (a GraphWorker) about changes it did not make itself. */
+export type SharedRunEvent =
+  /** Tasks other workers changed, now loaded (maybe none: leases may have run out meanwhile). */
+  | { readonly type: 'followed'; readonly taskIds: readonly string[] }
+  /** This worker's lease on the task was lost: another worker took it, or it ran out unrenewed. */
+  | { readonly type: 'leaseLost'; readonly taskId: string };
+
+/** Listens to a shared run's {@link SharedRunEvent}s. */
+export type SharedRunListener = (event: SharedRunEvent) => void;
+
+/** Whether `error` is a store refusing a write because another worker wrote (or claimed) first. */
+const isStaleWrite = (error: unknown): error is ConflictError | LeaseLostError =>
+  error instanceof ConflictError || error instanceof LeaseLostError;
+
+/** The statuses of an attempt in flight. */
+export type InFlightStatus = typeof TaskStatus.RUNNING | typeof TaskStatus.PR_CREATED;
+
+/** Whether a task in this status is an attempt in flight, which only its lease holder may change. */
+const isLeasedStatus = (status: TaskStatus): status is InFlightStatus =>
+  status === TaskStatus.RUNNING || status === TaskStatus.PR_CREATED;
+
+/** Loads the tasks, {@link LOADS_AT_ONCE} at a time; null for a task not stored. */
+async function loadAll(store: TaskStore, ids: readonly string[]): Promise<(StoredTask | null)[]> {
+  const loaded: (StoredTask | null)[] = [];
+  for (let start = 0; start < ids.length; start += LOADS_AT_ONCE) {
+    const batch = ids.slice(start, start + LOADS_AT_ONCE);
+    loaded.push(...(await Promise.all(batch.map((id) => store.load(id)))));
+  }
+  return loaded;
+}
+
+/** The options of each task's runtime: the run's, without those of a shared run. */
+function taskOptionsOf(options: DurableTaskGraphRuntimeOptions): TaskGraphRuntimeOptions {
+  const { workerId: _worker, leaseMs: _lease, followMs: _follow, ...taskOptions } = options;
+  return taskOptions;
 }
 
 /**
@@ -42,6 +93,12 @@ interface SavedTask {
  * command — with the blocked dependents it implies — is saved before its promise resolves. Commands run one after
  * another in call order. `open` loads the stored tasks, creates the missing ones, and completes what a crash
  * interrupted (dependents of a final failure still pending are blocked then).
+ *
+ * Opened with a `workerId`, the run is *shared*: any number of processes open the same graph on the same store,
+ * each with its own `workerId`. `markRunning` then claims the task's lease (refused with `claimedByAnotherWorker`
+ * while another worker's is live) after checking its dependencies as stored; every save of a task in flight carries
+ * the lease, which the run renews while it holds it; a write another worker made first is loaded and the command
+ * judged again; and what other workers save is loaded every `followMs`, so `ready()` and `outcome` follow them.
  * @example
  * const store = await FileTaskStore.open('./.task-runtime');
  * const run = await DurableTaskGraphRuntime.open(store, TaskGraph.fromTasks(tasks), { maxAttempts: 3 });
@@ -50,66 +107,92 @@ interface SavedTask {
 export class DurableTaskGraphRuntime {
   /** The store every task is saved to. */
   readonly store: TaskStore;
+  /** This worker's id in a shared run; null for a run of one process. */
+  readonly workerId: string | null;
   readonly #options: TaskGraphRuntimeOptions;
   readonly #run: TaskGraphRuntime;
   readonly #internals: GraphRunInternals;
   readonly #saved: Map<string, SavedTask>;
   readonly #listeners = new Set<TaskListener>();
+  readonly #shared: SharedRunOptions | null;
+  /** The leases this worker holds (shared runs). */
+  readonly #leases: HeldLeases | null;
+  /** Each task's lease as last loaded or held (shared runs). */
+  readonly #storedLeases = new Map<string, Lease | null>();
+  readonly #watchers = new Set<SharedRunListener>();
   #heard: TaskRecord[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   /** Set when a save failed after the command's own task was saved: blocked dependents wait to be saved. */
   #repairDue = false;
   #repaired: readonly string[] = Object.freeze([]);
+  #followTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Set by a save that found the task created by another worker meanwhile (the blocking is then looked at again). */
+  #adoptedCreation = false;
+  #closed = false;
 
   private constructor(
     store: TaskStore,
     run: TaskGraphRuntime,
     saved: Map<string, SavedTask>,
     options: TaskGraphRuntimeOptions,
+    shared: SharedRunOptions | null,
   ) {
     this.store = store;
     this.#run = run;
     this.#internals = graphRunInternals(run);
     this.#saved = saved;
     this.#options = options;
+    this.#shared = shared;
+    this.workerId = shared?.workerId ?? null;
+    this.#leases =
+      shared === null
+        ? null
+        : new HeldLeases(store, shared.leaseMs, (taskId) =>
+            this.#tell({ type: 'leaseLost', taskId }),
+          );
     run.subscribe((record) => this.#heard.push(record));
   }
 
   /**
    * Loads the graph's tasks from `store`, creates the missing ones, and blocks (and saves) the pending dependents of
-   * final failures that a crash left unblocked.
-   * @throws {InvalidArgumentError} when a stored task's spec differs from the graph's (naming the task and the field).
+   * final failures that a crash left unblocked. With `options.workerId`, opens the run shared (see the class).
+   * @throws {InvalidArgumentError} when a stored task's spec differs from the graph's (naming the task and the
+   * field), or for a bad `workerId`, `leaseMs` or `followMs`.
    * @throws {SnapshotError} when a stored task cannot be restored, or its state breaks the graph's rules.
    */
   static async open(
     store: TaskStore,
     graph: TaskGraph,
-    options: TaskGraphRuntimeOptions = {},
+    options: DurableTaskGraphRuntimeOptions = {},
   ): Promise<DurableTaskGraphRuntime> {
     requireGraph(graph);
+    const shared = checkSharedRunOptions(options);
+    const taskOptions = taskOptionsOf(options);
     const runtimes = new Map<string, TaskRuntime>();
     const saved = new Map<string, SavedTask>();
-    for (let start = 0; start < graph.size; start += LOADS_AT_ONCE) {
-      const ids = graph.taskIds.slice(start, start + LOADS_AT_ONCE);
-      const loaded = await Promise.all(ids.map((id) => store.load(id)));
-      ids.forEach((id, index) => {
-        const stored = loaded[index];
-        if (stored === null || stored === undefined) return;
-        const runtime = restoreStored(id, stored.snapshot, options);
-        checkSameSpec(graph.task(id), runtime.task);
-        runtimes.set(id, runtime);
-        saved.set(id, { snapshot: runtime.persist(), revision: stored.revision });
-      });
-    }
+    const loaded = await loadAll(store, graph.taskIds);
+    graph.taskIds.forEach((id, index) => {
+      const stored = loaded[index];
+      if (stored === null || stored === undefined) return;
+      const runtime = restoreStored(id, stored.snapshot, taskOptions);
+      checkSameSpec(graph.task(id), runtime.task);
+      runtimes.set(id, runtime);
+      saved.set(id, { snapshot: runtime.persist(), revision: stored.revision });
+    });
     const run = new DurableTaskGraphRuntime(
       store,
-      runWith(graph, runtimes, options),
+      runWith(graph, runtimes, taskOptions),
       saved,
-      options,
+      taskOptions,
+      shared,
     );
+    graph.taskIds.forEach((id, index) => {
+      run.#storedLeases.set(id, loaded[index]?.lease ?? null);
+    });
     await run.#enqueue(async () => {
       run.#repaired = Object.freeze(await run.#complete());
     });
+    if (shared !== null) run.#follow(shared.followMs);
     return run;
   }
 
@@ -148,6 +231,20 @@ export class DurableTaskGraphRuntime {
     return this.#saved.get(taskId)?.revision ?? 0;
   }
 
+  /**
+   * The task's lease as this run last saw it: held by this worker, or as last loaded (it may have run out since);
+   * null when no worker holds it, and always null in a run of one process.
+   */
+  leaseOf(taskId: string): Lease | null {
+    this.#internals.runtime(taskId);
+    return this.#leases?.get(taskId) ?? this.#storedLeases.get(taskId) ?? null;
+  }
+
+  /** Whether this worker holds the task's lease (shared runs; false otherwise). */
+  holdsLease(taskId: string): boolean {
+    return this.#leases?.get(taskId) !== undefined;
+  }
+
   /** The whole run as last applied in memory (saved once the pending command resolves). */
   persist(): PersistedTaskGraphRuntime {
     return this.#run.persist();
@@ -161,6 +258,49 @@ export class DurableTaskGraphRuntime {
     return addListener(this.#listeners, listener);
   }
 
+  /**
+   * Calls `listener` with what a shared run learns from outside: tasks other workers changed (once loaded), and
+   * leases this worker lost. Returns the unsubscribe function. A run of one process tells nothing.
+   */
+  watch(listener: SharedRunListener): () => void {
+    this.#watchers.add(listener);
+    return () => this.#watchers.delete(listener);
+  }
+
+  /**
+   * Shared runs: takes over a task whose worker is presumed lost — its lease ran out (or none is held) while it is
+   * running or pr_created — by claiming it under a new fencing token. Resolves with the status it was found in
+   * (this worker then holds its lease), or null when there is nothing to take over (a live lease elsewhere, or the
+   * task moved on). A run of one process owns every task: it resolves with the status when running or pr_created.
+   */
+  takeOver(taskId: string): Promise<InFlightStatus | null> {
+    this.#internals.runtime(taskId);
+    return this.#enqueue(async () => {
+      const leases = this.#leases;
+      const shared = this.#shared;
+      if (leases === null || shared === null) {
+        const { status } = this.#internals.runtime(taskId);
+        return isLeasedStatus(status) ? status : null;
+      }
+      if (leases.get(taskId) !== undefined) return null;
+      const lease = await leases.claim(taskId, shared.workerId);
+      if (lease === null) return null;
+      await this.#reload([taskId]);
+      const { status } = this.#internals.runtime(taskId);
+      if (isLeasedStatus(status)) return status;
+      await this.#release(taskId);
+      return null;
+    });
+  }
+
+  /** Stops following other workers and renewing leases (a shared run); the store stays open. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    if (this.#followTimer !== null) clearTimeout(this.#followTimer);
+    this.#followTimer = null;
+    this.#leases?.close();
+  }
+
   /** {@link TaskGraphRuntime.prepareForAttempt}, saved. */
   prepareForAttempt(taskId: string, attemptNum: number): Promise<void> {
     return this.#apply(taskId, 'PREPARE_ATTEMPT', (runtime) =>
@@ -168,9 +308,37 @@ export class DurableTaskGraphRuntime {
     );
   }
 
-  /** {@link TaskGraphRuntime.markRunning}, saved. */
+  /**
+   * {@link TaskGraphRuntime.markRunning}, saved. In a shared run, the task and its unmerged dependencies are loaded
+   * first, then its lease is claimed: refused with `claimedByAnotherWorker` while another worker's lease is live.
+   */
   markRunning(taskId: string): Promise<void> {
-    return this.#apply(taskId, 'START', (runtime) => runtime.markRunning());
+    const shared = this.#shared;
+    const leases = this.#leases;
+    if (shared === null || leases === null) {
+      return this.#apply(taskId, 'START', (runtime) => runtime.markRunning());
+    }
+    const start = () =>
+      this.#internals.apply(taskId, 'START', (runtime) =>
+        runtime.markRunning({ workerId: shared.workerId }),
+      );
+    return this.#enqueue(async () => {
+      const unmerged = this.graph
+        .dependenciesOf(taskId)
+        .filter((id) => this.#internals.runtime(id).status !== TaskStatus.PR_MERGED);
+      await this.#reload([taskId, ...unmerged]);
+      if (!this.#internals.startable(taskId)) await this.#applyAndSave(start); // refused
+      if (leases.get(taskId) === undefined) {
+        const lease = await leases.claim(taskId, shared.workerId);
+        if (lease === null) this.#refuseClaimed(taskId, 'START');
+      }
+      try {
+        await this.#applyAndSave(start);
+      } catch (error) {
+        await this.#release(taskId);
+        throw error;
+      }
+    });
   }
 
   /** {@link TaskGraphRuntime.markPrCreated}, saved. */
@@ -227,7 +395,7 @@ export class DurableTaskGraphRuntime {
     return this.#apply(taskId, 'ADD_CONCERN', (runtime) => runtime.addConcern(concern));
   }
 
-  #enqueue(work: () => Promise<void>): Promise<void> {
+  #enqueue<T>(work: () => Promise<T>): Promise<T> {
     const next = this.#queue.then(work);
     this.#queue = next.catch(() => undefined);
     return next;
@@ -238,12 +406,24 @@ export class DurableTaskGraphRuntime {
     event: TaskEventType,
     command: (runtime: TaskRuntime) => void,
   ): Promise<void> {
-    return this.#change(() => this.#internals.apply(taskId, event, command));
+    return this.#change(() => {
+      this.#requireLease(taskId, event);
+      return this.#internals.apply(taskId, event, command);
+    });
   }
 
   /** Applies a command of the run in memory (it returns the ids it changed), then saves them, in call order. */
   #change(apply: () => string[]): Promise<void> {
-    return this.#enqueue(async () => {
+    return this.#enqueue(() => this.#applyAndSave(apply));
+  }
+
+  /**
+   * Applies the command and saves what it changed. In a shared run, when another worker saved one of those tasks
+   * first, the tasks are loaded as stored and the command is judged again on them (it may now be refused); when
+   * only blocked dependents were saved first, the blocking is completed from what is stored.
+   */
+  async #applyAndSave(apply: () => string[]): Promise<void> {
+    for (let round = 1; ; round += 1) {
       if (this.#repairDue) await this.#complete();
       this.#heard = [];
       let changed: string[];
@@ -253,8 +433,48 @@ export class DurableTaskGraphRuntime {
         for (const record of this.#heard) notifyListeners(this.#listeners, record);
         throw error;
       }
-      await this.#save(changed);
+      const heard = this.#heard;
+      const saved = await this.#save(changed, round === MAX_ROUNDS);
+      if (saved === 0 && changed.length > 0) continue; // judged again on what is stored now
+      if (saved < changed.length) await this.#complete();
+      for (const record of heard) notifyListeners(this.#listeners, record);
+      return;
+    }
+  }
+
+  /** Refuses a command on a task in flight unless this worker holds its lease (shared runs). */
+  #requireLease(taskId: string, event: TaskEventType): void {
+    if (this.#leases === null) return;
+    const { status } = this.#internals.runtime(taskId);
+    if (isLeasedStatus(status) && this.#leases.get(taskId) === undefined) {
+      this.#refuseClaimed(taskId, event);
+    }
+  }
+
+  /** Throws the refusal of a task whose lease another worker holds (and tells the listeners). */
+  #refuseClaimed(taskId: string, event: TaskEventType): never {
+    const { status } = this.#internals.runtime(taskId);
+    const lease = this.#storedLeases.get(taskId) ?? null;
+    const holder =
+      lease === null
+        ? 'another worker holds its lease'
+        : `worker '${lease.workerId}' holds its lease (until ${lease.expiresAt} when last seen)`;
+    const error = new IllegalTransitionError({
+      taskId,
+      status,
+      event,
+      reason: 'claimedByAnotherWorker',
+      allowed: [],
+      explanation: `${holder}; this worker moves on`,
     });
+    notifyListeners(this.#listeners, {
+      taskId,
+      status,
+      event,
+      reason: 'claimedByAnotherWorker',
+      rejected: true,
+    });
+    throw error;
   }
 
   /**
@@ -262,41 +482,129 @@ export class DurableTaskGraphRuntime {
    * Returns the ids it blocked, in topological order.
    */
   async #complete(): Promise<string[]> {
-    this.#heard = [];
-    const repaired = this.#internals.repair();
-    const blocked = new Set(repaired);
-    for (const id of this.graph.taskIds) {
-      const problem = this.#internals.brokenRule(id);
-      if (problem !== null) throw new SnapshotError('status', problem, id);
+    for (let round = 1; ; round += 1) {
+      this.#heard = [];
+      const repaired = this.#internals.repair();
+      const blocked = new Set(repaired);
+      for (const id of this.graph.taskIds) {
+        const problem = this.#internals.brokenRule(id);
+        if (problem !== null) throw new SnapshotError('status', problem, id);
+      }
+      const unsaved = this.graph.taskIds.filter((id) => blocked.has(id) || !this.#saved.has(id));
+      const heard = this.#heard;
+      this.#adoptedCreation = false;
+      const saved = await this.#save(unsaved, round === MAX_ROUNDS);
+      if (saved === unsaved.length && !this.#adoptedCreation) {
+        this.#repairDue = false;
+        for (const record of heard) notifyListeners(this.#listeners, record);
+        return repaired;
+      }
     }
-    const unsaved = this.graph.taskIds.filter((id) => blocked.has(id) || !this.#saved.has(id));
-    await this.#save(unsaved);
-    this.#repairDue = false;
-    return repaired;
   }
 
   /**
-   * Saves the tasks in order, each with the revision it expects. When a save fails, every task not saved yet goes
-   * back to its stored state (a task never stored is put back to a fresh one), and the next command completes the
-   * blocking first. Records are delivered once every save succeeded.
+   * Saves the tasks in order, each with the revision it expects (and its lease when held), and resolves with how
+   * many were saved. When a save fails, every task not saved yet goes back to its stored state (a task never stored
+   * is put back to a fresh one). In a shared run, a save refused because another worker wrote first (and not in
+   * the `last` round) loads that task and the rest as stored and resolves with its index; any other failure throws, and the next
+   * command completes the blocking first. Tasks no longer in flight give their leases back.
    */
-  async #save(ids: readonly string[]): Promise<void> {
-    const heard = this.#heard;
-    this.#heard = [];
+  async #save(ids: readonly string[], last: boolean): Promise<number> {
     for (const [index, id] of ids.entries()) {
       const snapshot = this.#internals.runtime(id).persist();
+      const lease = this.#leases?.get(id);
+      const expectedRevision = this.#saved.get(id)?.revision ?? null;
       try {
         const revision = await this.store.save(id, snapshot, {
-          expectedRevision: this.#saved.get(id)?.revision ?? null,
+          expectedRevision,
+          ...(lease === undefined ? {} : { lease }),
         });
         this.#saved.set(id, { snapshot, revision });
       } catch (error) {
+        if (this.#shared !== null && error instanceof ConflictError && expectedRevision === null) {
+          // Another worker opening the run created the task first: its copy is the task.
+          this.#rollBack(id);
+          await this.#reload([id]);
+          this.#adoptedCreation = true;
+          continue;
+        }
         for (const rest of ids.slice(index)) this.#rollBack(rest);
+        if (error instanceof LeaseLostError) this.#leases?.lost(id);
+        if (this.#shared !== null && isStaleWrite(error) && !last) {
+          await this.#reload(ids.slice(index)); // others may have written the rest as well
+          return index;
+        }
         if (index > 0) this.#repairDue = true;
         throw error;
       }
     }
-    for (const record of heard) notifyListeners(this.#listeners, record);
+    for (const id of ids) {
+      if (this.#leases?.get(id) !== undefined && !isLeasedStatus(this.#internals.runtime(id).status)) {
+        await this.#release(id);
+      }
+    }
+    return ids.length;
+  }
+
+  /** Gives the task's lease back; a store failing to take it is let be (the lease runs out by itself). */
+  async #release(taskId: string): Promise<void> {
+    try {
+      await this.#leases?.release(taskId);
+    } catch {
+      this.#leases?.forget(taskId);
+    }
+  }
+
+  /** Loads the tasks and puts in place those another worker saved since this run last saw them. Returns their ids. */
+  async #reload(ids: readonly string[]): Promise<string[]> {
+    return this.#adopt(ids, await loadAll(this.store, ids));
+  }
+
+  /** Puts in place the stored tasks newer than this run's; returns their ids. */
+  #adopt(ids: readonly string[], loaded: readonly (StoredTask | null)[]): string[] {
+    const changed: string[] = [];
+    ids.forEach((id, index) => {
+      const stored = loaded[index];
+      if (stored === null || stored === undefined) return;
+      this.#storedLeases.set(id, stored.lease);
+      if (stored.revision <= (this.#saved.get(id)?.revision ?? 0)) return;
+      const runtime = restoreStored(id, stored.snapshot, this.#options);
+      checkSameSpec(this.graph.task(id), runtime.task);
+      this.#internals.replace(id, runtime);
+      this.#saved.set(id, { snapshot: runtime.persist(), revision: stored.revision });
+      changed.push(id);
+    });
+    return changed;
+  }
+
+  /** Every `followMs`, loads what other workers saved (tasks merged are never loaded again) and tells the watchers. */
+  #follow(followMs: number): void {
+    const tick = async (): Promise<void> => {
+      try {
+        const ids = this.graph.taskIds.filter(
+          (id) => this.#internals.runtime(id).status !== TaskStatus.PR_MERGED,
+        );
+        const loaded = await loadAll(this.store, ids);
+        const changed = await this.#enqueue(async () => {
+          const adopted = this.#adopt(ids, loaded);
+          if (adopted.length > 0) await this.#complete();
+          return adopted;
+        });
+        if (!this.#closed) this.#tell({ type: 'followed', taskIds: changed });
+      } catch {
+        // The store failed this time (the commands report such failures); look again at the next tick.
+      }
+      if (!this.#closed) schedule();
+    };
+    const schedule = (): void => {
+      this.#followTimer = setTimeout(() => void tick(), followMs);
+      this.#followTimer.unref();
+    };
+    schedule();
+  }
+
+  #tell(event: SharedRunEvent): void {
+    for (const watcher of [...this.#watchers]) watcher(event);
   }
 
   #rollBack(taskId: string): void {

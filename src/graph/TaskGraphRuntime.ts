@@ -100,6 +100,8 @@ export interface GraphRunInternals {
   runtime(taskId: string): TaskRuntime;
   /** Why the task's state breaks a rule of the graph, or null. */
   brokenRule(taskId: string): string | null;
+  /** Whether `markRunning(taskId)` would be accepted now (the task is among `ready()`). */
+  startable(taskId: string): boolean;
 }
 
 let internalsOf: (run: TaskGraphRuntime) => GraphRunInternals;
@@ -154,6 +156,10 @@ export class TaskGraphRuntime {
       replace: (taskId, runtime) => run.#replace(taskId, runtime),
       runtime: (taskId) => run.#runtime(taskId),
       brokenRule: (taskId) => run.#ruleBrokenBy(taskId),
+      startable: (taskId) => {
+        const index = run.graph.indexOf(taskId);
+        return run.#unmerged[index] === 0 && run.#startable[index] === 1;
+      },
     });
   }
 

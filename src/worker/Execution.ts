@@ -1,6 +1,10 @@
 import type { AgentAddress } from '../agent/AgentAddress.js';
 import { IllegalTransitionError, InvalidArgumentError } from '../errors.js';
-import type { DurableTaskGraphRuntime } from '../graph/DurableTaskGraphRuntime.js';
+import {
+  DurableTaskGraphRuntime,
+  type InFlightStatus,
+  type SharedRunEvent,
+} from '../graph/DurableTaskGraphRuntime.js';
 import type { RunOutcome, TaskGraphRuntime, TaskGraphTaskView } from '../graph/TaskGraphRuntime.js';
 import { nextUnusedAttempt } from '../machines/refusal.js';
 import { TaskStatus } from '../machines/status.js';
@@ -32,6 +36,16 @@ function isRefusal(error: unknown): boolean {
   return error instanceof IllegalTransitionError || error instanceof InvalidArgumentError;
 }
 
+/** Whether a command was refused because another worker of a shared run holds the task's lease. */
+function isClaimedElsewhere(error: unknown): boolean {
+  return error instanceof IllegalTransitionError && error.reason === 'claimedByAnotherWorker';
+}
+
+/** The shared run, when `run` is one (opened with a workerId); else null. */
+function sharedRunOf(run: GraphWorkerRun): DurableTaskGraphRuntime | null {
+  return run instanceof DurableTaskGraphRuntime && run.workerId !== null ? run : null;
+}
+
 /** Whether the task's current attempt has been used (it ran, or failed), so the next one must be prepared. */
 function isAttemptUsed(view: TaskGraphTaskView): boolean {
   const { attempts } = view;
@@ -60,6 +74,12 @@ export class Execution {
   readonly #retries = new Map<string, ScheduledRetry>();
   /** Tasks found pr_created at the start, waiting for a slot to run `merge` again. */
   readonly #toMerge: string[] = [];
+  /** The run, when it is shared with other workers. */
+  readonly #shared: DurableTaskGraphRuntime | null;
+  /** Shared runs: tasks another worker claimed when this one tried, skipped until the run follows the others. */
+  readonly #claimedElsewhere = new Set<string>();
+  /** Shared runs: whether tasks may be waiting to be taken over from a lost worker. */
+  #takeOverDue = true;
   #stopping = false;
   #fatal: { readonly error: unknown } | null = null;
   #woken = false;
@@ -75,6 +95,7 @@ export class Execution {
     this.#options = options;
     this.#emit = emit;
     this.#signal = signal;
+    this.#shared = sharedRunOf(run);
   }
 
   /** Runs until the run is settled (or stopped) with nothing in flight; rejects with a store failure. */
@@ -87,10 +108,11 @@ export class Execution {
       this.#dirty.add(record.taskId);
       this.#wake();
     });
+    const unwatch = this.#shared?.watch((event) => this.#heard(event)) ?? (() => undefined);
     const stop = () => this.#stop();
     signal?.addEventListener('abort', stop, { once: true });
     try {
-      await this.#recover();
+      if (this.#shared === null) await this.#recover();
       await this.#loop();
     } catch (error) {
       this.#failRun(error);
@@ -103,6 +125,7 @@ export class Execution {
       await Promise.all([...this.#inFlight.values()].map((attempt) => attempt.finished));
     } finally {
       unsubscribe();
+      unwatch();
     }
     if (this.#fatal !== null) throw this.#fatal.error;
     return this.#run.outcome;
@@ -125,10 +148,63 @@ export class Execution {
     }
   }
 
+  /**
+   * Shared runs: takes over the tasks in flight whose worker is presumed lost (lease run out, or none held): a
+   * running one is failed as a lost attempt, a pr_created one is queued for its merge.
+   */
+  async #takeOverLost(shared: DurableTaskGraphRuntime): Promise<void> {
+    this.#takeOverDue = false;
+    const now = Date.now();
+    for (const id of shared.graph.taskIds) {
+      if (this.#fatal !== null || this.#stopping) return;
+      const { status } = shared.task(id);
+      if (status !== TaskStatus.RUNNING && status !== TaskStatus.PR_CREATED) continue;
+      if (this.#inFlight.has(id) || shared.holdsLease(id)) continue;
+      const lease = shared.leaseOf(id);
+      if (lease !== null && Date.parse(lease.expiresAt) > now) continue;
+      let found: InFlightStatus | null;
+      try {
+        found = await shared.takeOver(id);
+      } catch (error) {
+        this.#refused(error);
+        continue;
+      }
+      if (found === null) continue;
+      this.#emit({ type: 'recovered', taskId: id, status: found });
+      if (found === TaskStatus.PR_CREATED) {
+        this.#toMerge.push(id);
+        continue;
+      }
+      const { attemptNum } = shared.task(id).state;
+      const error = `worker lost: attempt ${attemptNum} of worker '${lease?.workerId ?? 'unknown'}' was found running with its lease run out`;
+      await this.#command(null, () => shared.markFailed(id, error, { workerLost: true }));
+    }
+  }
+
+  /** What a shared run learned from outside: tasks other workers changed, or a lease this worker lost. */
+  #heard(event: SharedRunEvent): void {
+    if (event.type === 'followed') {
+      for (const id of event.taskIds) this.#dirty.add(id);
+      this.#claimedElsewhere.clear();
+      this.#takeOverDue = true;
+    } else {
+      // Another worker may work the task now: this attempt must stop, and write nothing more.
+      const attempt = this.#inFlight.get(event.taskId);
+      if (attempt !== undefined && attempt.claim()) {
+        attempt.abort(new DOMException(`the lease on '${event.taskId}' was lost`, 'AbortError'));
+        void attempt.commandsSettled().then(() => attempt.finish());
+      }
+    }
+    this.#wake();
+  }
+
   async #loop(): Promise<void> {
     for (;;) {
       this.#woken = false;
       if (this.#fatal !== null) return;
+      if (!this.#stopping && this.#shared !== null && this.#takeOverDue) {
+        await this.#takeOverLost(this.#shared);
+      }
       if (!this.#stopping) {
         await this.#settleChanged();
         await this.#startDueRetries();
@@ -276,9 +352,11 @@ export class Execution {
     }
     if (this.#inFlight.size >= concurrency) return;
     // At most `concurrency` of the first ready tasks can be in flight (a durable run lists a task until its
-    // markRunning is saved), so the first `concurrency` hold a task for every free slot that one can be found for.
-    for (const id of this.#run.ready(concurrency)) {
-      if (this.#inFlight.has(id)) continue;
+    // markRunning is saved), so the first `concurrency` hold a task for every free slot that one can be found for
+    // — past those another worker was seen to claim.
+    const skipped = this.#claimedElsewhere;
+    for (const id of this.#run.ready(concurrency + skipped.size)) {
+      if (this.#inFlight.has(id) || skipped.has(id)) continue;
       this.#start(id, 'work');
       if (this.#inFlight.size >= concurrency) return;
     }
@@ -298,7 +376,7 @@ export class Execution {
   async #drive(attempt: Attempt, from: 'work' | 'merge'): Promise<void> {
     const { taskId } = attempt;
     if (from === 'work') {
-      if (!(await this.#step(attempt, () => this.#run.markRunning(taskId)))) {
+      if (!(await this.#step(attempt, () => this.#markRunning(taskId)))) {
         return this.#end(attempt);
       }
       this.#begin(attempt, this.#run.task(taskId).attempts.at(-1)?.attemptNum ?? -1); // the record START opened
@@ -322,6 +400,16 @@ export class Execution {
     if (!attempt.claim()) return;
     await this.#command(attempt, () => this.#run.markPrMerged(taskId));
     attempt.finish();
+  }
+
+  /** markRunning; a task another worker claimed first is skipped until the run follows the others again. */
+  #markRunning(taskId: string): unknown {
+    const started: unknown = this.#run.markRunning(taskId);
+    if (!(started instanceof Promise)) return started;
+    return started.catch((error: unknown) => {
+      if (isClaimedElsewhere(error)) this.#claimedElsewhere.add(taskId);
+      throw error;
+    });
   }
 
   /** A command on the way through an attempt: not issued once the attempt ended; true when accepted. */

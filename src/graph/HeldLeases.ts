@@ -1,0 +1,119 @@
+import { LeaseLostError } from '../errors.js';
+import type { Lease, TaskStore } from '../store/TaskStore.js';
+
+/** A lease this worker holds, and the local time before the request that last set its expiry was sent. */
+interface Held {
+  lease: Lease;
+  sentAt: number;
+}
+
+/**
+ * The leases one worker of a shared run holds: renewed every third of `leaseMs` while held; a lease the store says
+ * another worker took, or one that could not be renewed before it ran out (the store unreachable), is dropped and
+ * reported to `onLost` — from then on this worker must not act on the task.
+ */
+export class HeldLeases {
+  readonly #store: TaskStore;
+  readonly #leaseMs: number;
+  readonly #onLost: (taskId: string) => void;
+  readonly #held = new Map<string, Held>();
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #renewing = false;
+
+  constructor(store: TaskStore, leaseMs: number, onLost: (taskId: string) => void) {
+    this.#store = store;
+    this.#leaseMs = leaseMs;
+    this.#onLost = onLost;
+  }
+
+  /** The lease held on the task, or undefined. */
+  get(taskId: string): Lease | undefined {
+    return this.#held.get(taskId)?.lease;
+  }
+
+  /** Claims the task for `workerId`; the lease when granted (then held and renewed), null while another is live. */
+  async claim(taskId: string, workerId: string): Promise<Lease | null> {
+    const sentAt = Date.now();
+    const lease = await this.#store.claim(taskId, workerId, { leaseMs: this.#leaseMs });
+    if (lease === null) return null;
+    this.#held.set(taskId, { lease, sentAt });
+    this.#startRenewing();
+    return lease;
+  }
+
+  /** Gives the task's lease back to the store (a lease already lost is simply forgotten). */
+  async release(taskId: string): Promise<void> {
+    const held = this.#held.get(taskId);
+    if (held === undefined) return;
+    this.#held.delete(taskId);
+    if (this.#held.size === 0) this.#stopRenewing();
+    try {
+      await this.#store.release(taskId, held.lease);
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+    }
+  }
+
+  /** Forgets the task's lease without telling the store (it runs out by itself). */
+  forget(taskId: string): void {
+    this.#held.delete(taskId);
+    if (this.#held.size === 0) this.#stopRenewing();
+  }
+
+  /** Reports the task's lease lost (a save carrying it was refused): forgotten, and `onLost` told. */
+  lost(taskId: string): void {
+    if (!this.#held.has(taskId)) return;
+    this.forget(taskId);
+    this.#onLost(taskId);
+  }
+
+  /** Stops renewing; the leases still held run out by themselves. */
+  close(): void {
+    this.#stopRenewing();
+    this.#held.clear();
+  }
+
+  /** Milliseconds between two renewals. */
+  get #interval(): number {
+    return Math.max(1, Math.floor(this.#leaseMs / 3));
+  }
+
+  #startRenewing(): void {
+    if (this.#timer !== null) return;
+    this.#timer = setInterval(() => void this.#renewAll(), this.#interval);
+    this.#timer.unref();
+  }
+
+  #stopRenewing(): void {
+    if (this.#timer === null) return;
+    clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  async #renewAll(): Promise<void> {
+    if (this.#renewing) return;
+    this.#renewing = true;
+    try {
+      await Promise.all([...this.#held].map(([taskId, held]) => this.#renew(taskId, held)));
+    } finally {
+      this.#renewing = false;
+    }
+  }
+
+  async #renew(taskId: string, held: Held): Promise<void> {
+    const sentAt = Date.now();
+    try {
+      const lease = await this.#store.renew(taskId, held.lease, { leaseMs: this.#leaseMs });
+      if (this.#held.get(taskId) === held) {
+        held.lease = lease;
+        held.sentAt = sentAt;
+      }
+    } catch (error) {
+      if (this.#held.get(taskId) !== held) return;
+      // Another worker took it, or the store cannot be reached and the lease would run out before the next try.
+      if (error instanceof LeaseLostError || Date.now() + this.#interval >= held.sentAt + this.#leaseMs) {
+        this.lost(taskId);
+      }
+    }
+  }
+}
