@@ -1,8 +1,11 @@
 import { InvalidArgumentError, SnapshotError, TaskStoreError } from '../errors.js';
+import { TaskStatus } from '../machines/status.js';
 import type { AttemptRecord } from '../machines/taskMachine.js';
 import { type PersistedTaskRuntime, readPersistedTaskRuntime } from '../runtime/snapshot.js';
-import type { TaskStore } from '../store/TaskStore.js';
-import { blockedByOf } from './blocking.js';
+import type { Lease, TaskStore } from '../store/TaskStore.js';
+import { blockedByOf, isFinalFailure } from './blocking.js';
+import { MinHeap } from './MinHeap.js';
+import type { RunOutcome } from './TaskGraphRuntime.js';
 
 /*
  * What the read-only tools (`task-runtime status` and `graph`, the dashboard) see of a store: every task's
@@ -25,6 +28,8 @@ export interface ReadableTask {
   readonly blockedBy: string | null;
   /** The latest time in the attempt ledger (ISO-8601), or null when no attempt has a time yet. */
   readonly lastChange: string | null;
+  /** The task's lease as stored (it may have expired; see {@link leaseStandingOf}), or null when none is held. */
+  readonly lease: Lease | null;
 }
 
 /** A stored task that cannot be shown: the store or `TaskRuntime.restore` refused its document. */
@@ -37,6 +42,8 @@ export interface UnreadableTask {
   readonly revision: number | null;
   /** The raw stored document when the store could read it, else undefined. */
   readonly snapshot: unknown;
+  /** The task's stored lease when the store could read the document, else null. */
+  readonly lease: Lease | null;
 }
 
 /** One stored task as the read-only tools see it. */
@@ -84,21 +91,22 @@ export async function readStoredTask(store: TaskStore, id: string): Promise<Stor
       problem: describeProblem(error),
       revision: null,
       snapshot: undefined,
+      lease: null,
     };
   }
   if (stored === null) return null;
-  const { snapshot, revision } = stored;
+  const { snapshot, revision, lease } = stored;
   let persisted: PersistedTaskRuntime;
   try {
     persisted = readPersistedTaskRuntime(snapshot);
   } catch (error) {
     if (!isDocumentProblem(error)) throw error;
-    return { kind: 'corrupt', id, problem: describeProblem(error), revision, snapshot };
+    return { kind: 'corrupt', id, problem: describeProblem(error), revision, snapshot, lease };
   }
   const storedId = persisted.context.task.id;
   if (storedId !== id) {
     const problem = `SnapshotError: the stored snapshot is of task '${storedId}', not of '${id}'`;
-    return { kind: 'corrupt', id, problem, revision, snapshot };
+    return { kind: 'corrupt', id, problem, revision, snapshot, lease };
   }
   return {
     kind: 'task',
@@ -108,6 +116,7 @@ export async function readStoredTask(store: TaskStore, id: string): Promise<Stor
     snapshot,
     blockedBy: blockedByOf(persisted),
     lastChange: lastChangeOf(persisted.context.attempts),
+    lease,
   };
 }
 
@@ -123,4 +132,100 @@ export async function readStoredTasks(store: TaskStore): Promise<StoredEntry[]> 
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENT_LOADS, ids.length) }, worker));
   return entries.filter((entry): entry is StoredEntry => entry !== null);
+}
+
+/**
+ * What a stored lease means at `now`: `held` (its worker holds the task), `expired`, or `lost` — expired while
+ * the task is running or pr_created, so its worker is presumed lost (the tasks `listExpired()` lists). Null
+ * without a lease.
+ */
+export type LeaseStanding = 'held' | 'expired' | 'lost';
+
+/** The {@link LeaseStanding} of a stored task's lease at `now` (epoch milliseconds); null when it has none. */
+export function leaseStandingOf(entry: StoredEntry, now: number): LeaseStanding | null {
+  const { lease } = entry;
+  if (lease === null) return null;
+  const expiresAt = Date.parse(lease.expiresAt);
+  if (!(expiresAt <= now)) return 'held';
+  const status = entry.kind === 'task' ? entry.persisted.status : null;
+  return status === TaskStatus.RUNNING || status === TaskStatus.PR_CREATED ? 'lost' : 'expired';
+}
+
+/**
+ * The outcome of the run the stored tasks make up, by the rule of `TaskGraphRuntime.outcome`: `in_progress` while
+ * some task is neither pr_merged nor failed finally (a task that cannot be read counts as unfinished), then
+ * `succeeded` when every task merged, else `completed_with_failures`. Null for an empty store.
+ */
+export function runOutcomeOf(entries: readonly StoredEntry[]): RunOutcome | null {
+  if (entries.length === 0) return null;
+  let failures = false;
+  for (const entry of entries) {
+    if (entry.kind === 'corrupt') return 'in_progress';
+    if (entry.persisted.status === TaskStatus.PR_MERGED) continue;
+    if (!isFinalFailure(entry.persisted)) return 'in_progress';
+    failures = true;
+  }
+  return failures ? 'completed_with_failures' : 'succeeded';
+}
+
+/** String order of ids (UTF-16 code units), the tie rule of the run's order, as in `TaskGraph`. */
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The stored tasks in the run's order: `TaskGraph.taskIds`' rule (dependencies first; among tasks ready at the
+ * same step, the smallest id first) over the stored dependencies. A dependency that is not stored is ignored, a
+ * task that cannot be read has none, and tasks on a dependency cycle (which a graph refuses, but a store may hold)
+ * come last, in id order.
+ */
+export function inRunOrder<Entry extends StoredEntry>(entries: readonly Entry[]): Entry[] {
+  const byId = new Map(entries.map((entry) => [entry.id, entry]));
+  const waitingOn = new Map<string, number>();
+  const dependents = new Map<string, string[]>();
+  const ready = new MinHeap<string>(compareIds);
+  for (const entry of entries) {
+    const dependencies =
+      entry.kind === 'task'
+        ? new Set(entry.persisted.context.task.dependencies)
+        : new Set<string>();
+    let waiting = 0;
+    for (const dependency of dependencies) {
+      if (!byId.has(dependency)) continue;
+      waiting += 1;
+      const list = dependents.get(dependency);
+      if (list === undefined) dependents.set(dependency, [entry.id]);
+      else list.push(entry.id);
+    }
+    waitingOn.set(entry.id, waiting);
+    if (waiting === 0) ready.push(entry.id);
+  }
+  const order: Entry[] = [];
+  for (let id = ready.pop(); id !== undefined; id = ready.pop()) {
+    order.push(byId.get(id) as Entry);
+    waitingOn.delete(id);
+    for (const dependent of dependents.get(id) ?? []) {
+      const left = (waitingOn.get(dependent) ?? 0) - 1;
+      waitingOn.set(dependent, left);
+      if (left === 0) ready.push(dependent);
+    }
+  }
+  const onCycles = [...waitingOn.keys()].sort(compareIds);
+  for (const id of onCycles) order.push(byId.get(id) as Entry);
+  return order;
+}
+
+/** The stored tasks by their last change, latest first; tasks without one last, each group in id order. */
+export function byLatestChange<Entry extends StoredEntry>(entries: readonly Entry[]): Entry[] {
+  const changeOf = (entry: Entry): number => {
+    const time =
+      entry.kind === 'task' && entry.lastChange !== null
+        ? Date.parse(entry.lastChange)
+        : Number.NaN;
+    return Number.isNaN(time) ? Number.NEGATIVE_INFINITY : time;
+  };
+  return entries
+    .map((entry) => ({ entry, change: changeOf(entry) }))
+    .sort((a, b) => b.change - a.change || compareIds(a.entry.id, b.entry.id))
+    .map(({ entry }) => entry);
 }
