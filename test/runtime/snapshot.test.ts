@@ -303,7 +303,54 @@ const LOST_AND_REOPEN_SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-const ALL_SCENARIOS: readonly Scenario[] = [...SCENARIOS, ...LOST_AND_REOPEN_SCENARIOS];
+/** Scenarios with what schema 2 did not have: ledger records that name their worker. */
+const NAMED_WORKER_SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'running on a named worker',
+    status: 'running',
+    maxAttempts: 3,
+    build: (r) => {
+      r.assignWorktree(WORKTREE);
+      r.markRunning({ workerId: 'worker-1' });
+    },
+  },
+  {
+    name: 'pr_merged on a named worker after a lost one, a blocked record and a reopen',
+    status: 'pr_merged',
+    maxAttempts: 2,
+    build: (r) => {
+      r.markRunning({ workerId: 'worker-1' });
+      r.markFailed('worker lost: lease expired', { workerLost: true });
+      r.resetForRetry();
+      r.prepareForAttempt(1);
+      r.markFailed('dependency spec-login failed', { retryable: false });
+      r.reopen('dependency merged after all');
+      r.prepareForAttempt(2);
+      r.markRunning({ workerId: 'worker-2' });
+      r.markPrCreated(PR);
+      r.markPrMerged();
+    },
+  },
+  {
+    name: 'failed on a named worker after an unnamed attempt',
+    status: 'failed',
+    maxAttempts: 2,
+    build: (r) => {
+      r.markRunning();
+      r.markFailed('tests failed');
+      r.resetForRetry();
+      r.prepareForAttempt(1);
+      r.markRunning({ workerId: '<b>worker</b>\u0000\ud800' });
+      r.markFailed('tests failed again');
+    },
+  },
+];
+
+const ALL_SCENARIOS: readonly Scenario[] = [
+  ...SCENARIOS,
+  ...LOST_AND_REOPEN_SCENARIOS,
+  ...NAMED_WORKER_SCENARIOS,
+];
 
 function scenario(name: string): Scenario {
   const found = ALL_SCENARIOS.find((s) => s.name === name);
@@ -516,6 +563,7 @@ function violations(runtime: TaskRuntime): string[] {
     );
     check(r.startedAt === null || isIsoTime(r.startedAt), `${at}.startedAt is not an ISO time`);
     check(r.endedAt === null || isIsoTime(r.endedAt), `${at}.endedAt is not an ISO time`);
+    check(r.workerId === null || isText(r.workerId), `${at}.workerId is not a string or null`);
     check(
       r.endedAt === null || !(r.outcome === 'running' || r.outcome === 'pr_created'),
       `${at} is open but has endedAt`,
@@ -545,6 +593,7 @@ type Command =
   | { readonly kind: 'prepareNext' }
   | { readonly kind: 'prepare'; readonly attemptNum: number }
   | { readonly kind: 'run' }
+  | { readonly kind: 'runOn'; readonly workerId: string }
   | { readonly kind: 'pr' }
   | { readonly kind: 'merge' }
   | { readonly kind: 'fail'; readonly retryable: boolean | undefined }
@@ -563,7 +612,14 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant('prepare' as const), attemptNum: fc.nat(4) }),
     weight: 1,
   },
-  { arbitrary: fc.constant({ kind: 'run' } as const), weight: 4 },
+  { arbitrary: fc.constant({ kind: 'run' } as const), weight: 3 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('runOn' as const),
+      workerId: fc.constantFrom('worker-1', 'worker-2'),
+    }),
+    weight: 2,
+  },
   { arbitrary: fc.constant({ kind: 'pr' } as const), weight: 3 },
   { arbitrary: fc.constant({ kind: 'merge' } as const), weight: 2 },
   {
@@ -625,6 +681,9 @@ function apply(runtime: TaskRuntime, command: Command): void {
         return;
       case 'run':
         runtime.markRunning();
+        return;
+      case 'runOn':
+        runtime.markRunning({ workerId: command.workerId });
         return;
       case 'pr':
         runtime.markPrCreated(PR);
@@ -1508,6 +1567,37 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
         set('context.attempts[0].retryable', 'true'),
         'context.attempts[0].retryable',
       ),
+      // the worker of a record (schema 3)
+      bad(
+        'a record without workerId',
+        'running',
+        remove('context.attempts[1].workerId'),
+        'context.attempts[1].workerId',
+      ),
+      bad(
+        'an empty workerId',
+        'running',
+        set('context.attempts[1].workerId', ''),
+        'context.attempts[1].workerId',
+      ),
+      bad(
+        'a number workerId',
+        'failed',
+        set('context.attempts[0].workerId', 7),
+        'context.attempts[0].workerId',
+      ),
+      bad(
+        'a workerId that is an object',
+        'running',
+        set('context.attempts[0].workerId', { id: 'worker-1' }),
+        'context.attempts[0].workerId',
+      ),
+      bad(
+        'a workerId in the context instead of a record',
+        'running',
+        set('context.workerId', 'worker-1'),
+        'context.workerId',
+      ),
       // lost attempts and reopens (schema 2)
       ...(['maxLostAttempts', 'extraAttempts'] as const).flatMap((field) => [
         bad(`a missing context.${field}`, 'lost', remove(`context.${field}`), `context.${field}`),
@@ -1863,6 +1953,8 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
           schemaVersion: SNAPSHOT_SCHEMA_VERSION,
           context: { maxAttempts: entry.maxAttempts, maxLostAttempts: 3, extraAttempts: 0 },
         });
+        // migrated 1 → 2 → 3: no record names a worker
+        expect(restored.attempts.every((record) => record.workerId === null)).toBe(true);
       },
     );
 
@@ -1925,6 +2017,196 @@ describe('TaskRuntime.persist and TaskRuntime.restore', () => {
       expect(restoreError(snapshot)).toMatchObject({
         name: 'SnapshotError',
         path: 'context.attempts[0].outcome',
+      });
+    });
+  });
+
+  describe('schema 2 migration', () => {
+    interface Fixture {
+      readonly task: TaskInput;
+      readonly start: string;
+      readonly entries: readonly {
+        readonly name: string;
+        readonly maxAttempts: number | null;
+        readonly maxLostAttempts: number | null;
+        readonly commands: readonly (readonly [string, ...unknown[]])[];
+        readonly snapshot: Json;
+      }[];
+    }
+    /** Snapshots persisted by task-runtime at commit 6ef5e8c (schema 2): see writeSchema2Snapshots.mjs. */
+    const fixture = JSON.parse(
+      readFileSync(join(__dirname, '..', 'fixtures', 'snapshots-schema2.json'), 'utf8'),
+    ) as Fixture;
+    type Entry = Fixture['entries'][number];
+    /** What a test reads of a fixture snapshot. */
+    interface Schema2 {
+      readonly schemaVersion: number;
+      readonly status: TaskStatus;
+      readonly context: {
+        readonly extraAttempts: number;
+        readonly concerns: readonly string[];
+        readonly attempts: readonly Record<string, Json>[];
+      };
+    }
+    const snapshotOf = (entry: Entry) => entry.snapshot as unknown as Schema2;
+
+    /** A fake clock like the one that wrote the fixture: `start`, then one minute later on every call. */
+    const fixtureClock = () => steppingClock(fixture.start);
+
+    /** The entry's runtime built by today's code with the same commands, limits and clock. */
+    function rebuild(entry: Entry): TaskRuntime {
+      const runtime = new TaskRuntime(createTask(fixture.task), {
+        clock: fixtureClock(),
+        ...(entry.maxAttempts === null ? {} : { maxAttempts: entry.maxAttempts }),
+        ...(entry.maxLostAttempts === null ? {} : { maxLostAttempts: entry.maxLostAttempts }),
+      });
+      for (const [verb, ...args] of entry.commands) {
+        if (verb === 'recordAgentAddress') {
+          const { session, paneId } = args[0] as { session: string; paneId: string };
+          runtime.recordAgentAddress(new TmuxAddress(session, paneId));
+        } else {
+          const command = (runtime as unknown as Record<string, unknown>)[verb];
+          if (typeof command !== 'function') throw new Error(`test bug: no command ${verb}`);
+          command.apply(runtime, args);
+        }
+      }
+      return runtime;
+    }
+
+    function entry(name: string): Entry {
+      const found = fixture.entries.find((candidate) => candidate.name === name);
+      if (found === undefined) throw new Error(`test bug: no fixture entry ${name}`);
+      return found;
+    }
+
+    const entries = fixture.entries.map((e) => [e.name, e] as const);
+
+    it('should hold schema-2 snapshots of every status, with lost attempts, reopens and blocked records', () => {
+      const snapshots = fixture.entries.map(snapshotOf);
+      const records = snapshots.flatMap((s) => s.context.attempts);
+
+      expect(new Set(snapshots.map((s) => s.status))).toEqual(new Set(TASK_STATUSES));
+      expect(snapshots.every((s) => s.schemaVersion === 2)).toBe(true);
+      expect(records.filter((r) => 'workerId' in r)).toEqual([]);
+      expect(records.some((r) => r.outcome === 'lost')).toBe(true);
+      expect(records.some((r) => r.startedAt === null)).toBe(true);
+      expect(
+        snapshots.some((s) => s.context.concerns.some((c) => c.startsWith('reopened: '))),
+      ).toBe(true);
+      expect(snapshots.some((s) => s.context.extraAttempts > 0)).toBe(true);
+      expect(snapshots.some((s) => s.context.extraAttempts < 0)).toBe(true);
+      expect(fixture.entries.some((e) => e.maxLostAttempts !== null)).toBe(true);
+    });
+
+    it.each(entries)(
+      'should restore the schema-2 snapshot of %s as today’s runtime with the same limits',
+      (_name, e) => {
+        const { status, context } = snapshotOf(e);
+
+        const restored = TaskRuntime.restore(structuredClone(e.snapshot));
+
+        expect(viaJson(restored)).toStrictEqual(viaJson(rebuild(e)));
+        expect(restored.persist()).toMatchObject({
+          schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+          status,
+          context: {
+            maxAttempts: e.maxAttempts,
+            maxLostAttempts: e.maxLostAttempts ?? 3,
+            extraAttempts: context.extraAttempts,
+          },
+        });
+        // every record as it was written, with workerId null added
+        expect(viaJson(restored)).toMatchObject({
+          context: { attempts: context.attempts.map((r) => ({ ...r, workerId: null })) },
+        });
+        expect(restored.attempts).toHaveLength(context.attempts.length);
+        expect(restored.attempts.every((r) => r.workerId === null)).toBe(true);
+      },
+    );
+
+    it.each(entries)('should behave as today’s runtime after restoring %s', (_name, e) => {
+      const restored = TaskRuntime.restore(structuredClone(e.snapshot), {
+        clock: steppingClock(T1),
+      });
+      const rebuilt = TaskRuntime.restore(viaJson(rebuild(e)), { clock: steppingClock(T1) });
+      const more: readonly Command[] = [
+        { kind: 'lose' },
+        { kind: 'retry' },
+        { kind: 'prepareNext' },
+        { kind: 'runOn', workerId: 'worker-1' },
+        { kind: 'fail', retryable: false },
+        { kind: 'reopen', attempts: 2 },
+        { kind: 'prepareNext' },
+        { kind: 'run' },
+        { kind: 'lose' },
+        { kind: 'retry' },
+        { kind: 'prepareNext' },
+        { kind: 'runOn', workerId: 'worker-2' },
+        { kind: 'pr' },
+        { kind: 'merge' },
+      ];
+
+      for (const command of more) {
+        expect(PROBES.map((event) => restored.can(event))).toEqual(
+          PROBES.map((event) => rebuilt.can(event)),
+        );
+        apply(restored, command);
+        apply(rebuilt, command);
+        expect(viaJson(restored)).toStrictEqual(viaJson(rebuilt));
+      }
+      expect(violations(restored)).toEqual([]);
+      const again = TaskRuntime.restore(viaJson(restored));
+      expect(viaJson(again)).toStrictEqual(viaJson(restored));
+    });
+
+    it.each([
+      ['null', null],
+      ["'worker-1'", 'worker-1'],
+      ["''", ''],
+    ] as const)(
+      'should refuse a schema-2 snapshot whose record has a workerId (%s), a field of schema 3',
+      (_label, value) => {
+        const e = entry('running beyond maxAttempts after lost attempts');
+        for (const index of [0, 3]) {
+          const snapshot = structuredClone(e.snapshot);
+          setAt(snapshot, ['context', 'attempts', index, 'workerId'], value);
+
+          expect(restoreError(snapshot)).toMatchObject({
+            name: 'SnapshotError',
+            path: `context.attempts[${index}].workerId`,
+            message: expect.stringContaining('schema 3'),
+          });
+        }
+      },
+    );
+
+    it('should refuse a schema-1 snapshot whose record has a workerId (1 → 2 → 3)', () => {
+      const schema1 = JSON.parse(
+        readFileSync(join(__dirname, '..', 'fixtures', 'snapshots-schema1.json'), 'utf8'),
+      ) as { entries: readonly { name: string; snapshot: Json }[] };
+      const failed = schema1.entries.find((e) => e.name === 'failed (retryable)');
+      const snapshot = structuredClone(failed?.snapshot ?? null);
+      setAt(snapshot, ['context', 'attempts', 0, 'workerId'], null);
+
+      expect(restoreError(snapshot)).toMatchObject({
+        name: 'SnapshotError',
+        path: 'context.attempts[0].workerId',
+      });
+    });
+
+    it.each([
+      'failed (retryable) while running',
+      'running beyond maxAttempts after lost attempts',
+      'running on a named worker',
+      'pr_merged on a named worker after a lost one, a blocked record and a reopen',
+    ])('should refuse a schema-3 snapshot of %s relabelled as schema 2', (name) => {
+      const original = make(scenario(name));
+      expect(original.attempts.length).toBeGreaterThan(0);
+      const snapshot = set('schemaVersion', 2)(viaJson(original));
+
+      expect(restoreError(snapshot)).toMatchObject({
+        name: 'SnapshotError',
+        path: 'context.attempts[0].workerId',
       });
     });
   });
