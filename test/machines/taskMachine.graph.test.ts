@@ -190,7 +190,10 @@ function expectedAfter(
         status !== 'pending'
           ? closeLast(failure)
           : writesRecord
-            ? [...attempts, { attemptNum, startedAt: null, prUrl: null, workerId: null, ...failure }]
+            ? [
+                ...attempts,
+                { attemptNum, startedAt: null, prUrl: null, workerId: null, ...failure },
+              ]
             : attempts;
       // a lost attempt that ran does not count, up to maxLostAttempts of them: the limit moves one further
       const lostBefore = attempts.filter((record) => record.outcome === 'lost').length;
@@ -282,6 +285,7 @@ function commandsFor(snapshot: TaskSnapshot): TaskEvent[] {
       .sort((a, b) => a - b)
       .map((n): TaskEvent => ({ type: 'PREPARE_ATTEMPT', attemptNum: n, at: AT })),
     { type: 'START', at: AT },
+    { type: 'START', workerId: 'worker-7', at: AT },
     { type: 'PR_CREATED', prUrl: 'https://github.com/org/repo/pull/7', at: AT },
     { type: 'PR_MERGED', at: AT },
     { type: 'FAIL', error: 'tests failed', at: AT },
@@ -322,7 +326,8 @@ function sendThroughFacade(runtime: TaskRuntime, event: TaskEvent): void {
       runtime.prepareForAttempt(event.attemptNum);
       return;
     case 'START':
-      runtime.markRunning();
+      if (event.workerId === undefined) runtime.markRunning();
+      else runtime.markRunning({ workerId: event.workerId });
       return;
     case 'PR_CREATED':
       runtime.markPrCreated(event.prUrl);
@@ -412,10 +417,16 @@ function lostAndReopenKey(snapshot: TaskSnapshot): string {
   });
 }
 
-/** The classic graphs explore without lost attempts and reopens (every state still tries them as commands). */
+/**
+ * The classic graphs explore without lost attempts, reopens and named workers (every state still tries them as
+ * commands; a worker's name changes nothing the guards look at).
+ */
 const classicEvents = (snapshot: TaskSnapshot): TaskEvent[] =>
   commandsFor(snapshot).filter(
-    (event) => event.type !== 'REOPEN' && !(event.type === 'FAIL' && event.workerLost === true),
+    (event) =>
+      event.type !== 'REOPEN' &&
+      !(event.type === 'FAIL' && event.workerLost === true) &&
+      !(event.type === 'START' && event.workerId !== undefined),
   );
 
 /**

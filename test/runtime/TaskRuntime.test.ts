@@ -562,6 +562,32 @@ describe('TaskRuntime', () => {
         'attemptNum',
         (r) => r.prepareForAttempt(Number.MAX_SAFE_INTEGER + 1),
       ],
+      ["markRunning({ workerId: '' })", 'workerId', (r) => r.markRunning({ workerId: '' })],
+      ['markRunning({ workerId: 7 })', 'workerId', (r) => r.markRunning({ workerId: 7 as never })],
+      [
+        'markRunning({ workerId: null })',
+        'workerId',
+        (r) => r.markRunning({ workerId: null as never }),
+      ],
+      [
+        'markRunning({ workerId: false })',
+        'workerId',
+        (r) => r.markRunning({ workerId: false as never }),
+      ],
+      [
+        "markRunning({ workerId: ['w-1'] })",
+        'workerId',
+        (r) => r.markRunning({ workerId: ['w-1'] as never }),
+      ],
+      [
+        "markRunning({ workerId: new String('w-1') })",
+        'workerId',
+        (r) => r.markRunning({ workerId: new String('w-1') as never }),
+      ],
+      ['markRunning(null)', 'options', (r) => r.markRunning(null as never)],
+      ["markRunning('w-1')", 'options', (r) => r.markRunning('w-1' as never)],
+      ["markRunning(['w-1'])", 'options', (r) => r.markRunning(['w-1'] as never)],
+      ['markRunning(7)', 'options', (r) => r.markRunning(7 as never)],
       ["markPrCreated('')", 'prUrl', (r) => r.markPrCreated('')],
       ['markPrCreated(42)', 'prUrl', (r) => r.markPrCreated(42 as never)],
       ["markFailed('')", 'error', (r) => r.markFailed('')],
@@ -790,6 +816,177 @@ describe('TaskRuntime', () => {
         'attempt_0_error: failure 0',
         'attempt_1_error: failure 1',
       ]);
+    });
+  });
+
+  describe('the worker of an attempt', () => {
+    it('should record markRunning({ workerId }) in the attempt’s ledger record', () => {
+      const time = fakeClock();
+      const runtime = new TaskRuntime(makeTask(), { clock: time.clock });
+      const started = time.set('2025-03-04T05:06:07.089Z');
+      runtime.markRunning({ workerId: 'worker-7' });
+      expect(runtime.attempts).toEqual([
+        attemptRecord({ startedAt: started, outcome: 'running', workerId: 'worker-7' }),
+      ]);
+      expect(runtime.persist().context.attempts[0]?.workerId).toBe('worker-7');
+    });
+
+    it('should keep the worker on the record through the PR, the merge, a failure and a lost worker', () => {
+      const merged = runtimeIn('pending');
+      merged.markRunning({ workerId: 'w-merge' });
+      merged.markPrCreated(PR_URL);
+      merged.markPrMerged();
+      const failed = runtimeIn('pending');
+      failed.markRunning({ workerId: 'w-fail' });
+      failed.markPrCreated(PR_URL);
+      failed.markFailed('review rejected', { retryable: false });
+      const lost = runtimeIn('pending');
+      lost.markRunning({ workerId: 'w-lost' });
+      lost.markFailed('worker lost: lease expired', { workerLost: true });
+
+      expect(merged.attempts.map((r) => [r.outcome, r.workerId])).toEqual([
+        ['pr_merged', 'w-merge'],
+      ]);
+      expect(failed.attempts.map((r) => [r.outcome, r.workerId])).toEqual([['failed', 'w-fail']]);
+      expect(lost.attempts.map((r) => [r.outcome, r.workerId])).toEqual([['lost', 'w-lost']]);
+    });
+
+    it('should give each attempt its own worker, and null to an attempt started without one', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 4 });
+      const workers = ['worker-1', undefined, 'worker-2', 'worker-1'];
+      workers.forEach((workerId, n) => {
+        if (n > 0) {
+          runtime.resetForRetry();
+          runtime.prepareForAttempt(n);
+        }
+        runtime.markRunning(workerId === undefined ? undefined : { workerId });
+        if (n < workers.length - 1) runtime.markFailed(`failure ${n}`);
+      });
+      expect(runtime.attempts.map((r) => [r.attemptNum, r.workerId])).toEqual([
+        [0, 'worker-1'],
+        [1, null],
+        [2, 'worker-2'],
+        [3, 'worker-1'],
+      ]);
+    });
+
+    it.each([
+      ['no options', (r: TaskRuntime) => r.markRunning()],
+      ['undefined options', (r: TaskRuntime) => r.markRunning(undefined)],
+      ['empty options', (r: TaskRuntime) => r.markRunning({})],
+      ['workerId undefined', (r: TaskRuntime) => r.markRunning({ workerId: undefined })],
+    ])('should record workerId null with %s', (_label, start) => {
+      const runtime = new TaskRuntime(makeTask());
+      start(runtime);
+      expect(runtime.attempts).toHaveLength(1);
+      expect(runtime.attempts[0]?.workerId).toBeNull();
+      expect(runtime.persist().context.attempts[0]).toHaveProperty('workerId', null);
+    });
+
+    it('should give a blocked record (a failure from pending) workerId null, also after a named attempt', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 3 });
+      runtime.markFailed('dependency failed', { retryable: false });
+      runtime.reopen('dependency merged after all', { attempts: 2 });
+      runtime.prepareForAttempt(1);
+      runtime.markRunning({ workerId: 'worker-1' });
+      runtime.markFailed('tests failed');
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(2);
+      runtime.markFailed('dependency failed again');
+      expect(runtime.attempts.map((r) => [r.attemptNum, r.startedAt === null, r.workerId])).toEqual(
+        [
+          [0, true, null],
+          [1, false, 'worker-1'],
+          [2, true, null],
+        ],
+      );
+    });
+
+    it('should keep the workers through persist(), JSON and restore, and go on with them', () => {
+      const runtime = new TaskRuntime(makeTask(), { maxAttempts: 3 });
+      runtime.markRunning({ workerId: 'worker-1' });
+      runtime.markFailed('worker lost', { workerLost: true });
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(1);
+      runtime.markRunning();
+      runtime.markFailed('tests failed');
+      runtime.resetForRetry();
+      runtime.prepareForAttempt(2);
+      runtime.markRunning({ workerId: 'worker-2' });
+      const json = JSON.stringify(runtime.persist());
+
+      const restored = TaskRuntime.restore(JSON.parse(json));
+
+      expect(restored.attempts).toEqual(runtime.attempts);
+      expect(restored.attempts.map((r) => r.workerId)).toEqual(['worker-1', null, 'worker-2']);
+      expect(JSON.stringify(restored.persist())).toBe(json);
+      restored.markPrCreated(PR_URL);
+      restored.markPrMerged();
+      expect(restored.attempts.map((r) => [r.outcome, r.workerId])).toEqual([
+        ['lost', 'worker-1'],
+        ['failed', null],
+        ['pr_merged', 'worker-2'],
+      ]);
+    });
+
+    it.each([
+      ['HTML', '<img src=x onerror="alert(1)">&amp;</script>'],
+      ['U+0000', 'worker\u0000-1'],
+      ['a lone surrogate', 'worker-\ud800'],
+      ['a lone low surrogate first', '\udc00worker'],
+      ['200 characters', 'w'.repeat(200)],
+      ['whitespace only', ' \t\n'],
+      ['JSON and quotes', '{"workerId":null}\\"\''],
+      ['a prototype key', '__proto__'],
+      ['right-to-left and emoji', '\u202eworker 🤖'],
+    ])(
+      'should keep a worker id with %s verbatim through persist(), JSON and restore',
+      (_label, workerId) => {
+        const runtime = new TaskRuntime(makeTask());
+        runtime.markRunning({ workerId });
+        const json = JSON.stringify(runtime.persist());
+
+        const restored = TaskRuntime.restore(JSON.parse(json));
+
+        expect(runtime.attempts[0]?.workerId).toBe(workerId);
+        expect(restored.attempts[0]?.workerId).toBe(workerId);
+        expect(restored.attempts[0]?.workerId).toHaveLength(workerId.length);
+        expect(JSON.stringify(restored.persist())).toBe(json);
+        // well-formed JSON: a lone surrogate is escaped, not written as invalid UTF-16
+        expect(json.isWellFormed()).toBe(true);
+      },
+    );
+
+    it('should tell a listener about a refused workerId as an invalid argument of START', () => {
+      const runtime = new TaskRuntime(makeTask());
+      const records: unknown[] = [];
+      runtime.subscribe((record) => {
+        records.push(record);
+      });
+      const error = invalid(runtime, (r) => r.markRunning({ workerId: '' }));
+      expect(error).toMatchObject({ argument: 'workerId', received: expect.any(String) });
+      expect(records).toEqual([
+        expect.objectContaining({ event: 'START', reason: 'invalidArgument', rejected: true }),
+      ]);
+      expect(runtime.attempts).toEqual([]);
+    });
+
+    it('should check the workerId before the transition, so a started attempt is refused as invalid', () => {
+      const runtime = runtimeIn('running');
+      expect(invalid(runtime, (r) => r.markRunning({ workerId: '' })).argument).toBe('workerId');
+      expect(refused(runtime, (r) => r.markRunning({ workerId: 'worker-2' })).reason).toBe(
+        'illegalInStatus',
+      );
+      expect(runtime.attempts.map((r) => r.workerId)).toEqual([null]);
+    });
+
+    it('should say with can() whether START with a workerId would be accepted', () => {
+      const runtime = new TaskRuntime(makeTask());
+      expect(runtime.can({ type: 'START', workerId: 'worker-1' })).toBe(true);
+      expect(runtime.can({ type: 'START', workerId: '' })).toBe(false);
+      expect(runtime.can({ type: 'START', workerId: 7 as never })).toBe(false);
+      runtime.markRunning({ workerId: 'worker-1' });
+      expect(runtime.can({ type: 'START', workerId: 'worker-1' })).toBe(false);
     });
   });
 
@@ -1305,6 +1502,10 @@ describe('TaskRuntime', () => {
       expect(() => new TaskRuntime({ id: 't', role: 'wizard' })).toThrow(InvalidArgumentError);
       // @ts-expect-error maxAttempts is a number
       expect(() => new TaskRuntime(makeTask(), { maxAttempts: '3' })).toThrow(InvalidArgumentError);
+      // @ts-expect-error a worker id is a string
+      expect(() => runtime.markRunning({ workerId: 7 })).toThrow(InvalidArgumentError);
+      // @ts-expect-error markRunning takes an options object, not the worker id itself
+      expect(() => runtime.markRunning('worker-1')).toThrow(InvalidArgumentError);
       // @ts-expect-error can() takes machine events only
       expect(runtime.can({ type: 'STOP' })).toBe(false);
       expect(runtime.status).toBe('pending');
