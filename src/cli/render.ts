@@ -71,6 +71,13 @@ export function formatTime(iso: string | null): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
 }
 
+/** An ISO-8601 time as `2026-01-05 09:12:00 UTC`, its zone said, or `—` when absent. */
+export function formatTimeWithZone(iso: string | null): string {
+  if (iso === null) return '—';
+  const time = new Date(iso);
+  return Number.isNaN(time.getTime()) ? iso : `${formatTime(time.toISOString())} UTC`;
+}
+
 /** A duration as `1h 05m`, `12m 30s` or `45s`. */
 export function formatDuration(ms: number): string {
   const seconds = Math.round(ms / 1000);

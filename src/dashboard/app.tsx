@@ -112,7 +112,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
 
   app.get('/', async (c) => {
     const entries = await readStoredTasks(store);
-    const summaries = entries.map(summarize);
+    const summaries = entries.map((entry) => summarize(entry));
     const counts = countByStatus(summaries);
     const [lifecycle, dependencies] = await Promise.all([
       lifecycleSvg(counts),
@@ -150,7 +150,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
   });
 
   app.get('/api/tasks', async (c) => {
-    const summaries = (await readStoredTasks(store)).map(summarize);
+    const summaries = (await readStoredTasks(store)).map((entry) => summarize(entry));
     return c.json({ store: storeLabel, counts: countByStatus(summaries), tasks: summaries });
   });
 

@@ -1,4 +1,4 @@
-import type { StoredEntry } from '../graph/storedTasks.js';
+import { type LeaseStanding, leaseStandingOf, type StoredEntry } from '../graph/storedTasks.js';
 import { TaskStatus } from '../index.js';
 
 /** What a status column can show: a task's status, or `corrupt` for a task that cannot be read. */
@@ -10,7 +10,18 @@ export const SHOWN_STATUSES: readonly ShownStatus[] = Object.freeze([
   'corrupt',
 ]);
 
-/** One row of the overview's table and of `/api/tasks`: plain JSON. */
+/** A task's lease as the summaries show it: who holds the task, until when, and what that means now. */
+export interface LeaseSummary {
+  readonly workerId: string;
+  /** The fencing token of the claim. */
+  readonly token: number;
+  /** ISO-8601 time (UTC) after which another worker may claim the task. */
+  readonly expiresAt: string;
+  /** `held`, `expired`, or `lost` (expired on a running or pr_created task: its worker is presumed lost). */
+  readonly standing: LeaseStanding;
+}
+
+/** One row of the overview's table, of `/api/tasks` and of `task-runtime status --json`: plain JSON. */
 export interface TaskSummary {
   readonly id: string;
   readonly revision: number | null;
@@ -26,10 +37,21 @@ export interface TaskSummary {
   readonly lastChange: string | null;
   /** Why the task cannot be read (status `corrupt`); null otherwise. */
   readonly problem: string | null;
+  /** The worker holding the task, with its lease's expiry; null when no lease is stored. */
+  readonly lease: LeaseSummary | null;
 }
 
-/** The summary of one stored task. */
-export function summarize(entry: StoredEntry): TaskSummary {
+/** The lease of a stored task as of `now` (epoch milliseconds), or null. */
+function leaseSummaryOf(entry: StoredEntry, now: number): LeaseSummary | null {
+  const standing = leaseStandingOf(entry, now);
+  if (entry.lease === null || standing === null) return null;
+  const { workerId, token, expiresAt } = entry.lease;
+  return { workerId, token, expiresAt, standing };
+}
+
+/** The summary of one stored task, its lease judged at `now` (epoch milliseconds). */
+export function summarize(entry: StoredEntry, now: number = Date.now()): TaskSummary {
+  const lease = leaseSummaryOf(entry, now);
   if (entry.kind === 'corrupt') {
     return {
       id: entry.id,
@@ -43,6 +65,7 @@ export function summarize(entry: StoredEntry): TaskSummary {
       dependencies: [],
       lastChange: null,
       problem: entry.problem,
+      lease,
     };
   }
   const { status, context } = entry.persisted;
@@ -59,6 +82,7 @@ export function summarize(entry: StoredEntry): TaskSummary {
     dependencies: context.task.dependencies,
     lastChange: entry.lastChange,
     problem: null,
+    lease,
   };
 }
 
