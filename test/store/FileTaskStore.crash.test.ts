@@ -234,6 +234,7 @@ describe('FileTaskStore with two racing processes', () => {
     expect(stored).toEqual({
       snapshot: { counter: successes, writer: expect.any(String) },
       revision: 1 + successes,
+      lease: null,
     });
     // Every revision from 2 on was won by exactly one process.
     const won = reports.flatMap((report) => report.won).sort((x, y) => x - y);
@@ -278,7 +279,11 @@ describe('FileTaskStore with two racing processes', () => {
       const winner = winners[0] ?? -1;
       wins[winner] = (wins[winner] ?? 0) + 1;
       const stored = await store.load(taskId);
-      const want = { snapshot: { round, writer: names[winner] }, revision: expected + 1 };
+      const want = {
+        snapshot: { round, writer: names[winner] },
+        revision: expected + 1,
+        lease: null,
+      };
       if (JSON.stringify(stored) !== JSON.stringify(want)) {
         problems.push(
           `${where}: stored ${JSON.stringify(stored)}, expected ${JSON.stringify(want)}`,

@@ -90,6 +90,7 @@ describe('FileTaskStore generations', () => {
       await expect(store.load('busy')).resolves.toEqual({
         snapshot: { step: 150 },
         revision: 151,
+        lease: null,
       });
       await store.close();
     }, 120_000);
@@ -184,6 +185,7 @@ describe('FileTaskStore generations', () => {
           await expect(reopened.load('t')).resolves.toEqual({
             snapshot: { step: step - 1 },
             revision: step - 1,
+            lease: null,
           });
           await expect(reopened.list()).resolves.toEqual(['other', 't']);
           await expect(reopened.save('t', { step }, { expectedRevision: step - 1 })).resolves.toBe(
@@ -193,7 +195,11 @@ describe('FileTaskStore generations', () => {
         await reopened.flush(); // generation 8 is the next to clean up (every fourth does)
         expect(generationsOf(dir, 't')).toEqual([8]);
         expect(walk(taskDirOf(dir, 't')).sort()).toEqual(settledLayout(8).sort());
-        await expect(reopened.load('t')).resolves.toEqual({ snapshot: { step: 8 }, revision: 8 });
+        await expect(reopened.load('t')).resolves.toEqual({
+          snapshot: { step: 8 },
+          revision: 8,
+          lease: null,
+        });
         await reopened.close();
         await store.close();
       },
@@ -236,7 +242,11 @@ describe('FileTaskStore generations', () => {
         stopped = true;
         // The child read revision 1 and is stopped before it could win: the task is where the parent left it.
         const before = (await store.load('stalled')) as StoredTask;
-        expect(before).toEqual({ snapshot: { writer: 'parent', step: 0 }, revision: 1 });
+        expect(before).toEqual({
+          snapshot: { writer: 'parent', step: 0 },
+          revision: 1,
+          lease: null,
+        });
         let revision = 1;
         for (let step = 1; step <= GENERATIONS; step += 1) {
           revision = await store.save(
@@ -255,6 +265,7 @@ describe('FileTaskStore generations', () => {
       await expect(store.load('stalled')).resolves.toEqual({
         snapshot: { writer: 'parent', step: GENERATIONS },
         revision: GENERATIONS + 1,
+        lease: null,
       });
       await expect(
         store.save('stalled', { writer: 'parent', step: 'after' }, { expectedRevision: 1 }),
@@ -270,10 +281,12 @@ describe('FileTaskStore generations', () => {
       readonly ids: readonly string[];
       readonly lease: {
         readonly taskId: string;
+        readonly workerId: string;
         readonly token: number;
         readonly expiresAt: string;
       };
-      readonly tasks: Readonly<Record<string, StoredTask | null>>;
+      /** What each task loads as, without its lease: the fixture predates `StoredTask.lease`. */
+      readonly tasks: Readonly<Record<string, Omit<StoredTask, 'lease'> | null>>;
     }
 
     const FIXTURE = join(FIXTURES, 'file-store-v1');
@@ -307,7 +320,11 @@ describe('FileTaskStore generations', () => {
           layout: 2,
         });
         expect(await store.list()).toEqual(expected.ids);
-        for (const [taskId, stored] of Object.entries(expected.tasks)) {
+        const { taskId: leased, ...leftByVersion1 } = expected.lease;
+        for (const [taskId, task] of Object.entries(expected.tasks)) {
+          // Only the task version 1 left claimed shows a lease; every other one was never claimed or released.
+          const stored =
+            task === null ? null : { ...task, lease: taskId === leased ? leftByVersion1 : null };
           expect({ taskId, stored: await store.load(taskId) }).toEqual({ taskId, stored });
         }
         // The lease version 1 granted is still live, then runs out; fencing tokens continue after it.

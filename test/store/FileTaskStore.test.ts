@@ -103,11 +103,13 @@ describe('FileTaskStore', () => {
       await expect(second.load('shared')).resolves.toEqual({
         snapshot: { from: 'first' },
         revision: 1,
+        lease: null,
       });
       await second.save('shared', { from: 'second' }, { expectedRevision: 1 });
       await expect(first.load('shared')).resolves.toEqual({
         snapshot: { from: 'second' },
         revision: 2,
+        lease: null,
       });
       await first.close();
       await second.close();
@@ -169,6 +171,7 @@ describe('FileTaskStore', () => {
         await expect(store.load(id)).resolves.toEqual({
           snapshot: { id, again: true },
           revision: 2,
+          lease: null,
         });
       }
       expect(new Set(await store.list())).toEqual(new Set(ids.slice(10)));
@@ -232,8 +235,16 @@ describe('FileTaskStore', () => {
       expect(emoji).toHaveLength(MAX_TASK_ID_LENGTH);
       await expect(store.save(ascii, { ascii: true }, { expectedRevision: null })).resolves.toBe(1);
       await expect(store.save(emoji, { emoji: true }, { expectedRevision: null })).resolves.toBe(1);
-      await expect(store.load(ascii)).resolves.toEqual({ snapshot: { ascii: true }, revision: 1 });
-      await expect(store.load(emoji)).resolves.toEqual({ snapshot: { emoji: true }, revision: 1 });
+      await expect(store.load(ascii)).resolves.toEqual({
+        snapshot: { ascii: true },
+        revision: 1,
+        lease: null,
+      });
+      await expect(store.load(emoji)).resolves.toEqual({
+        snapshot: { emoji: true },
+        revision: 1,
+        lease: null,
+      });
       expect(new Set(await store.list())).toEqual(new Set(['kept', ascii, emoji]));
     });
   });
@@ -323,10 +334,18 @@ describe('FileTaskStore', () => {
         }
         const listed = await store.list();
         expect(listed).toContain('good');
-        await expect(store.load('good')).resolves.toEqual({ snapshot: { step: 2 }, revision: 2 });
+        await expect(store.load('good')).resolves.toEqual({
+          snapshot: { step: 2 },
+          revision: 2,
+          lease: null,
+        });
         expect(contents(dir)).toEqual(before); // a failed load changes nothing
         await expect(store.save('good', { step: 3 }, { expectedRevision: 2 })).resolves.toBe(3);
-        await expect(store.load('good')).resolves.toEqual({ snapshot: { step: 3 }, revision: 3 });
+        await expect(store.load('good')).resolves.toEqual({
+          snapshot: { step: 3 },
+          revision: 3,
+          lease: null,
+        });
       },
     );
 
@@ -359,7 +378,11 @@ describe('FileTaskStore', () => {
       }
       expect(existsSync(file)).toBe(false); // nothing was written in its place
       expect(await other.list()).toEqual([LONG_ID, 'bad', 'good'].sort());
-      await expect(other.load('good')).resolves.toEqual({ snapshot: { step: 2 }, revision: 2 });
+      await expect(other.load('good')).resolves.toEqual({
+        snapshot: { step: 2 },
+        revision: 2,
+        lease: null,
+      });
       await other.close();
     });
 
@@ -405,8 +428,16 @@ describe('FileTaskStore', () => {
       writeFileSync(join(documentFile(dir, 'good', 1), '..', '1.json.tmp'), 'stray temp');
 
       expect([...(await store.list())].sort()).toEqual(['good', longId].sort());
-      await expect(store.load('good')).resolves.toEqual({ snapshot: { step: 1 }, revision: 1 });
-      await expect(store.load(longId)).resolves.toEqual({ snapshot: { long: true }, revision: 1 });
+      await expect(store.load('good')).resolves.toEqual({
+        snapshot: { step: 1 },
+        revision: 1,
+        lease: null,
+      });
+      await expect(store.load(longId)).resolves.toEqual({
+        snapshot: { long: true },
+        revision: 1,
+        lease: null,
+      });
       await expect(store.load('empty')).resolves.toBeNull();
       await expect(store.load('notes')).resolves.toBeNull();
       await expect(store.load('a')).resolves.toBeNull();
@@ -452,7 +483,11 @@ describe('FileTaskStore', () => {
         expect((error as Error).message).toContain('ENOTDIR');
       }
       expect(contents(dir)).toEqual(before);
-      await expect(store.load('kept')).resolves.toEqual({ snapshot: { step: 1 }, revision: 1 });
+      await expect(store.load('kept')).resolves.toEqual({
+        snapshot: { step: 1 },
+        revision: 1,
+        lease: null,
+      });
       await store.close();
     });
 
@@ -533,7 +568,11 @@ describe('FileTaskStore', () => {
         expect(outcome.causeCode).toBe('EACCES');
         expect(outcome.message).toContain(dir);
         expect(contents(root)).toEqual(before);
-        await expect(store.load('kept')).resolves.toEqual({ snapshot: { step: 1 }, revision: 1 });
+        await expect(store.load('kept')).resolves.toEqual({
+          snapshot: { step: 1 },
+          revision: 1,
+          lease: null,
+        });
         await store.close();
       });
 
@@ -561,7 +600,11 @@ describe('FileTaskStore', () => {
           expect(outcome.message).toContain('not writable');
         }
         expect(contents(root)).toEqual(before); // temp files removed, no task written
-        await expect(store.load('kept')).resolves.toEqual({ snapshot: { step: 1 }, revision: 1 });
+        await expect(store.load('kept')).resolves.toEqual({
+          snapshot: { step: 1 },
+          revision: 1,
+          lease: null,
+        });
         await expect(store.list()).resolves.toEqual(['kept']);
         await store.close();
       });

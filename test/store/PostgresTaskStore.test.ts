@@ -154,12 +154,20 @@ describeWithPostgres('PostgresTaskStore', () => {
     it('should keep working with its prepared statements after the table was dropped and made again', async () => {
       const store = await openStore({ maxConnections: 1 });
       const revision = await store.save('kept', { step: 1 }, { expectedRevision: null });
-      await expect(store.load('kept')).resolves.toEqual({ snapshot: { step: 1 }, revision });
+      await expect(store.load('kept')).resolves.toEqual({
+        snapshot: { step: 1 },
+        revision,
+        lease: null,
+      });
       await queryRows(`DROP TABLE "${store.table}"`);
       await store.migrate();
       await expect(store.load('kept')).resolves.toBeNull();
       await expect(store.save('kept', { step: 2 }, { expectedRevision: null })).resolves.toBe(1);
-      await expect(store.load('kept')).resolves.toEqual({ snapshot: { step: 2 }, revision: 1 });
+      await expect(store.load('kept')).resolves.toEqual({
+        snapshot: { step: 2 },
+        revision: 1,
+        lease: null,
+      });
       await store.close();
     });
 
@@ -219,7 +227,11 @@ describeWithPostgres('PostgresTaskStore', () => {
         await store.save('kept', { step: 1 }, { expectedRevision: null });
         const lease = await store.claim('kept', 'worker-1', { leaseMs: 60_000 });
         for (let round = 0; round < 3; round += 1) await store.migrate();
-        await expect(store.load('kept')).resolves.toEqual({ snapshot: { step: 1 }, revision: 1 });
+        await expect(store.load('kept')).resolves.toEqual({
+          snapshot: { step: 1 },
+          revision: 1,
+          lease,
+        });
         expect(await columnsOf(store.table)).toEqual(COLUMNS);
         await expect(store.claim('kept', 'worker-2', { leaseMs: 60_000 })).resolves.toBeNull();
         if (lease === null) throw new Error('claim gave null');
@@ -270,6 +282,7 @@ describeWithPostgres('PostgresTaskStore', () => {
         await expect(store.load('old')).resolves.toEqual({
           snapshot: { status: 'running', text: 'ü 🚀' },
           revision: 3,
+          lease: null,
         });
         await expect(store.list()).resolves.toEqual(['old']);
         await expect(store.save('old', { text: '\u0000' }, { expectedRevision: 3 })).resolves.toBe(
@@ -282,6 +295,7 @@ describeWithPostgres('PostgresTaskStore', () => {
         await expect(store.load('old')).resolves.toEqual({
           snapshot: { text: '\u0000' },
           revision: 4,
+          lease: null,
         });
       } finally {
         await store.close();
@@ -317,7 +331,11 @@ describeWithPostgres('PostgresTaskStore', () => {
           });
           expect(await columnsOf(name)).toEqual(COLUMNS);
           for (const store of stores) {
-            await expect(store.load('kept')).resolves.toEqual({ snapshot: { round }, revision: 1 });
+            await expect(store.load('kept')).resolves.toEqual({
+              snapshot: { round },
+              revision: 1,
+              lease: null,
+            });
           }
         } finally {
           await Promise.all(stores.map((store) => store.close()));
@@ -437,7 +455,11 @@ describeWithPostgres('PostgresTaskStore', () => {
       const rest = texts.slice(1);
       expect(await store.list()).toEqual([...rest].sort());
       for (const text of rest) {
-        await expect(store.load(text)).resolves.toEqual({ snapshot: { text }, revision: 1 });
+        await expect(store.load(text)).resolves.toEqual({
+          snapshot: { text },
+          revision: 1,
+          lease: null,
+        });
       }
     });
 
@@ -453,7 +475,7 @@ describeWithPostgres('PostgresTaskStore', () => {
         await expect(store.save(label, snapshot, { expectedRevision: 1 })).resolves.toBe(2);
         expect({ label, stored: await store.load(label) }).toEqual({
           label,
-          stored: { snapshot, revision: 2 },
+          stored: { snapshot, revision: 2, lease: null },
         });
         const rows = await queryRows<{ snapshot_json: string }>(
           `SELECT snapshot_json FROM "${store.table}" WHERE task_id = $1`,
@@ -514,7 +536,11 @@ describeWithPostgres('PostgresTaskStore', () => {
           index,
           outcome: { revision: 1 },
         });
-        await expect(store.load(id)).resolves.toEqual({ snapshot: { index }, revision: 1 });
+        await expect(store.load(id)).resolves.toEqual({
+          snapshot: { index },
+          revision: 1,
+          lease: null,
+        });
       }
       expect(new Set(await store.list())).toEqual(new Set(ids));
     });
@@ -673,6 +699,7 @@ describeWithPostgres('PostgresTaskStore', () => {
         await expect(first.load('shared')).resolves.toEqual({
           snapshot: { by: winner.n },
           revision: 2,
+          lease: winner.lease,
         });
       } finally {
         await Promise.all(stores.map((store) => store.close()));

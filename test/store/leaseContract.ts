@@ -206,14 +206,26 @@ export function describeLeaseContract(name: string, open: () => Promise<LeaseHar
       it('should not change the revision or the snapshot when claiming, renewing or releasing', async () => {
         await stored('a');
         const before = await store.load('a');
+        const unchanged = { snapshot: before?.snapshot, revision: before?.revision };
         const lease = granted(await store.claim('a', 'worker-1', { leaseMs: SHORT }));
-        await expect(store.load('a')).resolves.toEqual(before);
+        await expect(store.load('a')).resolves.toMatchObject(unchanged);
         await store.renew('a', lease, { leaseMs: LONG });
-        await expect(store.load('a')).resolves.toEqual(before);
+        await expect(store.load('a')).resolves.toMatchObject(unchanged);
         await store.release('a', lease);
-        await expect(store.load('a')).resolves.toEqual(before);
-        await expect(store.claim('a', 'worker-2', { leaseMs: LONG })).resolves.not.toBeNull();
-        await expect(store.load('a')).resolves.toEqual({ snapshot: before?.snapshot, revision: 1 });
+        await expect(store.load('a')).resolves.toEqual({ ...unchanged, lease: null });
+        const next = granted(await store.claim('a', 'worker-2', { leaseMs: LONG }));
+        await expect(store.load('a')).resolves.toEqual({ ...unchanged, lease: next });
+      });
+
+      it('should show the current lease, with its holder, token and expiry, when loading', async () => {
+        await stored('a');
+        await expect(store.load('a')).resolves.toMatchObject({ lease: null });
+        const lease = granted(await store.claim('a', 'worker-1', { leaseMs: LONG }));
+        const loaded = await store.load('a');
+        expect(loaded?.lease).toEqual(lease);
+        expect(Date.parse(loaded?.lease?.expiresAt ?? '')).toBeGreaterThan(Date.now());
+        const renewed = await store.renew('a', lease, { leaseMs: LONG * 2 });
+        await expect(store.load('a')).resolves.toMatchObject({ lease: renewed });
       });
 
       it('should hold hostile worker ids verbatim through claim, save, renew and release', async () => {
@@ -232,7 +244,11 @@ export function describeLeaseContract(name: string, open: () => Promise<LeaseHar
             workerId,
           });
           await store.release(id, lease);
-          await expect(store.load(id)).resolves.toEqual({ snapshot: { workerId }, revision: 2 });
+          await expect(store.load(id)).resolves.toEqual({
+            snapshot: { workerId },
+            revision: 2,
+            lease: null,
+          });
         }
       });
     });
@@ -243,7 +259,7 @@ export function describeLeaseContract(name: string, open: () => Promise<LeaseHar
         const lease = granted(await store.claim('a', 'worker-1', { leaseMs: LONG }));
         const next = snapshotIn('a', 'pr_created');
         await expect(store.save('a', next, { expectedRevision: 1, lease })).resolves.toBe(2);
-        await expect(store.load('a')).resolves.toEqual({ snapshot: next, revision: 2 });
+        await expect(store.load('a')).resolves.toEqual({ snapshot: next, revision: 2, lease });
         await expect(store.claim('a', 'worker-2', { leaseMs: LONG })).resolves.toBeNull();
         await expect(
           store.save('a', snapshotIn('a', 'pr_merged'), { expectedRevision: 2, lease }),
@@ -285,6 +301,7 @@ export function describeLeaseContract(name: string, open: () => Promise<LeaseHar
         await expect(store.load('a')).resolves.toEqual({
           snapshot: snapshotIn('a', 'running'),
           revision: 1,
+          lease: null,
         });
       });
 
@@ -522,7 +539,11 @@ export function describeLeaseContract(name: string, open: () => Promise<LeaseHar
           const error = await rejectionOf(() => call(store));
           expect(error).toBeInstanceOf(InvalidArgumentError);
           expect((error as InvalidArgumentError).argument).toBe(argument);
-          await expect(store.load('x')).resolves.toEqual({ snapshot: { step: 1 }, revision: 1 });
+          await expect(store.load('x')).resolves.toEqual({
+            snapshot: { step: 1 },
+            revision: 1,
+            lease: held,
+          });
           await expect(store.list()).resolves.toEqual(['x']);
           // The holder's lease is untouched: still live (no claim) and still current (release works).
           await expect(store.claim('x', 'other', { leaseMs: LONG })).resolves.toBeNull();

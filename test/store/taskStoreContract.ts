@@ -142,7 +142,11 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
     describe('save and load', () => {
       it('should create revision 1 when saving a new task with expectedRevision null', async () => {
         await expect(store.save('t1', { step: 1 }, { expectedRevision: null })).resolves.toBe(1);
-        await expect(store.load('t1')).resolves.toEqual({ snapshot: { step: 1 }, revision: 1 });
+        await expect(store.load('t1')).resolves.toEqual({
+          snapshot: { step: 1 },
+          revision: 1,
+          lease: null,
+        });
       });
 
       it('should return null when loading a task that is not stored', async () => {
@@ -172,7 +176,11 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
           revisions.push(expected);
         }
         expect(revisions).toEqual([1, 2, 3, 4, 5]);
-        await expect(store.load('grow')).resolves.toEqual({ snapshot: { step: 5 }, revision: 5 });
+        await expect(store.load('grow')).resolves.toEqual({
+          snapshot: { step: 5 },
+          revision: 5,
+          lease: null,
+        });
       });
 
       it('should not let a caller change the stored snapshot through the object it saved or loaded', async () => {
@@ -191,6 +199,7 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
         await expect(store.load('copy')).resolves.toEqual({
           snapshot: { list: [1, 2], inner: { value: 'a' } },
           revision: 1,
+          lease: null,
         });
       });
     });
@@ -219,7 +228,11 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
             expectedRevision,
             3,
           );
-          await expect(store.load('c')).resolves.toEqual({ snapshot: stored, revision: 3 });
+          await expect(store.load('c')).resolves.toEqual({
+            snapshot: stored,
+            revision: 3,
+            lease: null,
+          });
           await expect(store.list()).resolves.toEqual(['c']);
         },
       );
@@ -282,7 +295,11 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
         await expect(store.delete('gone', { expectedRevision: 2 })).resolves.toBeUndefined();
         await expect(store.load('gone')).resolves.toBeNull();
         await expect(store.list()).resolves.toEqual(['kept']);
-        await expect(store.load('kept')).resolves.toEqual({ snapshot: { step: 1 }, revision: 1 });
+        await expect(store.load('kept')).resolves.toEqual({
+          snapshot: { step: 1 },
+          revision: 1,
+          lease: null,
+        });
       });
 
       it.each([
@@ -297,7 +314,11 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
             expectedRevision,
             2,
           );
-          await expect(store.load('gone')).resolves.toEqual({ snapshot: { step: 2 }, revision: 2 });
+          await expect(store.load('gone')).resolves.toEqual({
+            snapshot: { step: 2 },
+            revision: 2,
+            lease: null,
+          });
           expect(sortedCopy(await store.list())).toEqual(['gone', 'kept']);
         },
       );
@@ -332,7 +353,11 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
         await store.delete('gone', { expectedRevision: 2 });
         const revision = await store.save('gone', { reborn: true }, { expectedRevision: null });
         expect(Number.isSafeInteger(revision) && revision > 0).toBe(true);
-        await expect(store.load('gone')).resolves.toEqual({ snapshot: { reborn: true }, revision });
+        await expect(store.load('gone')).resolves.toEqual({
+          snapshot: { reborn: true },
+          revision,
+          lease: null,
+        });
         expect(sortedCopy(await store.list())).toEqual(['gone', 'kept']);
         await expect(
           store.save('gone', { step: 'next' }, { expectedRevision: revision }),
@@ -355,6 +380,7 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
         await expect(store.load('phoenix')).resolves.toEqual({
           snapshot: { incarnation: 2 },
           revision: reborn,
+          lease: null,
         });
       });
     });
@@ -365,7 +391,11 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
           await expect(store.save(id, idSnapshot(id), { expectedRevision: null })).resolves.toBe(1);
         }
         for (const id of HOSTILE_TASK_IDS) {
-          await expect(store.load(id)).resolves.toEqual({ snapshot: idSnapshot(id), revision: 1 });
+          await expect(store.load(id)).resolves.toEqual({
+            snapshot: idSnapshot(id),
+            revision: 1,
+            lease: null,
+          });
         }
         const listed = await store.list();
         expect(listed).toHaveLength(HOSTILE_TASK_IDS.length);
@@ -379,13 +409,22 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
         }
         await store.save('task', { index: 1, updated: true }, { expectedRevision: 1 });
         await store.delete('TASK', { expectedRevision: 1 });
-        await expect(store.load('Task')).resolves.toEqual({ snapshot: { index: 0 }, revision: 1 });
+        await expect(store.load('Task')).resolves.toEqual({
+          snapshot: { index: 0 },
+          revision: 1,
+          lease: null,
+        });
         await expect(store.load('task')).resolves.toEqual({
           snapshot: { index: 1, updated: true },
           revision: 2,
+          lease: null,
         });
         await expect(store.load('TASK')).resolves.toBeNull();
-        await expect(store.load('tAsK')).resolves.toEqual({ snapshot: { index: 3 }, revision: 1 });
+        await expect(store.load('tAsK')).resolves.toEqual({
+          snapshot: { index: 3 },
+          revision: 1,
+          lease: null,
+        });
         expect(sortedCopy(await store.list())).toEqual(sortedCopy(['Task', 'task', 'tAsK']));
       });
 
@@ -395,10 +434,12 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
         await expect(store.load('caf\u00e9')).resolves.toEqual({
           snapshot: { form: 'NFC' },
           revision: 1,
+          lease: null,
         });
         await expect(store.load('cafe\u0301')).resolves.toEqual({
           snapshot: { form: 'NFD' },
           revision: 1,
+          lease: null,
         });
       });
 
@@ -411,7 +452,11 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
         const rest = HOSTILE_TASK_IDS.filter((id) => id !== '../../etc/passwd' && id !== '..');
         expect(sortedCopy(await store.list())).toEqual(sortedCopy(rest));
         for (const id of rest) {
-          await expect(store.load(id)).resolves.toEqual({ snapshot: idSnapshot(id), revision: 1 });
+          await expect(store.load(id)).resolves.toEqual({
+            snapshot: idSnapshot(id),
+            revision: 1,
+            lease: null,
+          });
         }
       });
     });
@@ -623,7 +668,11 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
           await store.save('x', { step: 1 }, { expectedRevision: null });
           const error = await rejectionOf(() => call(store));
           expect(error).toBeInstanceOf(InvalidArgumentError);
-          await expect(store.load('x')).resolves.toEqual({ snapshot: { step: 1 }, revision: 1 });
+          await expect(store.load('x')).resolves.toEqual({
+            snapshot: { step: 1 },
+            revision: 1,
+            lease: null,
+          });
           await expect(store.list()).resolves.toEqual(['x']);
         },
       );
@@ -660,6 +709,7 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
         await expect(store.load('race')).resolves.toEqual({
           snapshot: { writer: fulfilled[0]?.writer },
           revision: 2,
+          lease: null,
         });
       });
 
@@ -677,6 +727,7 @@ export function describeTaskStoreContract(name: string, openStore: () => Promise
         await expect(store.load('born')).resolves.toEqual({
           snapshot: { writer: winners[0] },
           revision: 1,
+          lease: null,
         });
       });
 
