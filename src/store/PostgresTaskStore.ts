@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import type { Client, Pool, PoolClient, QueryResultRow } from 'pg';
 import {
   ConflictError,
   InvalidArgumentError,
@@ -8,7 +8,19 @@ import {
   TaskStoreError,
 } from '../errors.js';
 import { describeValue, isNonEmptyString, isRecord } from '../validation.js';
+import { PostgresReadyListener } from './postgresReadyListener.js';
+import { migrateRuns, type PostgresRunNames, postgresRunNames } from './postgresRunSchema.js';
+import { type PostgresRunStatement, postgresRunStatements } from './postgresRunStatements.js';
 import { type PostgresStatement, postgresStatements } from './postgresStatements.js';
+import {
+  checkRunId,
+  checkRunTasks,
+  isStartableSnapshot,
+  type ReadyClaim,
+  type RunTaskEntry,
+  runDigest,
+  type SharedRunStore,
+} from './sharedRunStore.js';
 import {
   checkDeleteOptions,
   checkLeaseOptions,
@@ -52,6 +64,14 @@ interface TaskRow extends QueryResultRow {
   readonly fencing_token: string;
 }
 
+interface ClaimedRow extends QueryResultRow {
+  readonly task_id: Buffer;
+  readonly revision: number;
+  readonly snapshot_json: string | null;
+  readonly token: string;
+  readonly expires_at: Date;
+}
+
 interface LoadedRow extends QueryResultRow {
   readonly revision: number;
   readonly snapshot_json: string | null;
@@ -78,13 +98,15 @@ const attemptOf = (snapshot: unknown): number | null => {
  * A {@link TaskStore} in PostgreSQL for several orchestrator workers on several machines: one row per task
  * (the snapshot's exact JSON text, so that every string round-trips, U+0000 and lone surrogates included, which
  * jsonb refuses; status and attempt as plain columns for queries), revisions compared and set in a single
- * `UPDATE … WHERE revision = $n`, leases with fencing tokens, lease times from the server's clock.
+ * `UPDATE … WHERE revision = $n`, leases with fencing tokens, lease times from the server's clock. Also a
+ * {@link SharedRunStore}: a run's next ready task is claimed in one statement, and idle workers hear of new ones
+ * through LISTEN/NOTIFY.
  * Needs the optional peer dependency `pg` (`npm install pg`), loaded only when you connect.
  * @example
  * const store = await PostgresTaskStore.connect({ connectionString: process.env.DATABASE_URL });
  * const lease = await store.claim('login', 'worker-1', { leaseMs: 30_000 });
  */
-export class PostgresTaskStore implements TaskStore {
+export class PostgresTaskStore implements TaskStore, SharedRunStore {
   /** The (unquoted) name of the table holding the tasks. */
   readonly table: string;
   readonly #pool: Pool;
@@ -92,14 +114,20 @@ export class PostgresTaskStore implements TaskStore {
   readonly #sql: ReturnType<typeof postgresStatements>;
   /** The prefix of this store's prepared statement names, or null when it prepares none. */
   readonly #statementPrefix: string | null;
+  readonly #runNames: PostgresRunNames;
+  readonly #runSql: ReturnType<typeof postgresRunStatements>;
+  readonly #ready: PostgresReadyListener;
   #closed = false;
 
-  private constructor(pool: Pool, table: string, prepared: boolean) {
+  private constructor(pool: Pool, table: string, prepared: boolean, connect: () => Client) {
     this.#pool = pool;
     this.table = table;
     this.#quoted = `"${table}"`;
     this.#sql = postgresStatements(this.#quoted);
     this.#statementPrefix = prepared ? `task-runtime:${table}:` : null;
+    this.#runNames = postgresRunNames(table);
+    this.#runSql = postgresRunStatements(this.#quoted, this.#runNames);
+    this.#ready = new PostgresReadyListener(connect, this.#runNames.channel);
   }
 
   /** Connects a pool (and, unless `migrate: false`, creates the table); TaskStoreError when the server is unreachable. */
@@ -138,7 +166,8 @@ export class PostgresTaskStore implements TaskStore {
       max,
     });
     pool.on('error', () => undefined); // an idle client's connection dropped; the next query reconnects
-    const store = new PostgresTaskStore(pool, table, prepared);
+    const connect = () => new pg.Client({ connectionString: options.connectionString });
+    const store = new PostgresTaskStore(pool, table, prepared, connect);
     try {
       await pool.query('SELECT 1');
       if (options.migrate !== false) await store.migrate();
@@ -154,7 +183,10 @@ export class PostgresTaskStore implements TaskStore {
     return store;
   }
 
-  /** Creates the table and its index when missing; safe to run any number of times, also concurrently. */
+  /**
+   * Creates the table, its index and what shared runs need (see `openRun`) when missing, and upgrades a table of an
+   * earlier version; safe to run any number of times, also concurrently.
+   */
   async migrate(): Promise<void> {
     this.#checkOpen('migrate');
     const client = await this.#pool.connect();
@@ -172,6 +204,7 @@ export class PostgresTaskStore implements TaskStore {
           snapshot_json text,
           status text,
           attempt_num integer,
+          startable boolean NOT NULL DEFAULT false,
           lease_owner text,
           lease_expires_at timestamptz,
           fencing_token bigint NOT NULL DEFAULT 0,
@@ -181,6 +214,7 @@ export class PostgresTaskStore implements TaskStore {
         `CREATE INDEX IF NOT EXISTS "${this.table}_lease_expiry" ON ${this.#quoted} (lease_expires_at) WHERE lease_owner IS NOT NULL`,
       );
       await this.#moveJsonbSnapshots(client);
+      await migrateRuns(client, this.table, this.#quoted, this.#runNames);
       await client.query(
         `COMMENT ON COLUMN ${this.#quoted}.task_id IS 'UTF-8 bytes of the task id: convert_from(task_id, ''UTF8'')'`,
       );
@@ -242,7 +276,7 @@ export class PostgresTaskStore implements TaskStore {
     checkSaveOptions(options);
     const text = serializeSnapshot(snapshot);
     const { expectedRevision, lease } = options;
-    const row = [text, statusOf(snapshot), attemptOf(snapshot)];
+    const row = [text, statusOf(snapshot), attemptOf(snapshot), isStartableSnapshot(snapshot)];
     if (expectedRevision === null) {
       const values = [idBytes(taskId), ...row, lease?.workerId ?? null];
       const { rows } = await this.#query<{ revision: number }>(taskId, 'create', values, 'save');
@@ -351,11 +385,170 @@ export class PostgresTaskStore implements TaskStore {
     return rows[0]?.mark ?? '0';
   }
 
+  /**
+   * Registers run `runId` — its tasks in this order, and their dependencies — and creates the tasks not stored yet,
+   * in one transaction; resolves with the ids it created. See {@link SharedRunStore.openRun}. The first call
+   * registers the run: beside the task table, one row per run (`<table>_runs`, with a digest of the tasks and
+   * dependencies that later calls must match), one per task of the run (`<table>_run_tasks`: its position, whether
+   * it is startable, how many of its dependencies are not merged) and one per dependency (`<table>_run_edges`).
+   */
+  async openRun(runId: string, tasks: readonly RunTaskEntry[]): Promise<string[]> {
+    this.#checkOpen('openRun');
+    checkRunId(runId);
+    checkRunTasks(tasks);
+    const texts = tasks.map((entry, index) => snapshotText(entry.snapshot, index));
+    const keys = tasks.map((entry) => keyOf(entry.taskId));
+    const keyOfId = new Map(tasks.map((entry, index) => [entry.taskId, keys[index] as Buffer]));
+    const edgeTasks: Buffer[] = [];
+    const edgeDependencies: Buffer[] = [];
+    tasks.forEach((entry, index) => {
+      for (const dependency of entry.dependencies) {
+        edgeTasks.push(keys[index] as Buffer);
+        edgeDependencies.push(keyOfId.get(dependency) as Buffer);
+      }
+    });
+    const client = await this.#client('openRun');
+    try {
+      await client.query('BEGIN');
+      const digest = runDigest(tasks);
+      const registered = await this.#runQuery<{ run_id: string }>(client, 'registerRun', [
+        runId,
+        digest,
+        tasks.length,
+      ]);
+      const registering = registered.rows.length === 1;
+      if (!registering) await this.#checkRunShape(client, runId, digest, tasks.length);
+      const stored = await this.#runQuery<{ task_key: Buffer }>(client, 'storedKeys', [keys]);
+      const storedKeys = new Set(stored.rows.map((row) => row.task_key.toString('hex')));
+      const missing = keys.flatMap((key, index) =>
+        storedKeys.has(key.toString('hex')) ? [] : [index],
+      );
+      let created: string[] = [];
+      if (missing.length > 0) {
+        const snapshots = missing.map((index) => tasks[index]?.snapshot);
+        const { rows } = await this.#runQuery<{ task_id: Buffer }>(client, 'createTasks', [
+          missing.map((index) => idBytes(tasks[index]?.taskId ?? '')),
+          missing.map((index) => texts[index]),
+          snapshots.map(statusOf),
+          snapshots.map(attemptOf),
+          snapshots.map(isStartableSnapshot),
+        ]);
+        const createdIds = new Set(rows.map((row) => row.task_id.toString('utf8')));
+        created = tasks
+          .filter((entry) => createdIds.has(entry.taskId))
+          .map((entry) => entry.taskId);
+      }
+      if (registering) {
+        await this.#runQuery(client, 'lockTasks', [keys]);
+        await this.#runQuery(client, 'addEdges', [runId, edgeTasks, edgeDependencies]);
+        await this.#runQuery(client, 'addTasks', [runId, keys, edgeTasks, edgeDependencies]);
+      }
+      await client.query('COMMIT');
+      return created;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (error instanceof InvalidArgumentError || error instanceof TaskStoreError) throw error;
+      throw new TaskStoreError(null, 'openRun', (error as Error).message, { cause: error });
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * Claims the first ready task of run `runId` for `workerId` (see {@link SharedRunStore.claimReady}), in one
+   * statement: a CTE picks it from the partial index of the run's ready tasks with `FOR UPDATE SKIP LOCKED`, and
+   * `UPDATE … RETURNING` takes its lease and returns it as stored. Null when none is ready.
+   */
+  async claimReady(
+    runId: string,
+    workerId: string,
+    options: LeaseOptions,
+  ): Promise<ReadyClaim | null> {
+    this.#checkOpen('claimReady');
+    checkRunId(runId);
+    checkWorkerId(workerId);
+    checkLeaseOptions(options);
+    let result: { rows: ClaimedRow[] };
+    try {
+      result = await this.#pool.query<ClaimedRow>(
+        this.#runStatement('claimReady', [runId, workerId, options.leaseMs]),
+      );
+    } catch (cause) {
+      throw new TaskStoreError(null, 'claimReady', (cause as Error).message, { cause });
+    }
+    const row = result.rows[0];
+    if (row === undefined) return null;
+    const taskId = row.task_id.toString('utf8');
+    const lease = { workerId, token: Number(row.token), expiresAt: row.expires_at.toISOString() };
+    const snapshot = parseSnapshot(taskId, row.snapshot_json);
+    return { taskId, lease, stored: { snapshot, revision: row.revision, lease } };
+  }
+
+  /**
+   * Calls `listener` when a task of run `runId` may have become ready (see {@link SharedRunStore.listenReady}):
+   * the trigger that counts merged dependencies sends a NOTIFY on `<table>_ready` with the run id, only when a
+   * task became ready. One LISTEN connection per store, apart from the pool, connected again when lost.
+   */
+  async listenReady(runId: string, listener: () => void): Promise<() => Promise<void>> {
+    this.#checkOpen('listenReady');
+    checkRunId(runId);
+    if (typeof listener !== 'function') {
+      throw new InvalidArgumentError('listener', 'a function', describeValue(listener));
+    }
+    return this.#ready.add(runId, listener);
+  }
+
   /** @inheritDoc */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#ready.close();
     await this.#pool.end();
+  }
+
+  /** A connection of the pool for a transaction; TaskStoreError naming `operation` when none can be made. */
+  async #client(operation: string): Promise<PoolClient> {
+    try {
+      return await this.#pool.connect();
+    } catch (cause) {
+      throw new TaskStoreError(null, operation, (cause as Error).message, { cause });
+    }
+  }
+
+  /** One of the run statements as a query, prepared once per connection unless that is turned off. */
+  #runStatement(statement: PostgresRunStatement, values: readonly unknown[]) {
+    const name =
+      this.#statementPrefix === null ? undefined : `${this.#statementPrefix}run:${statement}`;
+    return { name, text: this.#runSql[statement], values: values as unknown[] };
+  }
+
+  #runQuery<Row extends QueryResultRow>(
+    client: PoolClient,
+    statement: PostgresRunStatement,
+    values: readonly unknown[],
+  ): Promise<{ rows: Row[] }> {
+    return client.query<Row>(this.#runStatement(statement, values));
+  }
+
+  /** Refuses to open run `runId` with tasks other than those it was registered with. */
+  async #checkRunShape(
+    client: PoolClient,
+    runId: string,
+    digest: Buffer,
+    taskCount: number,
+  ): Promise<void> {
+    const { rows } = await this.#runQuery<{ graph_sha256: Buffer; task_count: number }>(
+      client,
+      'runShape',
+      [runId],
+    );
+    const row = rows[0];
+    if (row?.graph_sha256.equals(digest)) return;
+    throw new InvalidArgumentError(
+      'runId',
+      'the id of this run: it names a run registered with other tasks or dependencies; give this graph an id of its own',
+      `${describeValue(runId)}, registered with ${row?.task_count ?? 0} tasks of another shape (${taskCount} given)`,
+    );
   }
 
   #checkOpen(operation: string): void {
@@ -418,6 +611,16 @@ export class PostgresTaskStore implements TaskStore {
       lease.token,
       row === null ? null : Number(row.fencing_token),
     );
+  }
+}
+
+/** The JSON text of the snapshot of `tasks[index]` in `openRun`; InvalidArgumentError naming it otherwise. */
+function snapshotText(snapshot: unknown, index: number): string {
+  try {
+    return serializeSnapshot(snapshot);
+  } catch (error) {
+    if (!(error instanceof InvalidArgumentError)) throw error;
+    throw new InvalidArgumentError(`tasks[${index}].snapshot`, error.expected, error.received);
   }
 }
 

@@ -3,29 +3,30 @@
  * already checked and quoted). Built once per store, so that each can be prepared once per connection under
  * its key. Every value is a parameter. `$1` is the task's key, the SHA-256 of its id's UTF-8 bytes (computed by
  * the client: the server's `sha256()` in a WHERE clause cost a tenth of a save), except in `create`, where it is
- * those bytes and the key column is generated from them.
+ * those bytes and the key column is generated from them. A row's `startable` (pending, current attempt unused) is
+ * computed by the client like `status` and `attempt_num`; shared runs find ready tasks by it.
  */
 export function postgresStatements(quoted: string) {
   const task = 'task_key = $1::bytea';
   const save = `UPDATE ${quoted} SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
-        updated_at = now()
-      WHERE ${task} AND NOT deleted AND revision = $5`;
+        startable = $5, updated_at = now()
+      WHERE ${task} AND NOT deleted AND revision = $6`;
   return {
     load: `SELECT revision, snapshot_json, lease_owner, fencing_token, lease_expires_at FROM ${quoted} WHERE ${task} AND NOT deleted`,
-    /** A new task, or one whose tombstone it replaces; no row when `$5` (a lease's worker) is given. */
-    create: `INSERT INTO ${quoted} AS t (task_id, revision, snapshot_json, status, attempt_num)
-        SELECT $1, 1, $2, $3, $4 WHERE $5::text IS NULL
+    /** A new task, or one whose tombstone it replaces; no row when `$6` (a lease's worker) is given. */
+    create: `INSERT INTO ${quoted} AS t (task_id, revision, snapshot_json, status, attempt_num, startable)
+        SELECT $1, 1, $2, $3, $4, $5 WHERE $6::text IS NULL
       ON CONFLICT (task_key) DO UPDATE SET revision = t.revision + 1, deleted = false,
         snapshot_json = EXCLUDED.snapshot_json, status = EXCLUDED.status, attempt_num = EXCLUDED.attempt_num,
-        updated_at = now()
+        startable = EXCLUDED.startable, updated_at = now()
       WHERE t.deleted
       RETURNING revision`,
-    /** Revision `$5` becomes `$5 + 1` when it matches: one row changed, or none (nothing returned either way). */
+    /** Revision `$6` becomes `$6 + 1` when it matches: one row changed, or none (nothing returned either way). */
     save,
-    /** A save that also needs the lease of worker `$6` with fencing token `$7`. */
-    saveLeased: `${save} AND lease_owner = $6 AND fencing_token = $7`,
+    /** A save that also needs the lease of worker `$7` with fencing token `$8`. */
+    saveLeased: `${save} AND lease_owner = $7 AND fencing_token = $8`,
     delete: `UPDATE ${quoted} SET deleted = true, revision = revision + 1, snapshot_json = NULL, status = NULL,
-        attempt_num = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        attempt_num = NULL, startable = false, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
       WHERE ${task} AND NOT deleted AND revision = $2
       RETURNING revision`,
     list: `SELECT task_id FROM ${quoted} WHERE NOT deleted`,

@@ -197,6 +197,7 @@ describeWithPostgres('PostgresTaskStore', () => {
       snapshot_json: 'text',
       status: 'text',
       attempt_num: 'integer',
+      startable: 'boolean',
       lease_owner: 'text',
       lease_expires_at: 'timestamp with time zone',
       fencing_token: 'bigint',
