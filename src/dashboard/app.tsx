@@ -3,19 +3,37 @@ import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import { secureHeaders } from 'hono/secure-headers';
 import { streamSSE } from 'hono/streaming';
-import { readStoredTask, readStoredTasks, type StoredEntry } from '../graph/storedTasks.js';
+import {
+  readStoredTask,
+  readStoredTasks,
+  runOutcomeOf,
+  type StoredEntry,
+} from '../graph/storedTasks.js';
 import { TaskRuntime, type TaskStore } from '../index.js';
 import { assetNamed } from './assets.js';
+import { refreshInMs } from './clockRefresh.js';
 import { dependencySvg, lifecycleSvg } from './diagrams.js';
 import type { StoreChanges, StoreEvent } from './live.js';
+import { inOrder, taskOrderOf } from './order.js';
 import { type OverviewFilter, OverviewLive, OverviewPage } from './pages/Overview.js';
+import { MAX_TIMELINE_TASKS, type RunTimelineData } from './pages/RunTimeline.js';
 import { MessagePage, TaskLive, TaskPage } from './pages/TaskPage.js';
+import { WaitingLive, WaitingPage } from './pages/Waiting.js';
 import { taskIdOfSegment } from './paths.js';
-import { countByStatus, SHOWN_STATUSES, type ShownStatus, summarize } from './summary.js';
+import { StoreSlot } from './storeSlot.js';
+import {
+  countByStatus,
+  SHOWN_STATUSES,
+  type ShownStatus,
+  summarize,
+  type TaskSummary,
+} from './summary.js';
+import { timeAxisOf } from './timeAxis.js';
 
 /** What {@link createDashboardApp} serves. */
 export interface DashboardOptions {
-  readonly store: TaskStore;
+  /** The store, or a slot that is filled once the store appears (until then every page says it waits). */
+  readonly store: TaskStore | StoreSlot;
   /** How the pages name the store, e.g. its directory. */
   readonly storeLabel: string;
   /** The change feed behind `/api/events`. */
@@ -45,19 +63,50 @@ function htmlDocument(page: Child) {
   );
 }
 
-/** The query's filter; an unknown status is ignored (the table then shows every status). */
-function filterOf(status: string | undefined, search: string | undefined): OverviewFilter {
+/** The query's filter; an unknown status is ignored (the table then shows every status), an unknown sort too. */
+function filterOf(
+  status: string | undefined,
+  search: string | undefined,
+  sort: string | undefined,
+): OverviewFilter {
   const known = [...SHOWN_STATUSES, 'blocked'] as readonly string[];
   return {
     status:
       status !== undefined && known.includes(status) ? (status as ShownStatus | 'blocked') : null,
     search: search ?? '',
+    order: taskOrderOf(sort),
   };
 }
 
-/** The JSON of one stored task: its summary fields, the full views and the raw snapshot. */
-function taskJson(entry: StoredEntry): Record<string, unknown> {
-  const summary = summarize(entry);
+/** The run timeline of the overview: a row per task (in the overview's order) on one axis, or why none. */
+function runTimelineOf(
+  entries: readonly StoredEntry[],
+  summaries: readonly TaskSummary[],
+  now: number,
+): RunTimelineData {
+  if (entries.length === 0) return { rows: [], axis: null, note: 'No tasks are stored yet.', now };
+  if (entries.length > MAX_TIMELINE_TASKS) {
+    const note = `The run has ${entries.length} tasks, more than the ${MAX_TIMELINE_TASKS} this timeline draws; see a task's page for its attempts.`;
+    return { rows: [], axis: null, note, now };
+  }
+  const rows = entries.map((entry, index) => ({
+    summary: summaries[index] as TaskSummary,
+    attempts: entry.kind === 'task' ? entry.persisted.context.attempts : [],
+  }));
+  return {
+    rows,
+    axis: timeAxisOf(
+      rows.map((row) => row.attempts),
+      now,
+    ),
+    note: null,
+    now,
+  };
+}
+
+/** The JSON of one stored task at `now`: its summary fields, the full views and the raw snapshot. */
+function taskJson(entry: StoredEntry, now: number): Record<string, unknown> {
+  const summary = summarize(entry, now);
   if (entry.kind === 'corrupt') return { ...summary, snapshot: entry.snapshot ?? null };
   const runtime = TaskRuntime.restore(entry.persisted);
   return {
@@ -75,7 +124,8 @@ function taskJson(entry: StoredEntry): Record<string, unknown> {
  * method is a 405); every page carries a Content-Security-Policy that allows no inline script and nothing remote.
  */
 export function createDashboardApp(options: DashboardOptions): Hono {
-  const { store, storeLabel, changes, hostAllowed = () => true } = options;
+  const { storeLabel, changes, hostAllowed = () => true } = options;
+  const slot = StoreSlot.of(options.store);
   const app = new Hono();
 
   app.use(
@@ -110,21 +160,55 @@ export function createDashboardApp(options: DashboardOptions): Hono {
     if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
   });
 
+  /** The store; only called on routes that the waiting check below lets through, so it is there. */
+  const storeNow = (): TaskStore => slot.store as TaskStore;
+
+  // Until the store appears, every page says so (503, live: it reloads once the store is there), and so does JSON.
+  app.use(async (c, next) => {
+    const { path } = c.req;
+    const readsStore = path === '/' || path.startsWith('/tasks/') || path.startsWith('/api/tasks');
+    if (slot.store !== null || !readsStore) return next();
+    c.header('Retry-After', '1');
+    if (path.startsWith('/api/')) {
+      return c.json(
+        { error: `Waiting for the task store ${storeLabel}: ${slot.waitingFor}.`, waiting: true },
+        503,
+      );
+    }
+    const reason = slot.waitingFor;
+    if (c.req.query('part') === 'live') {
+      return c.html(<WaitingLive storeLabel={storeLabel} reason={reason} />, 503);
+    }
+    return c.html(htmlDocument(<WaitingPage storeLabel={storeLabel} reason={reason} />), 503);
+  });
+
+  /** Every stored task in the order the query names, with its summary at `now`, and the filter. */
+  const readOverview = async (query: (name: string) => string | undefined, now: number) => {
+    const filter = filterOf(query('status'), query('q'), query('sort'));
+    const entries = inOrder(await readStoredTasks(storeNow()), filter.order);
+    const summaries = entries.map((entry) => summarize(entry, now));
+    return { filter, entries, summaries };
+  };
+
   app.get('/', async (c) => {
-    const entries = await readStoredTasks(store);
-    const summaries = entries.map((entry) => summarize(entry));
+    const now = Date.now();
+    const { filter, entries, summaries } = await readOverview((name) => c.req.query(name), now);
     const counts = countByStatus(summaries);
     const [lifecycle, dependencies] = await Promise.all([
       lifecycleSvg(counts),
       dependencySvg(entries),
     ]);
+    const timeline = runTimelineOf(entries, summaries, now);
     const data = {
       summaries,
       counts,
+      outcome: runOutcomeOf(entries),
+      timeline,
+      refreshInMs: refreshInMs(summaries, timeline.axis, now),
       lifecycleSvg: lifecycle,
       dependencySvg: dependencies.svg,
       dependencyNote: dependencies.note,
-      filter: filterOf(c.req.query('status'), c.req.query('q')),
+      filter,
     };
     if (c.req.query('part') === 'live') return c.html(<OverviewLive data={data} />);
     return c.html(htmlDocument(<OverviewPage storeLabel={storeLabel} data={data} />));
@@ -133,7 +217,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
   /** The stored task a path segment names, or null (no such task, or no id at all). */
   const entryOf = async (segment: string) => {
     const id = taskIdOfSegment(segment);
-    return { id, entry: id === null ? null : await readStoredTask(store, id) };
+    return { id, entry: id === null ? null : await readStoredTask(storeNow(), id) };
   };
 
   app.get('/tasks/:id', async (c) => {
@@ -145,19 +229,26 @@ export function createDashboardApp(options: DashboardOptions): Hono {
         404,
       );
     }
-    if (c.req.query('part') === 'live') return c.html(<TaskLive entry={entry} />);
-    return c.html(htmlDocument(<TaskPage storeLabel={storeLabel} entry={entry} />));
+    const now = Date.now();
+    const live = { entry, lease: summarize(entry, now).lease, now };
+    if (c.req.query('part') === 'live') return c.html(<TaskLive {...live} />);
+    return c.html(htmlDocument(<TaskPage storeLabel={storeLabel} {...live} />));
   });
 
   app.get('/api/tasks', async (c) => {
-    const summaries = (await readStoredTasks(store)).map((entry) => summarize(entry));
-    return c.json({ store: storeLabel, counts: countByStatus(summaries), tasks: summaries });
+    const { entries, summaries } = await readOverview((name) => c.req.query(name), Date.now());
+    return c.json({
+      store: storeLabel,
+      outcome: runOutcomeOf(entries),
+      counts: countByStatus(summaries),
+      tasks: summaries,
+    });
   });
 
   app.get('/api/tasks/:id', async (c) => {
     const { id, entry } = await entryOf(c.req.param('id'));
     if (entry === null) return c.json({ error: `No task ${JSON.stringify(id)} is stored.` }, 404);
-    return c.json(taskJson(entry));
+    return c.json(taskJson(entry, Date.now()));
   });
 
   app.get('/api/events', (c) =>

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SnapshotError, type TaskStore } from '../index.js';
+import { StoreSlot } from './storeSlot.js';
 
 /** A store that can tell cheaply whether anything in it changed (PostgresTaskStore does). */
 interface ChangeMarked {
@@ -27,8 +28,9 @@ const LOADS_AT_ONCE = 8;
 
 /**
  * A value that changes whenever a task is saved, created or deleted: the store's own `changeMark()` when it has
- * one (one query on PostgreSQL), else a hash of every id and revision from the public TaskStore interface
- * (`list()`, then `load()` of each).
+ * one (one query on PostgreSQL, which sums the revisions, so a lease claimed, renewed or released without a save
+ * does not move it), else a hash of every id, revision and lease from the public TaskStore interface (`list()`,
+ * then `load()` of each), which moves with the leases too.
  */
 export async function changeMarkOf(store: TaskStore): Promise<string> {
   if (hasChangeMark(store)) return store.changeMark();
@@ -38,7 +40,8 @@ export async function changeMarkOf(store: TaskStore): Promise<string> {
   const worker = async (): Promise<void> => {
     for (let index = next++; index < ids.length; index = next++) {
       try {
-        revisions[index] = String((await store.load(ids[index] as string))?.revision ?? '-');
+        const stored = await store.load(ids[index] as string);
+        revisions[index] = stored === null ? '-' : JSON.stringify([stored.revision, stored.lease]);
       } catch (error) {
         if (!(error instanceof SnapshotError)) throw error;
         revisions[index] = 'corrupt';
@@ -59,7 +62,7 @@ export async function changeMarkOf(store: TaskStore): Promise<string> {
  * every listener when the mark of {@link changeMarkOf} moved. A failing look is retried at the next tick.
  */
 export class StoreChanges {
-  readonly #store: TaskStore;
+  readonly #slot: StoreSlot;
   readonly #intervalMs: number;
   /** Every subscribed listener; those that heard 'ready' are also in #listeners. */
   readonly #subscribed = new Set<(event: StoreEvent) => void>();
@@ -71,8 +74,9 @@ export class StoreChanges {
   #looking = false;
   #closed = false;
 
-  constructor(store: TaskStore, options: StoreChangesOptions = {}) {
-    this.#store = store;
+  /** Watches `store`, or the store of a slot once it is filled (its waiting reason changing counts as a change). */
+  constructor(store: TaskStore | StoreSlot, options: StoreChangesOptions = {}) {
+    this.#slot = StoreSlot.of(store);
     this.#intervalMs = options.intervalMs ?? 500;
   }
 
@@ -121,7 +125,11 @@ export class StoreChanges {
     const started = performance.now();
     let mark: string | null = null;
     try {
-      mark = await changeMarkOf(this.#store);
+      const store = this.#slot.store;
+      mark =
+        store === null
+          ? `waiting for the store: ${this.#slot.waitingFor}`
+          : await changeMarkOf(store);
     } catch {
       // The store failed this time (a file mid-rename, a dropped connection): look again at the next tick.
     }

@@ -4,10 +4,12 @@ import { serve } from '@hono/node-server';
 import type { TaskStore } from '../index.js';
 import { createDashboardApp } from './app.js';
 import { StoreChanges } from './live.js';
+import { StoreSlot } from './storeSlot.js';
 
 /** Options of {@link startDashboard}. */
 export interface DashboardServerOptions {
-  readonly store: TaskStore;
+  /** The store, or a slot filled once the store appears (the pages say they wait until then). */
+  readonly store: TaskStore | StoreSlot;
   /** How the pages name the store. */
   readonly storeLabel: string;
   /** The address to listen on. @default '127.0.0.1' */
@@ -47,7 +49,8 @@ function urlHost(host: string): string {
  * @throws {Error} with code EADDRINUSE, EADDRNOTAVAIL… when it cannot listen
  */
 export async function startDashboard(options: DashboardServerOptions): Promise<DashboardServer> {
-  const { store, storeLabel, host = '127.0.0.1', port = 0, pollMs } = options;
+  const { storeLabel, host = '127.0.0.1', port = 0, pollMs } = options;
+  const store = StoreSlot.of(options.store);
   const changes = new StoreChanges(store, pollMs === undefined ? {} : { intervalMs: pollMs });
   let boundPort = port;
   const hostAllowed = (header: string): boolean => {

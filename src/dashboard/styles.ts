@@ -1,12 +1,25 @@
-import { BLOCKED_BORDER, LOST_OUTCOME_COLOUR, STATUS_COLOURS } from '../diagram/palette.js';
+import {
+  BLOCKED_BORDER,
+  LOST_OUTCOME_COLOUR,
+  STATUS_COLOURS,
+  type StatusColour,
+} from '../diagram/palette.js';
+import type { RunOutcome } from '../index.js';
 
 /** CSS rules for one status or attempt outcome: badges, table rows' marks, counts and timeline bars. */
 function statusRules(name: string, colour: { fill: string; border: string; text: string }): string {
   return `
 .badge.status-${name}, .count.status-${name} { background: ${colour.fill}; border-color: ${colour.border}; color: ${colour.text}; }
 tr.task-row.status-${name} td:first-child { box-shadow: inset 4px 0 0 ${colour.border}; }
-.timeline .outcome-${name} rect, .timeline .outcome-${name} path { fill: ${colour.fill}; stroke: ${colour.border}; }`;
+.timeline .outcome-${name} rect, .timeline .outcome-${name} path, .gantt .outcome-${name} rect, .gantt .outcome-${name} path { fill: ${colour.fill}; stroke: ${colour.border}; }`;
 }
+
+/** The colours of the run's outcome: those of the status it resembles (running, merged, failed). */
+const OUTCOME_COLOURS: Readonly<Record<RunOutcome, StatusColour>> = {
+  in_progress: STATUS_COLOURS.running,
+  succeeded: STATUS_COLOURS.pr_merged,
+  completed_with_failures: STATUS_COLOURS.failed,
+};
 
 const BASE = `
 :root { color-scheme: light; --ink: #1f2328; --muted: #57606a; --line: #d0d7de; --bg: #f6f8fa; }
@@ -53,8 +66,25 @@ pre.raw { background: var(--bg); border: 1px solid var(--line); border-radius: 6
 .timeline text { font-size: 11px; fill: var(--muted); }
 .timeline .tick line { stroke: var(--line); }
 .timeline .attempt-label { fill: var(--ink); font-size: 12px; }
-.timeline .open rect { stroke-dasharray: 4 3; }
 .final { color: var(--muted); }
+.timeline .worker-label, .gantt .worker-label { fill: var(--ink); font-size: 11px; }
+.run-outcome { margin: 0 0 10px; }
+.waiting { font-size: 16px; }
+.lease-lost { color: ${BLOCKED_BORDER}; font-weight: 600; }
+.lease-expired .lease-time { color: var(--muted); }
+table.tasks time, table.tasks .badge, .lease-time { white-space: nowrap; }
+table.tasks td:nth-child(2) .text { white-space: nowrap; overflow-wrap: normal; }
+.pr-link { overflow-wrap: anywhere; }
+.gantt { border: 1px solid var(--line); border-radius: 6px; padding: 4px 8px; overflow: hidden; }
+.gantt-row { display: grid; grid-template-columns: minmax(120px, 220px) 1fr; align-items: center; gap: 8px; border-bottom: 1px solid var(--bg); }
+.gantt-row[hidden] { display: none; }
+.gantt-label { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-size: 13px; }
+.gantt-track { width: 100%; height: 22px; display: block; }
+.gantt-empty { font-size: 12px; }
+.gantt .grid { stroke: var(--line); }
+.gantt .tick { font-size: 11px; fill: var(--muted); }
+.gantt rect { stroke-width: 2; }
+.gantt .open rect, .gantt-legend { display: flex; flex-wrap: wrap; gap: 6px; align-items: baseline; margin: 0 0 6px; font-size: 12px; }
 `;
 
 let css: string | null = null;
@@ -65,6 +95,12 @@ export function dashboardCss(): string {
     BASE +
     Object.entries({ ...STATUS_COLOURS, lost: LOST_OUTCOME_COLOUR })
       .map(([name, colour]) => statusRules(name, colour))
+      .join('') +
+    Object.entries(OUTCOME_COLOURS)
+      .map(
+        ([outcome, colour]) =>
+          `\n.badge.outcome-${outcome} { background: ${colour.fill}; border-color: ${colour.border}; color: ${colour.text}; }`,
+      )
       .join('');
   return css;
 }

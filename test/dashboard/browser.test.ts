@@ -133,7 +133,7 @@ describeWithChromium('the dashboard in Chromium', (chromiumPath) => {
     for (const id of ['spec', 'tests', 'impl', 'docs', 'review', 'later']) {
       expect(dependencyText).toContain(id);
     }
-    expect(await page.locator('tr[data-id="impl"] td').nth(6).textContent()).toBe('tests');
+    expect(await page.locator('tr[data-id="impl"] td').nth(7).textContent()).toBe('tests'); // blocked by
     expect(incidents).toEqual({ dialogs: [], errors: [], foreignRequests: [] });
     await page.close();
   });

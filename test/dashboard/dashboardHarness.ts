@@ -162,3 +162,54 @@ export function hostileRuntime(id = HOSTILE_ID): TaskRuntime {
   runtime.markFailed(`${HOSTILE} error`);
   return runtime;
 }
+
+/** {@link HOSTILE} as a worker id in an attempt ledger, which takes any non-empty string. */
+export const HOSTILE_WORKER = `${HOSTILE} worker`;
+
+/** {@link HOSTILE} as a lease's worker id: without U+0000 and the lone surrogate, which stores refuse there. */
+export const HOSTILE_LEASE_WORKER = `${HOSTILE.replace('\u0000', '').replace('\ud800', '')} holder`;
+
+/** The ids of {@link sharedRunRuntimes} in the run's order (dependencies first, ties by id). */
+export const SHARED_RUN_ORDER = ['lint', 'release', 'spec', 'impl', 'docs', 'tests'];
+
+/** The ids of {@link sharedRunRuntimes} by their latest change, latest first (ties by id, `docs` has none). */
+export const SHARED_RUN_RECENT = ['tests', 'impl', 'lint', 'release', 'spec', 'docs'];
+
+/**
+ * A run shared by workers, an hour long up to `now` (epoch milliseconds): `spec` merged by worker-a; `impl`
+ * lost with worker-b, then running under worker-a (open); `tests` failed under {@link HOSTILE_WORKER}, then
+ * pr_created under it (open); `lint` failed for good under worker-c and so blocked `release`; `docs` pending.
+ */
+export function sharedRunRuntimes(now: number): TaskRuntime[] {
+  let minutesAgo = 60;
+  const clock = () => new Date(now - minutesAgo * 60_000);
+  const runtime = (id: string, dependencies: string[] = [], maxAttempts = 3) =>
+    new TaskRuntime({ id, role: 'implementer', dependencies }, { maxAttempts, clock });
+  const when = (ago: number, command: () => void) => {
+    minutesAgo = ago;
+    command();
+  };
+  const spec = runtime('spec');
+  when(60, () => spec.markRunning({ workerId: 'worker-a' }));
+  when(55, () => spec.markPrCreated('https://github.com/acme/app/pull/11'));
+  when(50, () => spec.markPrMerged());
+  const impl = runtime('impl', ['spec']);
+  when(48, () => impl.markRunning({ workerId: 'worker-b' }));
+  when(40, () => impl.markFailed('worker lost: worker-b stopped renewing', { workerLost: true }));
+  when(40, () => impl.resetForRetry());
+  when(40, () => impl.prepareForAttempt(1));
+  when(30, () => impl.markRunning({ workerId: 'worker-a' }));
+  const tests = runtime('tests', ['spec']);
+  when(45, () => tests.markRunning({ workerId: HOSTILE_WORKER }));
+  when(35, () => tests.markFailed(`${HOSTILE} error`));
+  when(35, () => tests.resetForRetry());
+  when(35, () => tests.prepareForAttempt(1));
+  when(20, () => tests.markRunning({ workerId: HOSTILE_WORKER }));
+  when(10, () => tests.markPrCreated('https://github.com/acme/app/pull/12'));
+  const lint = runtime('lint', [], 1);
+  when(44, () => lint.markRunning({ workerId: 'worker-c' }));
+  when(38, () => lint.markFailed('lint failed', { retryable: false }));
+  const release = runtime('release', ['lint']);
+  when(38, () => release.markFailed(blockedError('lint'), { retryable: false }));
+  return [spec, impl, tests, lint, release, runtime('docs', ['impl'])];
+}

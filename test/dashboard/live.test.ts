@@ -1,4 +1,5 @@
 import { changeMarkOf, StoreChanges, type StoreEvent } from '../../src/dashboard/live.js';
+import { StoreSlot } from '../../src/dashboard/storeSlot.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { PostgresTaskStore } from '../../src/store/PostgresTaskStore.js';
 import type { TaskStore } from '../../src/store/TaskStore.js';
@@ -48,6 +49,28 @@ describe('changeMarkOf', () => {
     expect(resaved).not.toBe(saved);
     await store.delete('a', { expectedRevision: revision + 1 });
     expect(await changeMarkOf(store)).not.toBe(resaved);
+    await store.close();
+  });
+});
+
+describe('changeMarkOf of a FileTaskStore', () => {
+  it('should change when a lease is claimed, renewed or released, though no revision moved', async () => {
+    const store = await FileTaskStore.open(dirs.make());
+    await store.save('a', { any: 'json' }, { expectedRevision: null });
+    const saved = await changeMarkOf(store);
+    const lease = await store.claim('a', 'worker-a', { leaseMs: 60_000 });
+    if (lease === null) throw new Error('the claim should succeed');
+    const claimed = await changeMarkOf(store);
+    expect(claimed).not.toBe(saved);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await store.renew('a', lease, { leaseMs: 120_000 });
+    const renewed = await changeMarkOf(store);
+    expect(renewed).not.toBe(claimed);
+    await store.release('a', lease);
+    const released = await changeMarkOf(store);
+    expect(released).not.toBe(renewed);
+    expect(await changeMarkOf(store)).toBe(released);
+    expect((await store.load('a'))?.revision).toBe(1);
     await store.close();
   });
 });
@@ -106,6 +129,24 @@ describe('StoreChanges', () => {
     expect(await second.next()).toBe('change');
     await expect(first.next(200)).rejects.toThrow('no event');
     second.stop();
+    changes.close();
+    await store.close();
+  });
+
+  it('should be ready while its slot waits, and tell a change when the reason changes and when the store comes', async () => {
+    const slot = new StoreSlot(null, 'the directory does not exist yet');
+    const changes = new StoreChanges(slot, { intervalMs: 20 });
+    const listener = events(changes);
+    expect(await listener.next()).toBe('ready');
+    await expect(listener.next(150)).rejects.toThrow('no event');
+    slot.wait('the directory holds no task store (tasks/) yet');
+    expect(await listener.next()).toBe('change');
+    const store = await FileTaskStore.open(dirs.make());
+    slot.fill(store);
+    expect(await listener.next()).toBe('change');
+    await store.save('a', { n: 1 }, { expectedRevision: null });
+    expect(await listener.next()).toBe('change');
+    listener.stop();
     changes.close();
     await store.close();
   });

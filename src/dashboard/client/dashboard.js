@@ -1,8 +1,9 @@
 /*
  * The dashboard's only script, served as /assets/dashboard.js (the page's CSP allows no other). It filters the
- * task table as you type, and keeps the page live: the server's event stream (/api/events) says when the store
- * changed, and the script fetches the page's live part again (?part=live), rendered and escaped by the server,
- * and swaps it in. No agent text ever goes through innerHTML: the fragment is parsed by DOMParser (which runs
+ * task table and the timeline as you type, and keeps the page live: the server's event stream (/api/events) says
+ * when the store changed, and the script fetches the page's live part again (?part=live), rendered and escaped by
+ * the server, and swaps it in. It also fetches it again when the page says it goes stale by the clock alone
+ * (`data-refresh-in-ms`: a lease about to expire, an open attempt's bar growing), and when the order changes. No agent text ever goes through innerHTML: the fragment is parsed by DOMParser (which runs
  * nothing) and moved into the page as nodes; every other text is set with textContent. A module script
  * (strict, deferred); `npm run build` copies it to dist/ (tsc with allowJs).
  */
@@ -26,13 +27,13 @@
     };
   }
 
-  /** Hides the table rows that do not pass the filter, and says how many are shown. */
+  /** Hides the table's and the timeline's rows that do not pass the filter, and says how many tasks are shown. */
   function applyFilter() {
     const rows = document.querySelectorAll('tr.task-row');
     if (rows.length === 0 && document.getElementById('task-table') === null) return;
     const filter = currentFilter();
     let shown = 0;
-    for (const row of rows) {
+    for (const row of document.querySelectorAll('tr.task-row, div.gantt-row[data-id]')) {
       const byStatus =
         filter.status === '' ||
         (filter.status === 'blocked'
@@ -41,7 +42,7 @@
       const bySearch =
         filter.search === '' || (row.dataset.id || '').toLowerCase().includes(filter.search);
       row.hidden = !(byStatus && bySearch);
-      if (!row.hidden) shown += 1;
+      if (!row.hidden && row.tagName === 'TR') shown += 1;
     }
     const count = document.getElementById('shown-count');
     if (count !== null) count.textContent = `${shown} of ${rows.length} tasks shown`;
@@ -54,6 +55,8 @@
     if (filter.status !== '') params.set('status', filter.status);
     const search = document.getElementById('filter-search');
     if (search !== null && search.value !== '') params.set('q', search.value);
+    const sort = document.getElementById('filter-sort');
+    if (sort !== null && sort.value !== 'run') params.set('sort', sort.value);
     const query = params.toString();
     history.replaceState(null, '', query === '' ? location.pathname : `?${query}`);
   }
@@ -73,6 +76,37 @@
         rememberFilter();
       });
     }
+    // The order is the server's to apply: remember it, then fetch the live part in that order.
+    const sort = document.getElementById('filter-sort');
+    if (sort !== null) {
+      sort.addEventListener('change', () => {
+        rememberFilter();
+        void refresh();
+      });
+    }
+  }
+
+  let clockTimer = null;
+
+  /** Fetches the live part again when the page says it goes stale by the clock alone (see data-refresh-in-ms). */
+  function scheduleClockRefresh() {
+    if (clockTimer !== null) clearTimeout(clockTimer);
+    clockTimer = null;
+    const live = document.getElementById('live');
+    const ms = live === null ? Number.NaN : Number(live.dataset.refreshInMs ?? 'NaN');
+    if (!Number.isFinite(ms)) return;
+    clockTimer = setTimeout(
+      () => {
+        clockTimer = null;
+        void refresh();
+      },
+      Math.max(250, ms),
+    );
+  }
+
+  /** The time now as the dashboard writes every time: `HH:MM:SS UTC`. */
+  function utcClock() {
+    return `${new Date().toISOString().slice(11, 19)} UTC`;
   }
 
   let fetching = false;
@@ -90,21 +124,32 @@
       url.searchParams.set('part', 'live');
       const response = await fetch(url, { headers: { Accept: 'text/html' }, cache: 'no-store' });
       const current = document.getElementById('live');
+      // The store appeared while this page waited for it: load the page it asked for, whole.
+      if (current !== null && current.dataset.page === 'waiting' && response.status !== 503) {
+        location.reload();
+        return;
+      }
       if (response.status === 404) {
         showState('offline', 'this task is no longer stored');
         return;
       }
-      if (!response.ok || current === null) {
+      // 503: the server waits for its store, and its fragment says so.
+      if ((!response.ok && response.status !== 503) || current === null) {
         showState('offline', `could not refresh (HTTP ${response.status})`);
         return;
       }
       const parsed = new DOMParser().parseFromString(await response.text(), 'text/html');
       const fresh = parsed.getElementById('live');
       if (fresh === null) return;
+      if (fresh.dataset.page !== current.dataset.page) {
+        location.reload();
+        return;
+      }
       current.replaceWith(document.adoptNode(fresh));
       applyFilter();
+      scheduleClockRefresh();
       document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || '0') + 1);
-      showState('live', `live · updated ${new Date().toLocaleTimeString()}`);
+      showState('live', `live · updated ${utcClock()}`);
     } catch (error) {
       showState('offline', `could not refresh: ${error instanceof Error ? error.message : error}`);
     } finally {
@@ -128,4 +173,5 @@
     showState('offline', 'not live');
   }
   applyFilter();
+  scheduleClockRefresh();
 })();

@@ -1,19 +1,29 @@
 import { raw } from 'hono/html';
+import type { RunOutcome } from '../../index.js';
+import { TASK_ORDER_LABELS, TASK_ORDERS, type TaskOrder } from '../order.js';
 import { statusFilterPath } from '../paths.js';
 import { SHOWN_STATUSES, type ShownStatus, type TaskSummary } from '../summary.js';
 import { visibleText } from '../text.js';
 import { Layout } from './Layout.js';
-import { PrLink, StatusBadge, TaskLink, Text, Time } from './parts.js';
+import { LeaseText, OutcomeBadge, PrLink, StatusBadge, TaskLink, Text, Time } from './parts.js';
+import { RunTimeline, type RunTimelineData } from './RunTimeline.js';
 
-/** The table's filter, from the query string: a status (or `blocked`) and a search text for ids. */
+/** The table's filter and order, from the query string: a status (or `blocked`), a search text for ids, an order. */
 export interface OverviewFilter {
   readonly status: ShownStatus | 'blocked' | null;
   readonly search: string;
+  readonly order: TaskOrder;
 }
 
 /** What the overview shows; the diagrams are Graphviz SVG (its text escaped by Graphviz) or a note why not. */
 export interface OverviewData {
+  /** Every task, in the filter's order. */
   readonly summaries: readonly TaskSummary[];
+  /** The run's outcome; null for an empty store. */
+  readonly outcome: RunOutcome | null;
+  readonly timeline: RunTimelineData;
+  /** How soon the page goes stale by the clock alone (a lease expiring, an open attempt growing); null: never. */
+  readonly refreshInMs: number | null;
   readonly counts: Readonly<Record<ShownStatus, number>>;
   readonly lifecycleSvg: string;
   readonly dependencySvg: string | null;
@@ -23,7 +33,10 @@ export interface OverviewData {
 }
 
 /** Whether a row passes the filter (the client script applies the same rule as you type). */
-export function passesFilter(summary: TaskSummary, { status, search }: OverviewFilter): boolean {
+export function passesFilter(
+  summary: TaskSummary,
+  { status, search }: Pick<OverviewFilter, 'status' | 'search'>,
+): boolean {
   if (
     status === 'blocked' ? summary.blockedBy === null : status !== null && summary.status !== status
   ) {
@@ -78,6 +91,9 @@ function TaskRow({ summary, hidden }: { readonly summary: TaskSummary; readonly 
         <StatusBadge status={summary.status} />
       </td>
       <td class="number">{summary.attemptNum ?? '—'}</td>
+      <td class="lease-cell">
+        <LeaseText lease={summary.lease} />
+      </td>
       <td class="error-cell">
         {summary.problem === null ? (
           <Text value={summary.lastError} />
@@ -97,12 +113,32 @@ function TaskRow({ summary, hidden }: { readonly summary: TaskSummary; readonly 
   );
 }
 
-/** The part of the overview that live updates replace: counts, diagrams and the task table. */
+/** The run's outcome, computed from the stored tasks as `TaskGraphRuntime.outcome` is. */
+function Outcome({ outcome }: { readonly outcome: RunOutcome | null }) {
+  return (
+    <p class="run-outcome">
+      run outcome:{' '}
+      {outcome === null ? (
+        <span class="none">— (no tasks yet)</span>
+      ) : (
+        <OutcomeBadge outcome={outcome} />
+      )}
+    </p>
+  );
+}
+
+/** The part of the overview that live updates replace: outcome, counts, diagrams, timeline and the task table. */
 export function OverviewLive({ data }: { readonly data: OverviewData }) {
   const { summaries, counts, filter } = data;
   const shown = summaries.filter((summary) => passesFilter(summary, filter)).length;
   return (
-    <div id="live" data-page="overview">
+    <div
+      id="live"
+      data-page="overview"
+      data-order={filter.order}
+      data-refresh-in-ms={data.refreshInMs === null ? undefined : String(data.refreshInMs)}
+    >
+      <Outcome outcome={data.outcome} />
       <Counts counts={counts} total={summaries.length} />
       <div class="diagrams">
         <section class="diagram" id="lifecycle">
@@ -118,6 +154,7 @@ export function OverviewLive({ data }: { readonly data: OverviewData }) {
           )}
         </section>
       </div>
+      <RunTimeline data={data.timeline} shown={(summary) => passesFilter(summary, filter)} />
       <p class="shown" id="shown-count">
         {`${shown} of ${summaries.length} tasks shown`}
       </p>
@@ -128,6 +165,7 @@ export function OverviewLive({ data }: { readonly data: OverviewData }) {
             <th>role</th>
             <th>status</th>
             <th>attempt</th>
+            <th>worker (lease)</th>
             <th>last error</th>
             <th>PR</th>
             <th>blocked by</th>
@@ -177,6 +215,16 @@ function FilterForm({ filter }: { readonly filter: OverviewFilter }) {
           placeholder="search ids"
           autocomplete="off"
         />
+      </label>
+      <label>
+        order{' '}
+        <select name="sort" id="filter-sort">
+          {TASK_ORDERS.map((order) => (
+            <option value={order} selected={filter.order === order}>
+              {TASK_ORDER_LABELS[order]}
+            </option>
+          ))}
+        </select>
       </label>
       <button type="submit" id="filter-submit">
         filter

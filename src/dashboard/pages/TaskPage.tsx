@@ -1,8 +1,11 @@
 import type { StoredEntry } from '../../graph/storedTasks.js';
 import { type AttemptRecord, type Task, TaskRuntime } from '../../index.js';
+import { refreshInMs } from '../clockRefresh.js';
+import type { LeaseSummary } from '../summary.js';
 import { visibleText } from '../text.js';
+import { timeAxisOf } from '../timeAxis.js';
 import { Layout } from './Layout.js';
-import { PrLink, StatusBadge, TaskLink, Text, Time } from './parts.js';
+import { LeaseText, PrLink, StatusBadge, TaskLink, Text, Time } from './parts.js';
 import { Timeline } from './Timeline.js';
 
 function Field({ name, children }: { readonly name: string; readonly children?: unknown }) {
@@ -92,6 +95,7 @@ function AttemptTable({ attempts }: { readonly attempts: readonly AttemptRecord[
           <th>started</th>
           <th>ended</th>
           <th>outcome</th>
+          <th>worker</th>
           <th>error</th>
           <th>PR</th>
         </tr>
@@ -108,6 +112,9 @@ function AttemptTable({ attempts }: { readonly attempts: readonly AttemptRecord[
             </td>
             <td>
               <span class={`badge status-${record.outcome}`}>{record.outcome}</span>
+            </td>
+            <td class="worker-cell">
+              <Text value={record.workerId} />
             </td>
             <td>
               <Text value={record.error} />
@@ -137,13 +144,33 @@ function RawSnapshot({ snapshot }: { readonly snapshot: unknown }) {
   );
 }
 
+/** Props of {@link TaskLive} and {@link TaskPage}. */
+export interface TaskLiveProps {
+  readonly entry: StoredEntry;
+  /** The task's lease as the summaries show it, judged at `now`. */
+  readonly lease: LeaseSummary | null;
+  /** When the page is drawn, epoch milliseconds. */
+  readonly now: number;
+}
+
 /** The part of a task's page that live updates replace. */
-export function TaskLive({ entry }: { readonly entry: StoredEntry }) {
+export function TaskLive({ entry, lease, now }: TaskLiveProps) {
   if (entry.kind === 'corrupt') {
+    const refresh = refreshInMs([{ lease }], null, now);
     return (
-      <div id="live" data-page="task">
+      <div
+        id="live"
+        data-page="task"
+        data-refresh-in-ms={refresh === null ? undefined : String(refresh)}
+      >
         <p class="status-line">
           <StatusBadge status="corrupt" /> revision {entry.revision ?? '—'}
+          {lease === null ? null : (
+            <span id="lease-line">
+              {' '}
+              · lease: <LeaseText lease={lease} />
+            </span>
+          )}
         </p>
         <p class="problem" id="problem">
           {visibleText(entry.problem)}
@@ -154,11 +181,22 @@ export function TaskLive({ entry }: { readonly entry: StoredEntry }) {
   }
   const runtime = TaskRuntime.restore(entry.persisted); // the views (agent address label…) of one valid snapshot
   const { state, artifacts } = runtime;
+  const refresh = refreshInMs([{ lease }], timeAxisOf([runtime.attempts], now), now);
   return (
-    <div id="live" data-page="task">
+    <div
+      id="live"
+      data-page="task"
+      data-refresh-in-ms={refresh === null ? undefined : String(refresh)}
+    >
       <p class="status-line">
         <StatusBadge status={runtime.status} /> attempt {state.attemptNum} · revision{' '}
         {entry.revision}
+        {lease === null ? null : (
+          <span id="lease-line">
+            {' '}
+            · lease: <LeaseText lease={lease} />
+          </span>
+        )}
         {entry.blockedBy === null ? null : (
           <span class="blocked" id="blocked-by">
             {' '}
@@ -173,6 +211,9 @@ export function TaskLive({ entry }: { readonly entry: StoredEntry }) {
           <dl>
             <Field name="status">{runtime.status}</Field>
             <Field name="attempt">{state.attemptNum}</Field>
+            <Field name="lease">
+              <LeaseText lease={lease} />
+            </Field>
             <Field name="error">
               <Text value={state.error} />
             </Field>
@@ -212,7 +253,7 @@ export function TaskLive({ entry }: { readonly entry: StoredEntry }) {
       </div>
       <section id="attempts">
         <h2>Attempts</h2>
-        <Timeline attempts={runtime.attempts} />
+        <Timeline attempts={runtime.attempts} now={now} />
         <AttemptTable attempts={runtime.attempts} />
       </section>
       <RawSnapshot snapshot={entry.snapshot} />
@@ -221,20 +262,15 @@ export function TaskLive({ entry }: { readonly entry: StoredEntry }) {
 }
 
 /** The page of one task: spec, state, artifacts, the attempt timeline and the raw snapshot. */
-export function TaskPage({
-  storeLabel,
-  entry,
-}: {
-  readonly storeLabel: string;
-  readonly entry: StoredEntry;
-}) {
+export function TaskPage({ storeLabel, ...live }: TaskLiveProps & { readonly storeLabel: string }) {
+  const { entry } = live;
   return (
     <Layout title={entry.id} storeLabel={storeLabel}>
       <p class="crumbs">
         <a href="/">← all tasks</a>
       </p>
       <h1 id="task-id">{visibleText(entry.id)}</h1>
-      <TaskLive entry={entry} />
+      <TaskLive {...live} />
     </Layout>
   );
 }

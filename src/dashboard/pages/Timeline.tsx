@@ -1,5 +1,7 @@
 import type { AttemptRecord } from '../../index.js';
 import { visibleText } from '../text.js';
+import { attemptShapeOf, fractionOf, ticksOf, timeAxisOf } from '../timeAxis.js';
+import { describeAttempt } from './attemptText.js';
 import { formatTime } from './parts.js';
 
 const WIDTH = 820;
@@ -12,56 +14,27 @@ const AXIS_HEIGHT = 34;
 const TICKS = 2;
 const MIN_BAR = 3;
 
-/** Milliseconds of an ISO time, or null. */
-const timeOf = (iso: string | null): number | null => {
-  if (iso === null) return null;
-  const ms = Date.parse(iso);
-  return Number.isNaN(ms) ? null : ms;
-};
-
-function duration(ms: number): string {
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1_000);
-  if (minutes >= 60) return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
-  return minutes > 0 ? `${minutes}m ${String(seconds).padStart(2, '0')}s` : `${seconds}s`;
-}
-
-/** The tooltip of one attempt's bar: every field of its ledger record. */
-function describe(record: AttemptRecord, start: number | null, end: number | null): string {
-  const lines = [
-    `attempt ${record.attemptNum}: ${record.outcome}`,
-    `started ${record.startedAt === null ? '— (failed before it ran)' : formatTime(record.startedAt)}`,
-    `ended ${record.endedAt === null ? '— (still open)' : formatTime(record.endedAt)}`,
-  ];
-  if (start !== null && end !== null) lines.push(`took ${duration(end - start)}`);
-  if (record.error !== null) lines.push(`error: ${record.error}`);
-  if (record.prUrl !== null) lines.push(`PR: ${record.prUrl}`);
-  return visibleText(lines.join('\n'));
-}
-
 /**
- * The attempt ledger on a time axis: one bar per attempt from its start to its end, coloured by outcome. An open
- * attempt runs to the latest time in the ledger (drawn open-ended); a failure before the attempt ran (a blocked
- * task) is a marker at its end time. An SVG of presentation attributes only (no inline style, so the page's CSP
- * holds).
+ * A task's attempt ledger on a time axis: one bar per attempt from its start to its end, coloured by outcome and
+ * labelled with the worker that ran it. An open attempt runs to now (drawn open-ended); a failure before the
+ * attempt ran (a blocked task) is a marker at its end time. An SVG of presentation attributes only (no inline
+ * style, so the page's CSP holds). `now` is epoch milliseconds.
  */
-export function Timeline({ attempts }: { readonly attempts: readonly AttemptRecord[] }) {
+export function Timeline({
+  attempts,
+  now,
+}: {
+  readonly attempts: readonly AttemptRecord[];
+  readonly now: number;
+}) {
   if (attempts.length === 0) {
     return <p class="note">No attempt has started yet.</p>;
   }
-  const times = attempts.flatMap((record) =>
-    [timeOf(record.startedAt), timeOf(record.endedAt)].filter((ms): ms is number => ms !== null),
-  );
-  const first = times.length === 0 ? 0 : Math.min(...times);
-  const last = times.length === 0 ? 0 : Math.max(...times);
-  const span = Math.max(last - first, 1_000);
+  const axis = timeAxisOf([attempts], now);
   const plot = WIDTH - LABEL_WIDTH - RIGHT_PAD;
-  const x = (ms: number): number => LABEL_WIDTH + ((ms - first) / span) * plot;
+  const x = (ms: number): number =>
+    axis === null ? LABEL_WIDTH : LABEL_WIDTH + fractionOf(axis, ms) * plot;
   const height = AXIS_HEIGHT + attempts.length * ROW_HEIGHT;
-  const ticks =
-    last === first
-      ? [first]
-      : Array.from({ length: TICKS + 1 }, (_, i) => first + (span * i) / TICKS);
   return (
     <svg
       class="timeline"
@@ -73,37 +46,37 @@ export function Timeline({ attempts }: { readonly attempts: readonly AttemptReco
       aria-labelledby="timeline-title"
     >
       <title id="timeline-title">Attempt timeline</title>
-      {times.length === 0
+      {axis === null
         ? null
-        : ticks.map((ms, i) => (
+        : ticksOf(axis, TICKS).map((ms, i) => (
             <g class="tick">
               <line x1={x(ms)} x2={x(ms)} y1={AXIS_HEIGHT - 6} y2={height} />
               <text
                 x={x(ms)}
                 y={AXIS_HEIGHT - 12}
-                text-anchor={i === 0 ? 'start' : i === ticks.length - 1 ? 'end' : 'middle'}
+                text-anchor={i === 0 ? 'start' : i === TICKS ? 'end' : 'middle'}
               >
                 {formatTime(new Date(ms).toISOString())}
               </text>
             </g>
           ))}
       {attempts.map((record, row) => {
-        const start = timeOf(record.startedAt);
-        const end = timeOf(record.endedAt);
+        const shape = axis === null ? null : attemptShapeOf(record, axis);
         const y = AXIS_HEIGHT + row * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2;
         const label = (
           <text class="attempt-label" x={8} y={y + BAR_HEIGHT - 3}>
             {`attempt ${record.attemptNum}`}
           </text>
         );
-        if (start === null) {
-          const at = x(end ?? last);
+        const title = <title>{describeAttempt(record, now)}</title>;
+        if (shape === null || shape.kind === 'mark') {
+          const at = shape === null ? LABEL_WIDTH : x(shape.at);
           return (
             <g
               class={`bar outcome-${record.outcome} before-start`}
               data-attempt={record.attemptNum}
             >
-              <title>{describe(record, start, end)}</title>
+              {title}
               {label}
               <path
                 d={`M ${at} ${y} l 8 ${BAR_HEIGHT / 2} l -8 ${BAR_HEIGHT / 2} l -8 ${-BAR_HEIGHT / 2} z`}
@@ -111,21 +84,24 @@ export function Timeline({ attempts }: { readonly attempts: readonly AttemptReco
             </g>
           );
         }
-        const stop = end ?? last;
+        const width = Math.max(x(shape.end) - x(shape.start), MIN_BAR);
         return (
           <g
-            class={`bar outcome-${record.outcome}${end === null ? ' open' : ''}`}
+            class={`bar outcome-${record.outcome}${shape.open ? ' open' : ''}`}
             data-attempt={record.attemptNum}
+            data-worker={record.workerId === null ? undefined : visibleText(record.workerId)}
           >
-            <title>{describe(record, start, end)}</title>
+            {title}
             {label}
-            <rect
-              x={x(start)}
-              y={y}
-              width={Math.max(x(stop) - x(start), MIN_BAR)}
-              height={BAR_HEIGHT}
-              rx={3}
-            />
+            <rect x={x(shape.start)} y={y} width={width} height={BAR_HEIGHT} rx={3} />
+            {record.workerId === null ? null : (
+              // A nested viewport clips the worker's name to its bar.
+              <svg x={x(shape.start)} y={y} width={width} height={BAR_HEIGHT} aria-hidden="true">
+                <text class="worker-label" x={4} y={BAR_HEIGHT - 4}>
+                  {visibleText(record.workerId)}
+                </text>
+              </svg>
+            )}
           </g>
         );
       })}

@@ -1,5 +1,6 @@
-import type { TaskStatus } from '../../index.js';
+import type { RunOutcome, TaskStatus } from '../../index.js';
 import { taskPagePath } from '../paths.js';
+import type { LeaseSummary } from '../summary.js';
 import { linkableUrl, visibleText } from '../text.js';
 
 /** A status as a coloured badge; `corrupt` for a task that cannot be read. */
@@ -40,19 +41,46 @@ export function Text({ value }: { readonly value: string | null | undefined }) {
   );
 }
 
-/** An ISO-8601 time as `YYYY-MM-DD HH:MM:SS` (UTC), in a `<time>` element. */
+/** An ISO-8601 time as `YYYY-MM-DD HH:MM:SS UTC`, in a `<time>` element. */
 export function Time({ iso }: { readonly iso: string | null }) {
   if (iso === null) return <span class="none">—</span>;
   return <time datetime={iso}>{formatTime(iso)}</time>;
 }
 
-/** `YYYY-MM-DD HH:MM:SS` of an ISO-8601 time, in UTC. */
+/** `YYYY-MM-DD HH:MM:SS UTC` of an ISO-8601 time: every time the dashboard shows says its zone. */
 export function formatTime(iso: string): string {
   const time = new Date(iso);
   return Number.isNaN(time.getTime())
     ? iso
-    : time
+    : `${time
         .toISOString()
         .replace('T', ' ')
-        .replace(/\.\d+Z$/, '');
+        .replace(/\.\d+Z$/, '')} UTC`;
+}
+
+/**
+ * A task's lease: the worker holding it and until when, or since when the lease expired — on a running or
+ * pr_created task with the warning that its worker is presumed lost. A dash without a lease.
+ */
+export function LeaseText({ lease }: { readonly lease: LeaseSummary | null }) {
+  if (lease === null) return <span class="none">—</span>;
+  return (
+    <span class={`lease lease-${lease.standing}`} data-standing={lease.standing}>
+      <span class="worker">{visibleText(lease.workerId)}</span>{' '}
+      <span class="lease-time">
+        {lease.standing === 'held' ? 'until ' : 'expired '}
+        <Time iso={lease.expiresAt} />
+      </span>
+      {lease.standing === 'lost' ? <span class="lost-note"> · worker presumed lost</span> : null}
+    </span>
+  );
+}
+
+/** The run's outcome as a badge: in_progress, succeeded, or completed_with_failures. */
+export function OutcomeBadge({ outcome }: { readonly outcome: RunOutcome }) {
+  return (
+    <span class={`badge outcome-${outcome}`} id="outcome" data-outcome={outcome}>
+      {outcome}
+    </span>
+  );
 }
