@@ -50,6 +50,94 @@ function withoutPassword(connectionString: string): string {
   }
 }
 
+/** How the commands name the store the options name, to print (a password never shown). */
+export function storeLabelOf(options: StoreOptions): string {
+  return options.pg === undefined
+    ? shellQuote(options.dir)
+    : `${withoutPassword(options.pg)} (table ${options.pgTable})`;
+}
+
+/**
+ * Error codes that say a PostgreSQL server is not up yet, or not reachable yet: refused, reset or timed-out
+ * connections, a host name that does not resolve yet (a container still starting), a missing Unix socket, and
+ * the server's own "starting up" (57P03).
+ */
+const SERVER_NOT_UP = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENOENT',
+  '57P03',
+]);
+/** PostgreSQL's undefined_table: the orchestrator has not created the store's table yet. */
+const UNDEFINED_TABLE = '42P01';
+
+/** The first error code along `error`'s causes (and an AggregateError's errors), or null. */
+function codeOf(error: unknown): string | null {
+  for (let seen = 0, cause = error; cause instanceof Error && seen < 8; seen += 1) {
+    const { code } = cause as NodeJS.ErrnoException;
+    if (typeof code === 'string') return code;
+    const inner = cause instanceof AggregateError ? cause.errors[0] : undefined;
+    cause = inner ?? cause.cause;
+  }
+  return null;
+}
+
+/** The store the options name, open and read once; or why it is not there yet (it may still appear). */
+export type StoreOpening =
+  | { readonly store: TaskStore; readonly label: string; readonly notYet: null }
+  | { readonly store: null; readonly label: string; readonly notYet: string };
+
+/**
+ * Opens the store the options name like {@link openNamedStore}, but tells a store that is not there *yet* from
+ * one that cannot be used: a directory that does not exist or has no tasks/ yet, a PostgreSQL server that does
+ * not answer yet, or a table not created yet, is `notYet` (why, as a phrase); anything else is a CliError.
+ */
+export async function openNamedStoreOnceThere(options: StoreOptions): Promise<StoreOpening> {
+  const label = storeLabelOf(options);
+  if (options.pg === undefined) {
+    const kind = await kindOf(options.dir);
+    if (kind === 'missing') {
+      return { store: null, label, notYet: 'the directory does not exist yet' };
+    }
+    if (kind === 'directory' && (await kindOf(join(options.dir, 'tasks'))) !== 'directory') {
+      return { store: null, label, notYet: 'the directory holds no task store (tasks/) yet' };
+    }
+    return { ...(await openNamedStore(options)), notYet: null };
+  }
+  let store: TaskStore;
+  try {
+    store = await connectPostgres(options.pg, options.pgTable);
+  } catch (error) {
+    const code = codeOf(error);
+    if (code !== null && SERVER_NOT_UP.has(code)) {
+      return { store: null, label, notYet: `the server does not answer yet (${code})` };
+    }
+    throw error instanceof TaskRuntimeError ? new CliError(error.message) : error;
+  }
+  try {
+    await store.list();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    if (!(error instanceof Error)) throw error;
+    const code = codeOf(error);
+    if (code === UNDEFINED_TABLE)
+      return { store: null, label, notYet: 'its table does not exist yet' };
+    if (code !== null && SERVER_NOT_UP.has(code)) {
+      return { store: null, label, notYet: `the server does not answer yet (${code})` };
+    }
+    throw new CliError(`Cannot read the tasks of ${label}: ${error.message}`);
+  }
+  return { store, label, notYet: null };
+}
+
+/** Connects to a PostgresTaskStore's table without creating anything (a missing table fails its first read). */
+function connectPostgres(connectionString: string, table: string): Promise<TaskStore> {
+  return PostgresTaskStore.connect({ connectionString, table, migrate: false });
+}
+
 /**
  * Opens the existing store the options name, without creating anything, and reads its list once, so a store that
  * cannot be read fails now with a CliError that says why. Returns it with a label to print.
@@ -57,21 +145,13 @@ function withoutPassword(connectionString: string): string {
 export async function openNamedStore(
   options: StoreOptions,
 ): Promise<{ store: TaskStore; label: string }> {
+  const label = storeLabelOf(options);
   let store: TaskStore;
-  let label: string;
   if (options.pg === undefined) {
     store = await openExistingStore(options.dir);
-    label = shellQuote(options.dir);
   } else {
     try {
-      // migrate: false, so nothing is ever created; a missing table fails the first list() below.
-      const pgStore = await PostgresTaskStore.connect({
-        connectionString: options.pg,
-        table: options.pgTable,
-        migrate: false,
-      });
-      store = pgStore;
-      label = `${withoutPassword(options.pg)} (table ${pgStore.table})`;
+      store = await connectPostgres(options.pg, options.pgTable);
     } catch (error) {
       if (error instanceof TaskRuntimeError) throw new CliError(error.message);
       throw error;

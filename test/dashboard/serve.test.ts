@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { taskApiPath, taskPagePath } from '../../src/dashboard/paths.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
@@ -10,12 +10,17 @@ import { describeWithPostgres, freshTable, requirePostgresUrl } from '../store/p
 import {
   HOSTILE,
   HOSTILE_ID,
+  HOSTILE_LEASE_WORKER,
+  HOSTILE_WORKER,
   hostileRuntime,
   runtimeOf,
   type Served,
+  SHARED_RUN_ORDER,
+  SHARED_RUN_RECENT,
   sampleRuntimes,
   saveAll,
   serve,
+  sharedRunRuntimes,
   startWriter,
   stopServe,
 } from './dashboardHarness.js';
@@ -68,6 +73,12 @@ async function readStreamUntil(
 
 interface ApiTask {
   readonly id: string;
+  readonly lease: {
+    readonly workerId: string;
+    readonly token: number;
+    readonly expiresAt: string;
+    readonly standing: string;
+  } | null;
   readonly status: string;
   readonly attemptNum: number | null;
   readonly lastError: string | null;
@@ -78,6 +89,15 @@ interface ApiTask {
 }
 
 const CORRUPT_ID = 'not-a-snapshot';
+
+/** A TCP port of 127.0.0.1 where nothing listens (just now). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
 
 jest.setTimeout(60_000);
 
@@ -125,8 +145,10 @@ describe('task-runtime serve over a FileTaskStore', () => {
     const body = (await response.json()) as {
       tasks: ApiTask[];
       counts: Record<string, number>;
+      outcome: string;
     };
-    expect(body.tasks.map((task) => task.id)).toEqual([...revisions.keys()].sort());
+    expect(body.tasks.map((task) => task.id).sort()).toEqual([...revisions.keys()].sort());
+    expect(body.outcome).toBe('in_progress');
     const byId = new Map(body.tasks.map((task) => [task.id, task]));
     expect(byId.get('spec')).toMatchObject({
       status: 'pr_merged',
@@ -395,6 +417,199 @@ describe('task-runtime serve over a damaged store file', () => {
   });
 });
 
+describe('task-runtime serve started before its store exists', () => {
+  it('should say it waits, answer 503 saying why, and serve the store once it appears', async () => {
+    const dir = join(tempDir(), 'not yet');
+    const served = await serve(['--dir', dir, '--port', '0']);
+    try {
+      expect(served.cli.stdout()).toContain(
+        `Waiting for the task store '${dir}': the directory does not exist yet. The dashboard shows it once it appears.`,
+      );
+      const page = await fetch(served.url);
+      expect(page.status).toBe(503);
+      expect(page.headers.get('retry-after')).toBe('1');
+      const html = await page.text();
+      expect(html).toContain('data-page="waiting"');
+      expect(html).toContain('the directory does not exist yet');
+      expect((await fetch(`${served.url}tasks/a`)).status).toBe(503);
+      const api = await fetch(`${served.url}api/tasks`);
+      expect(api.status).toBe(503);
+      expect(await api.json()).toMatchObject({ waiting: true });
+      expect((await fetch(`${served.url}assets/dashboard.css`)).status).toBe(200);
+      // serve itself creates nothing while it waits.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(readdirSync(join(dir, '..'))).toEqual([]);
+      const store = await FileTaskStore.open(dir);
+      try {
+        await saveAll(store, [runtimeOf({ id: 'first' })]);
+      } finally {
+        await store.close();
+      }
+      await served.cli.waitFor((stdout) => stdout.includes('is there now'), 5_000);
+      const body = (await (await fetch(`${served.url}api/tasks`)).json()) as { tasks: ApiTask[] };
+      expect(body.tasks.map((task) => task.id)).toEqual(['first']);
+      expect((await fetch(`${served.url}tasks/first`)).status).toBe(200);
+    } finally {
+      expect(await stopServe(served)).toBe(0);
+    }
+  });
+
+  it('should wait for a directory that holds no store yet, saying so', async () => {
+    const dir = tempDir();
+    const served = await serve(['--dir', dir, '--port', '0']);
+    try {
+      expect(served.cli.stdout()).toContain(': the directory holds no task store (tasks/) yet.');
+      const store = await FileTaskStore.open(dir);
+      await store.close();
+      await served.cli.waitFor((stdout) => stdout.includes('is there now'), 5_000);
+      const body = (await (await fetch(`${served.url}api/tasks`)).json()) as { tasks: ApiTask[] };
+      expect(body.tasks).toEqual([]);
+    } finally {
+      await stopServe(served);
+    }
+  });
+});
+
+describe('task-runtime serve of a run shared by workers', () => {
+  let dir: string;
+  let served: Served;
+  let leases: Map<string, { workerId: string; token: number; expiresAt: string }>;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    const store = await FileTaskStore.open(dir);
+    await saveAll(store, sharedRunRuntimes(Date.now()));
+    const held = await store.claim('impl', 'worker-a', { leaseMs: 3_600_000 });
+    const lost = await store.claim('tests', HOSTILE_LEASE_WORKER, { leaseMs: 1 });
+    if (held === null || lost === null) throw new Error('the claims should succeed');
+    leases = new Map([
+      ['impl', held],
+      ['tests', lost],
+    ]);
+    await store.close();
+    await new Promise((resolve) => setTimeout(resolve, 10)); // the lease of tests has expired
+  });
+
+  // Per test: every command still running is killed after each test (afterEach above).
+  beforeEach(async () => {
+    served = await serve(['--dir', dir, '--port', '0']);
+  });
+
+  afterEach(async () => {
+    await stopServe(served);
+  });
+
+  it("should list the tasks in the run's order, or the latest change first, with the run's outcome", async () => {
+    const byRun = (await (await fetch(`${served.url}api/tasks`)).json()) as {
+      tasks: ApiTask[];
+      outcome: string;
+    };
+    expect(byRun.tasks.map((task) => task.id)).toEqual(SHARED_RUN_ORDER);
+    expect(byRun.outcome).toBe('in_progress');
+    const recent = (await (await fetch(`${served.url}api/tasks?sort=recent`)).json()) as {
+      tasks: ApiTask[];
+    };
+    expect(recent.tasks.map((task) => task.id)).toEqual(SHARED_RUN_RECENT);
+    const overview = await (await fetch(`${served.url}?sort=recent`)).text();
+    const rowIds = [...overview.matchAll(/<tr class="task-row [^"]*" data-id="([^"]*)"/g)].map(
+      (match) => match[1],
+    );
+    expect(rowIds).toEqual(SHARED_RUN_RECENT);
+    expect(overview).toMatch(/<option value="recent" selected="">latest change first<\/option>/);
+  });
+
+  it('should give each task the worker holding it, its expiry, and whether its worker is presumed lost', async () => {
+    const { tasks } = (await (await fetch(`${served.url}api/tasks`)).json()) as {
+      tasks: ApiTask[];
+    };
+    const byId = new Map(tasks.map((task) => [task.id, task]));
+    expect(byId.get('impl')?.lease).toEqual({ ...leases.get('impl'), standing: 'held' });
+    expect(byId.get('tests')?.lease).toEqual({ ...leases.get('tests'), standing: 'lost' });
+    expect(byId.get('spec')?.lease).toBeNull();
+    const detail = (await (await fetch(`${served.url}api/tasks/impl`)).json()) as ApiTask;
+    expect(detail.lease?.workerId).toBe('worker-a');
+    const overview = await (await fetch(served.url)).text();
+    const implRow = /<tr class="task-row [^"]*" data-id="impl".*?<\/tr>/s.exec(overview)?.[0] ?? '';
+    expect(implRow).toContain(
+      '<span class="lease lease-held" data-standing="held"><span class="worker">worker-a</span>',
+    );
+    const testsRow =
+      /<tr class="task-row [^"]*" data-id="tests".*?<\/tr>/s.exec(overview)?.[0] ?? '';
+    expect(testsRow).toContain('worker presumed lost');
+    expect(testsRow).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;');
+    const page = await (await fetch(`${served.url}tasks/impl`)).text();
+    expect(page).toMatch(
+      /id="lease-line">.*worker-a.*until <time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/time>/s,
+    );
+    expect(page).toContain('<td class="worker-cell"><span class="text">worker-b</span></td>');
+  });
+
+  it('should draw the run timeline: a row per task in order, a bar per attempt coloured by outcome and labelled with its worker', async () => {
+    const overview = await (await fetch(served.url)).text();
+    const section = /<section id="run-timeline">.*?<\/section>/s.exec(overview)?.[0] ?? '';
+    const rows = [...section.matchAll(/<div class="gantt-row status-\w+" data-id="([^"]*)"/g)].map(
+      (match) => match[1],
+    );
+    expect(rows).toEqual(SHARED_RUN_ORDER);
+    const bars = [
+      ...section.matchAll(
+        /<g class="(bar [^"]*)" data-attempt="(\d+)"(?: data-worker="([^"]*)")?/g,
+      ),
+    ].map(([, cls, attempt, worker]) => [cls, Number(attempt), worker ?? null]);
+    const shownWorker = HOSTILE_WORKER.replaceAll('&', '&amp;')
+      .replaceAll('<', '&lt;')
+      .replaceAll('>', '&gt;')
+      .replaceAll('"', '&quot;')
+      .replaceAll("'", '&#39;')
+      .replace('\u0000', '\u2400')
+      .replace('\ud800', '\ufffd');
+    expect(bars).toEqual([
+      ['bar outcome-failed', 0, 'worker-c'], // lint
+      ['bar outcome-failed before-start', 0, null], // release, blocked: a mark
+      ['bar outcome-pr_merged', 0, 'worker-a'], // spec
+      ['bar outcome-lost', 0, 'worker-b'], // impl
+      ['bar outcome-running open', 1, 'worker-a'],
+      ['bar outcome-failed', 0, shownWorker], // tests
+      ['bar outcome-pr_created open', 1, shownWorker],
+    ]);
+    expect(section).toContain(`<text class="worker-label" x="4" y="12">${shownWorker}</text>`);
+    expect(section).not.toContain('<script>alert');
+    expect(section).not.toContain('\u0000');
+    expect(section).toMatch(/data-id="docs".*?no attempt yet/s);
+  });
+
+  it('should write every time with its zone', async () => {
+    for (const path of ['', 'tasks/impl', 'tasks/tests']) {
+      const html = await (await fetch(`${served.url}${path}`)).text();
+      const times = [...html.matchAll(/<time datetime="([^"]+)">([^<]*)<\/time>/g)];
+      expect(times.length).toBeGreaterThan(0);
+      for (const [, iso, shown] of times) {
+        expect(shown).toBe(`${iso?.slice(0, 10)} ${iso?.slice(11, 19)} UTC`);
+      }
+      const ticks = [
+        ...html.matchAll(
+          /<text class="tick"[^>]*>([^<]*)<\/text>|<g class="tick">.*?<text[^>]*>([^<]*)<\/text>/gs,
+        ),
+      ];
+      for (const [, gantt, task] of ticks)
+        expect(gantt ?? task).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+      expect(html).not.toMatch(/\d\d:\d\d:\d\d(?! UTC)(?!\.\d+Z)(?!Z)/);
+    }
+  });
+
+  it('should say how soon the page goes stale by the clock: the bars of open attempts grow', async () => {
+    const overview = await (await fetch(served.url)).text();
+    const refresh = Number(
+      /<div id="live" data-page="overview" data-order="run" data-refresh-in-ms="(\d+)"/.exec(
+        overview,
+      )?.[1],
+    );
+    // An hour-long axis with open attempts: stale once a bar grew by half a percent, 18 s.
+    expect(refresh).toBeGreaterThanOrEqual(17_000);
+    expect(refresh).toBeLessThanOrEqual(19_000);
+  });
+});
+
 describe('task-runtime serve ids that need encoding', () => {
   const IDS = ['a/b', 'q?x=1#frag', '100%', '"quoted"', 'with space', '日本語 🚀', '..', '.'];
 
@@ -435,10 +650,12 @@ describe('task-runtime serve options', () => {
     }
   });
 
-  it('should refuse a directory that holds no store, saying how to make one', async () => {
-    const result = await runCli(['serve', '--dir', `${tempDir()}/missing`, '--port', '0']);
+  it('should refuse a path that is a file, which no store can appear at', async () => {
+    const file = join(tempDir(), 'a-file');
+    writeFileSync(file, 'not a store');
+    const result = await runCli(['serve', '--dir', file, '--port', '0']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('No task store at');
+    expect(result.stderr).toContain('it is not a directory');
   });
 
   it('should say that a port is in use instead of failing obscurely', async () => {
@@ -496,7 +713,7 @@ describeWithPostgres('task-runtime serve --pg', () => {
       try {
         expect(served.cli.stdout()).toContain(`(table ${table.name}) at http://127.0.0.1:`);
         const body = (await (await fetch(`${served.url}api/tasks`)).json()) as { tasks: ApiTask[] };
-        expect(body.tasks.map((task) => task.id)).toEqual([...revisions.keys()].sort());
+        expect(body.tasks.map((task) => task.id).sort()).toEqual([...revisions.keys()].sort());
         expect(body.tasks.find((task) => task.id === 'impl')?.blockedBy).toBe('tests');
         const abort = new AbortController();
         const events = await fetch(`${served.url}api/events`, { signal: abort.signal });
@@ -521,18 +738,79 @@ describeWithPostgres('task-runtime serve --pg', () => {
     }
   });
 
-  it('should refuse a table that does not exist instead of creating it', async () => {
+  it('should wait for a table that does not exist yet, never create it, and serve it once the orchestrator did', async () => {
+    const url = requirePostgresUrl();
     const table = freshTable();
-    const result = await runCli([
-      'serve',
-      '--pg',
-      requirePostgresUrl(),
-      '--pg-table',
-      table.name,
-      '--port',
-      '0',
-    ]);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('Cannot read the tasks of');
+    const served = await serve(['--pg', url, '--pg-table', table.name, '--port', '0']);
+    try {
+      expect(served.cli.stdout()).toMatch(
+        /Waiting for the task store .*: its table does not exist yet\./,
+      );
+      const waiting = await fetch(`${served.url}api/tasks`);
+      expect(waiting.status).toBe(503);
+      await new Promise((resolve) => setTimeout(resolve, 700)); // it has looked again by now
+      const probe = await PostgresTaskStore.connect({
+        connectionString: url,
+        table: table.name,
+        migrate: false,
+      });
+      await expect(probe.list()).rejects.toThrow(); // serve created nothing
+      await probe.close();
+      const store = await PostgresTaskStore.connect({ connectionString: url, table: table.name });
+      try {
+        await saveAll(store, [runtimeOf({ id: 'made-later' })]);
+        await served.cli.waitFor((stdout) => stdout.includes('is there now'), 5_000);
+        const body = (await (await fetch(`${served.url}api/tasks`)).json()) as { tasks: ApiTask[] };
+        expect(body.tasks.map((task) => task.id)).toEqual(['made-later']);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await stopServe(served);
+      await table.drop();
+    }
+  });
+
+  it('should wait for a server that does not answer yet, then for its table, then serve it', async () => {
+    const url = new URL(requirePostgresUrl());
+    const table = freshTable();
+    // A port where nothing listens yet; later a proxy to the real server listens there (the server "comes up").
+    const port = await freePort();
+    const late = new URL(url.href);
+    late.port = String(port);
+    const served = await serve(['--pg', late.href, '--pg-table', table.name, '--port', '0']);
+    let proxy: ReturnType<typeof createServer> | null = null;
+    try {
+      expect(served.cli.stdout()).toMatch(/: the server does not answer yet \(ECONNREFUSED\)\./);
+      expect((await fetch(`${served.url}`)).status).toBe(503);
+      proxy = createServer((client) => {
+        const upstream = connect(Number(url.port), url.hostname);
+        client.pipe(upstream).pipe(client);
+        const close = () => {
+          client.destroy();
+          upstream.destroy();
+        };
+        client.on('error', close);
+        upstream.on('error', close);
+      });
+      await new Promise<void>((resolve) => proxy?.listen(port, '127.0.0.1', resolve));
+      await served.cli.waitFor((stdout) => stdout.includes('its table does not exist yet'), 5_000);
+      const store = await PostgresTaskStore.connect({
+        connectionString: url.href,
+        table: table.name,
+      });
+      try {
+        await saveAll(store, [runtimeOf({ id: 'after-the-server' })]);
+        await served.cli.waitFor((stdout) => stdout.includes('is there now'), 5_000);
+        const body = (await (await fetch(`${served.url}api/tasks`)).json()) as { tasks: ApiTask[] };
+        expect(body.tasks.map((task) => task.id)).toEqual(['after-the-server']);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await stopServe(served);
+      proxy?.close();
+      await table.drop();
+    }
   });
 });

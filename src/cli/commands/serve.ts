@@ -1,12 +1,22 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import type { DashboardServer } from '../../dashboard/server.js';
+import { StoreSlot } from '../../dashboard/storeSlot.js';
+import type { TaskStore } from '../../index.js';
 import { CliError, ExitCode } from '../exit.js';
 import { integerIn } from '../options.js';
-import { openNamedStore, type StoreOptions, storeOptions } from '../store.js';
+import {
+  openNamedStoreOnceThere,
+  type StoreOpening,
+  type StoreOptions,
+  storeOptions,
+} from '../store.js';
 
 /** The port `serve` listens on unless `--port` says otherwise. */
 export const DEFAULT_PORT = 4280;
+
+/** How often `serve` looks again for a store that is not there yet. */
+const LOOK_AGAIN_MS = 500;
 
 const HELP_AFTER = `
 A read-only web dashboard over a task store: counts per status, the lifecycle diagram with each state's
@@ -14,6 +24,10 @@ count, the dependency graph coloured by status (blocked tasks marked), a table o
 filter by status and search by id, and a page per task (spec, state, artifacts, attempt timeline, raw
 snapshot). What any process saves appears in open pages within about a second, without a reload. JSON for
 other tools: /api/tasks and /api/tasks/<id>. Every asset is served by the command itself (works offline).
+
+It may start before the orchestrator: a --dir that does not exist yet (or holds no store yet), a --pg
+server that does not answer yet or a table not created yet, is waited for. It prints that it waits, its
+pages say so, and they show the store once it appears (it never creates anything itself).
 
 It listens on 127.0.0.1 (this machine only) unless --host says otherwise; the dashboard has no
 authentication, so another --host lets anyone who can reach it read every stored task. It never writes to
@@ -26,7 +40,7 @@ Examples:
 
 Exit codes:
   0    stopped with Ctrl-C or SIGTERM
-  1    the store cannot be read, or the address cannot be listened on
+  1    the store cannot be read (and will not appear by waiting), or the address cannot be listened on
   2    usage error (unknown option, bad option value, both --dir and --pg)`;
 
 /** The options of `task-runtime serve`, as commander parses them. */
@@ -63,6 +77,38 @@ function stopRequested(isServing: () => boolean): Promise<NodeJS.Signals> {
   });
 }
 
+/**
+ * Looks for the store every {@link LOOK_AGAIN_MS} until it is there, then fills `slot` with it; says on stdout
+ * when the reason it waits for changes and when the store appeared. Resolves with the store (null once
+ * `stopped()`), rejects with the CliError of a store that will not appear by waiting.
+ */
+async function fillOnceThere(
+  options: StoreOptions,
+  first: StoreOpening,
+  slot: StoreSlot,
+  stopped: () => boolean,
+): Promise<TaskStore | null> {
+  if (first.store !== null) return first.store;
+  let opening: StoreOpening = first;
+  while (opening.store === null) {
+    await new Promise((resolve) => setTimeout(resolve, LOOK_AGAIN_MS));
+    if (stopped()) return null;
+    const reason: string = opening.notYet;
+    opening = await openNamedStoreOnceThere(options);
+    if (stopped()) {
+      await opening.store?.close();
+      return null;
+    }
+    if (opening.store === null && opening.notYet !== reason) {
+      slot.wait(opening.notYet);
+      console.log(`Still waiting for the task store ${opening.label}: ${opening.notYet}.`);
+    }
+  }
+  slot.fill(opening.store);
+  console.log(`The task store ${opening.label} is there now; the dashboard shows it.`);
+  return opening.store;
+}
+
 /** `task-runtime serve`: the live, read-only dashboard over a store, until Ctrl-C. */
 export function createServeCommand(): Command {
   const command = new Command('serve').description(
@@ -93,13 +139,16 @@ export function createServeCommand(): Command {
       // Listening for Ctrl-C before anything is printed: whoever reads the URL may stop the server at once.
       let server: DashboardServer | null = null;
       const stop = stopRequested(() => server !== null);
-      const { store, label } = await openNamedStore(options);
+      const opening = await openNamedStoreOnceThere(options);
+      const { label } = opening;
+      const slot = new StoreSlot(opening.store, opening.notYet ?? undefined);
+      let stopped = false;
       // Loaded here, so that the other commands never load Hono.
       const { isLoopback, startDashboard } = await import('../../dashboard/server.js');
       try {
         try {
           server = await startDashboard({
-            store,
+            store: slot,
             storeLabel: label,
             host: options.host,
             port: options.port,
@@ -111,6 +160,11 @@ export function createServeCommand(): Command {
             listenProblem(error as NodeJS.ErrnoException, options.host, options.port),
           );
         }
+        if (opening.notYet !== null) {
+          console.log(
+            `Waiting for the task store ${label}: ${opening.notYet}. The dashboard shows it once it appears.`,
+          );
+        }
         console.log(`Serving ${label} at ${server.url}`);
         if (!isLoopback(options.host)) {
           process.stderr.write(
@@ -118,12 +172,19 @@ export function createServeCommand(): Command {
           );
         }
         console.log('Read-only; live updates as tasks are saved. Press Ctrl-C to stop.');
-        await stop;
+        // A store that will not appear by waiting (say, a wrong password once the server is up) ends the command.
+        const found = fillOnceThere(options, opening, slot, () => stopped);
+        found.catch(() => undefined); // heard through `failed` below, or after Ctrl-C not at all
+        const failed = found.then(() => stop);
+        await Promise.race([stop, failed]);
+        stopped = true;
         await server.close();
         console.log('Stopped.');
         process.exitCode = ExitCode.OK;
       } finally {
-        await store.close();
+        stopped = true;
+        await server?.close().catch(() => undefined);
+        await slot.store?.close();
       }
     });
 }
