@@ -1,17 +1,23 @@
+import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { taskPagePath } from '../../src/dashboard/paths.js';
+import { LOST_OUTCOME_COLOUR, STATUS_COLOURS } from '../../src/diagram/palette.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { killAll, removeTempDirs, tempDir } from '../cli/cliHarness.js';
 import { describeWithChromium, launchChromium, removeProfiles } from '../support/browser.js';
 import {
   HOSTILE,
   HOSTILE_ID,
+  HOSTILE_LEASE_WORKER,
   hostileRuntime,
   runtimeOf,
   type Served,
+  SHARED_RUN_ORDER,
+  SHARED_RUN_RECENT,
   sampleRuntimes,
   saveAll,
   serve,
+  sharedRunRuntimes,
   startWriter,
   stopServe,
   type Writer,
@@ -297,3 +303,337 @@ describeWithChromium('the dashboard in Chromium', (chromiumPath) => {
     await page.close();
   });
 });
+
+/** `#rrggbb` as the `rgb(r, g, b)` a computed style gives. */
+function rgb(hex: string): string {
+  const [r, g, b] = [1, 3, 5].map((at) => Number.parseInt(hex.slice(at, at + 2), 16));
+  return `rgb(${r}, ${g}, ${b})`;
+}
+
+/** Every text of `selector` in the page, in document order. */
+function textsOf(page: Page, selector: string): Promise<string[]> {
+  return page.$$eval(selector, (elements) => elements.map((element) => element.textContent ?? ''));
+}
+
+/** The ids of the visible rows of the task table and of the timeline. */
+async function visibleRows(page: Page): Promise<{ table: string[]; timeline: string[] }> {
+  const ids = (selector: string) =>
+    page.$$eval(selector, (rows) =>
+      rows.filter((row) => !row.hidden).map((row) => row.dataset.id ?? ''),
+    );
+  return { table: await ids('tr.task-row'), timeline: await ids('div.gantt-row[data-id]') };
+}
+
+/** A bar of the run timeline as the page lays it out. */
+interface DrawnBar {
+  readonly row: string;
+  readonly class: string;
+  readonly label: string | null;
+  readonly fill: string;
+  readonly left: number;
+  readonly right: number;
+  readonly trackLeft: number;
+  readonly trackRight: number;
+  /** Whether the worker's label is wider than its bar. */
+  readonly labelLonger: boolean;
+  /** Whether the label shows past its bar: what lies just right of the bar is the label. */
+  readonly labelShowsPast: boolean;
+}
+
+/** Every bar of the run timeline, in document order. (Run in the page, as text: the tests are typed without the DOM.) */
+function drawnBars(page: Page): Promise<DrawnBar[]> {
+  return page.evaluate(`[...document.querySelectorAll('#gantt g.bar')].map((group) => {
+    const shape = group.querySelector('rect, path');
+    const box = shape.getBoundingClientRect();
+    const track = group.closest('svg.gantt-track').getBoundingClientRect();
+    const label = group.querySelector('.worker-label');
+    const text = label === null ? null : label.getBoundingClientRect();
+    const past = document.elementFromPoint(box.right + 3, box.top + box.height / 2);
+    return {
+      row: group.closest('.gantt-row').dataset.id,
+      class: group.getAttribute('class'),
+      label: label === null ? null : label.textContent,
+      fill: getComputedStyle(shape).fill,
+      left: box.left,
+      right: box.right,
+      trackLeft: track.left,
+      trackRight: track.right,
+      labelLonger: text !== null && text.right > box.right + 3,
+      labelShowsPast: label !== null && past === label,
+    };
+  })`);
+}
+
+describeWithChromium('the run timeline, order, leases and times in Chromium', (chromiumPath) => {
+  /** How long the lease of `tests` lasts after the page opens: it expires while the page is watched. */
+  const SHORT_LEASE_MS = 4_000;
+  let dir: string;
+  let served: Served;
+  let browser: BrowserContext;
+
+  beforeAll(async () => {
+    dir = tempDir();
+    const store = await FileTaskStore.open(dir);
+    await saveAll(store, sharedRunRuntimes(Date.now()));
+    await store.claim('impl', 'worker-a', { leaseMs: 3_600_000 });
+    await store.close();
+    served = await serve(['--dir', dir, '--port', '0']);
+    browser = await launchChromium(chromiumPath);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    removeProfiles();
+    if (served !== undefined) await stopServe(served);
+    await killAll();
+  });
+
+  async function open(path: string): Promise<{ page: Page; incidents: Incidents }> {
+    const page = await browser.newPage();
+    const incidents = watch(page, served.url.replace(/\/$/, ''));
+    await page.goto(`${served.url}${path.replace(/^\//, '')}`);
+    await page.waitForSelector('#live-status[data-state="live"]');
+    return { page, incidents };
+  }
+
+  it("should draw one row per task in the run's order, one bar per attempt coloured by outcome and labelled with its worker", async () => {
+    const { page, incidents } = await open('/');
+    expect((await visibleRows(page)).timeline).toEqual(SHARED_RUN_ORDER);
+    const bars = await drawnBars(page);
+    const shownWorker = `${SHOWN} worker`;
+    expect(bars.map(({ row, class: cls, label }) => [row, cls, label])).toEqual([
+      ['lint', 'bar outcome-failed', 'worker-c'],
+      ['release', 'bar outcome-failed before-start', null],
+      ['spec', 'bar outcome-pr_merged', 'worker-a'],
+      ['impl', 'bar outcome-lost', 'worker-b'],
+      ['impl', 'bar outcome-running open', 'worker-a'],
+      ['tests', 'bar outcome-failed', shownWorker],
+      ['tests', 'bar outcome-pr_created open', shownWorker],
+    ]);
+    // The colours are the palette's: the diagrams', the CLI's and the task page's.
+    const fills = new Map(bars.map((bar) => [bar.class.split(' ')[1], bar.fill]));
+    expect(fills.get('outcome-lost')).toBe(rgb(LOST_OUTCOME_COLOUR.fill));
+    expect(fills.get('outcome-pr_merged')).toBe(rgb(STATUS_COLOURS.pr_merged.fill));
+    expect(fills.get('outcome-running')).toBe(rgb(STATUS_COLOURS.running.fill));
+    expect(fills.get('outcome-failed')).toBe(rgb(STATUS_COLOURS.failed.fill));
+    // On one time axis: spec ran first (60 to 50 minutes ago); the open attempts reach the right end, now.
+    const bar = (cls: string, row: string) =>
+      bars.find((each) => each.class === cls && each.row === row) as DrawnBar;
+    const spec = bar('bar outcome-pr_merged', 'spec');
+    const lost = bar('bar outcome-lost', 'impl');
+    const running = bar('bar outcome-running open', 'impl');
+    const width = running.trackRight - running.trackLeft;
+    expect(spec.left).toBeLessThan(spec.trackLeft + 0.03 * width);
+    expect(spec.right).toBeLessThan(lost.left);
+    expect(lost.right).toBeLessThanOrEqual(running.left);
+    expect(running.right).toBeGreaterThan(running.trackRight - 0.03 * width);
+    // Each worker's name is clipped to its bar, even the long one that does not fit.
+    expect(bars.some((each) => each.labelLonger)).toBe(true);
+    expect(bars.filter((each) => each.labelShowsPast)).toEqual([]);
+    expect(await page.locator('#gantt').textContent()).toContain('no attempt yet');
+    await page.waitForTimeout(300); // let an injected onerror fire, if any were there
+    expect(await injectedElements(page)).toEqual([]);
+    expect(incidents).toEqual({ dialogs: [], errors: [], foreignRequests: [] });
+    await page.close();
+  });
+
+  it('should filter the timeline with the table', async () => {
+    const { page } = await open('/');
+    await page.selectOption('#filter-status', 'failed');
+    expect(await visibleRows(page)).toEqual({
+      table: ['lint', 'release'],
+      timeline: ['lint', 'release'],
+    });
+    await page.selectOption('#filter-status', '');
+    await page.fill('#filter-search', 'S');
+    expect(await visibleRows(page)).toEqual({
+      table: ['release', 'spec', 'docs', 'tests'],
+      timeline: ['release', 'spec', 'docs', 'tests'],
+    });
+    await page.close();
+  });
+
+  it('should order by the latest change when asked, without a reload, and keep that order in the URL', async () => {
+    const { page, incidents } = await open('/');
+    expect((await visibleRows(page)).table).toEqual(SHARED_RUN_ORDER);
+    await page.evaluate('window.notReloaded = true');
+    const before = await refreshCount(page);
+    await page.selectOption('#filter-sort', 'recent');
+    await waitUntilTrue(
+      page,
+      `Number(document.body.dataset.refreshed ?? '0') > ${before}`,
+      LIVE_WITHIN_MS,
+    );
+    expect(await visibleRows(page)).toEqual({
+      table: SHARED_RUN_RECENT,
+      timeline: SHARED_RUN_RECENT,
+    });
+    expect(new URL(page.url()).searchParams.get('sort')).toBe('recent');
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
+    await page.reload();
+    expect((await visibleRows(page)).table).toEqual(SHARED_RUN_RECENT);
+    expect(await page.locator('#filter-sort').inputValue()).toBe('recent');
+    await page.selectOption('#filter-sort', 'run');
+    await waitUntilTrue(
+      page,
+      `document.querySelector('tr.task-row')?.dataset.id === ${JSON.stringify(SHARED_RUN_ORDER[0])}`,
+      LIVE_WITHIN_MS,
+    );
+    expect(new URL(page.url()).searchParams.has('sort')).toBe(false);
+    expect(incidents.errors).toEqual([]);
+    await page.close();
+  });
+
+  it('should show every time with its zone: table, ticks, tooltips, task page and the live indicator', async () => {
+    for (const path of ['/', '/tasks/impl']) {
+      const { page } = await open(path);
+      const times = await textsOf(page, 'time');
+      expect(times.length).toBeGreaterThan(0);
+      for (const time of times) expect(time).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+      const ticks = await textsOf(page, '#gantt text.tick, #timeline g.tick text');
+      expect(ticks.length).toBeGreaterThan(0);
+      for (const tick of ticks) expect(tick).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+      const tooltips = await textsOf(page, 'g.bar title');
+      expect(
+        tooltips.some((tooltip) => /started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/.test(tooltip)),
+      ).toBe(true);
+      await page.close();
+    }
+    const { page } = await open('/');
+    const before = await refreshCount(page);
+    await page.selectOption('#filter-sort', 'recent'); // any refresh writes when it was
+    await waitUntilTrue(
+      page,
+      `Number(document.body.dataset.refreshed ?? '0') > ${before}`,
+      LIVE_WITHIN_MS,
+    );
+    expect(await page.locator('#live-status').textContent()).toMatch(
+      /^live · updated \d\d:\d\d:\d\d UTC$/,
+    );
+    await page.close();
+  });
+
+  it("should show a task page's lease and each attempt's worker, as text", async () => {
+    const { page, incidents } = await open('/tasks/tests');
+    expect(await textsOf(page, '#attempt-table td.worker-cell')).toEqual([
+      `${SHOWN} worker`,
+      `${SHOWN} worker`,
+    ]);
+    expect(await textsOf(page, '#timeline .worker-label')).toEqual([
+      `${SHOWN} worker`,
+      `${SHOWN} worker`,
+    ]);
+    expect(await page.locator('#lease-line').count()).toBe(0);
+    await page.close();
+    const impl = await open('/tasks/impl');
+    expect(await impl.page.locator('#lease-line .lease').getAttribute('data-standing')).toBe(
+      'held',
+    );
+    expect(await impl.page.locator('#lease-line .worker').textContent()).toBe('worker-a');
+    expect(await injectedElements(impl.page)).toEqual([]);
+    expect(incidents).toEqual({ dialogs: [], errors: [], foreignRequests: [] });
+    await impl.page.close();
+  });
+
+  it('should say a worker is presumed lost once its lease expires, with nothing saved, and grow the open bars to now', async () => {
+    const store = await FileTaskStore.open(dir);
+    const lease = await store.claim('tests', HOSTILE_LEASE_WORKER, { leaseMs: SHORT_LEASE_MS });
+    await store.close();
+    if (lease === null) throw new Error('the claim should succeed');
+    const { page, incidents } = await open('/');
+    const lastTick = () => page.locator('#gantt text.tick').last().textContent();
+    const cell = page.locator('tr[data-id="tests"] td.lease-cell .lease');
+    expect(await cell.getAttribute('data-standing')).toBe('held');
+    expect(await page.locator('tr[data-id="tests"] td.lease-cell .worker').textContent()).toBe(
+      HOSTILE_LEASE_WORKER.replace('\u0000', '\u2400'),
+    );
+    const tickBefore = await lastTick();
+    const revisionBefore = await page.locator('tr[data-id="tests"] td').last().textContent();
+    await page.waitForSelector('tr[data-id="tests"] .lease[data-standing="lost"]', {
+      timeout: Date.parse(lease.expiresAt) - Date.now() + LIVE_WITHIN_MS,
+    });
+    expect(await page.locator('tr[data-id="tests"] td.lease-cell').textContent()).toContain(
+      'worker presumed lost',
+    );
+    // Nothing was saved: the revision is the same, and the axis now ends later (the open bars grew to now).
+    expect(await page.locator('tr[data-id="tests"] td').last().textContent()).toBe(revisionBefore);
+    expect(await lastTick()).not.toBe(tickBefore);
+    expect(incidents).toEqual({ dialogs: [], errors: [], foreignRequests: [] });
+    await page.close();
+  });
+});
+
+describeWithChromium(
+  "the run's outcome and a store that appears later, in Chromium",
+  (chromiumPath) => {
+    let browser: BrowserContext;
+
+    beforeAll(async () => {
+      browser = await launchChromium(chromiumPath);
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      removeProfiles();
+      await killAll();
+    });
+
+    it("should show the run's outcome and follow it live", async () => {
+      const dir = tempDir();
+      const store = await FileTaskStore.open(dir);
+      const merged = runtimeOf({ id: 'merged' });
+      merged.markRunning();
+      merged.markPrCreated('https://github.com/acme/app/pull/5');
+      merged.markPrMerged();
+      const revisions = await saveAll(store, [merged, runtimeOf({ id: 'open' })]);
+      await store.close();
+      const served = await serve(['--dir', dir, '--port', '0']);
+      const writer = await startWriter({ dir });
+      try {
+        const page = await browser.newPage();
+        await page.goto(served.url);
+        await page.waitForSelector('#live-status[data-state="live"]');
+        expect(await page.locator('#outcome').textContent()).toBe('in_progress');
+        const failing = runtimeOf({ id: 'open' });
+        failing.markRunning();
+        failing.markFailed('gave up', { retryable: false });
+        await writer.save('open', failing.persist(), revisions.get('open') ?? null);
+        await page.waitForSelector('#outcome[data-outcome="completed_with_failures"]', {
+          timeout: LIVE_WITHIN_MS,
+        });
+        expect(await page.locator('#outcome').textContent()).toBe('completed_with_failures');
+        expect(
+          await page.evaluate(
+            "getComputedStyle(document.getElementById('outcome')).backgroundColor",
+          ),
+        ).toBe(rgb(STATUS_COLOURS.failed.fill));
+        await page.close();
+      } finally {
+        await stopServe(served);
+      }
+    });
+
+    it('should wait for a store that does not exist yet, and show it once it appears, without a reload by hand', async () => {
+      const dir = join(tempDir(), 'made later');
+      const served = await serve(['--dir', dir, '--port', '0']);
+      try {
+        const page = await browser.newPage();
+        const response = await page.goto(served.url);
+        expect(response?.status()).toBe(503);
+        await page.waitForSelector('#live-status[data-state="live"]');
+        expect(await page.locator('#waiting').textContent()).toContain(
+          'the directory does not exist yet',
+        );
+        const store = await FileTaskStore.open(dir);
+        await saveAll(store, [runtimeOf({ id: 'first-task' })]);
+        await store.close();
+        await page.waitForSelector('tr[data-id="first-task"]', { timeout: 5_000 });
+        expect(await page.locator('h1').textContent()).toBe('Tasks');
+        expect(await page.locator('#outcome').textContent()).toBe('in_progress');
+        await page.close();
+      } finally {
+        await stopServe(served);
+      }
+    });
+  },
+);
