@@ -1,20 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { close, fsync, open as openCallback, read, write } from 'node:fs';
-import {
-  constants,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  rmdir,
-  stat,
-  unlink,
-  writeFile,
-} from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import {
   ConflictError,
   InvalidArgumentError,
@@ -30,6 +16,8 @@ import {
   serializeDocument,
   type TaskDocument,
 } from './fileStoreDocument.js';
+import type { ReadOutcome } from './fileStoreThread.js';
+import { type FileStoreThreads, useFileStoreThreads } from './fileStoreThreadPool.js';
 import {
   checkDeleteOptions,
   checkLeaseOptions,
@@ -80,21 +68,18 @@ const MAX_ROUNDS = 100;
  * holds at most this many generations, and removals come in batches (one at every change costs a third of a save).
  */
 const COMPACT_EVERY = 4;
+/** What the store's threads are told when they start: the layout's names. */
+const THREAD_DATA = {
+  document: DOCUMENT,
+  generationPattern: GENERATION_DIR.source,
+  maxRounds: MAX_ROUNDS,
+};
 /** Task directories read at once by list() and listExpired(). */
 const LIST_CONCURRENCY = 64;
-/** A read of a document reads this much at a time. */
-const READ_CHUNK = 4000; // below half of Buffer.poolSize: served from the pool
 /** Tasks whose last written generation an instance remembers (without the snapshot: about 200 bytes each). */
 const REMEMBERED_TASKS = 16_384;
 /** A temporary file of a dead process older than this is removed when a store is opened. */
 const ABANDONED_AFTER_MS = 60_000;
-
-// The hot paths use the callback API: a FileHandle costs about a third of a small read more.
-const openFd = promisify(openCallback);
-const readFd = promisify(read);
-const writeFd = promisify(write);
-const fsyncFd = promisify(fsync);
-const closeFd = promisify(close);
 
 /** The newest generation of a task as read from disk. */
 interface Current extends TaskDocument {
@@ -120,9 +105,6 @@ const isAlive = (pid: number): boolean => {
 const codeOf = (error: unknown): string | undefined =>
   (error as NodeJS.ErrnoException | null)?.code;
 const isMissing = (error: unknown): boolean => codeOf(error) === 'ENOENT';
-/** What rename() says when its target directory exists and holds something. */
-const isTaken = (error: unknown): boolean =>
-  codeOf(error) === 'EEXIST' || codeOf(error) === 'ENOTEMPTY';
 const ignore = (): undefined => undefined;
 const holds = (current: Current | null, lease: LeaseRef): boolean =>
   current?.lease?.workerId === lease.workerId &&
@@ -130,7 +112,6 @@ const holds = (current: Current | null, lease: LeaseRef): boolean =>
   !current.deleted;
 const exists = (current: Current | null): current is Current =>
   current !== null && !current.deleted;
-const ascending = (a: number, b: number): number => a - b;
 
 /**
  * The embedded default store: one directory per task under `dir/tasks`; in it, `g/<generation>/doc.json` holds the
@@ -145,6 +126,12 @@ const ascending = (a: number, b: number): number => a - b;
  * N + 1 exists, so its rename either meets N + 1 or finds its own directory gone. A task's directory therefore
  * holds a bounded number of files whatever its history. A delete writes a tombstone, so revisions and fencing tokens are never reused.
  * Stores written by version 1 (one file per generation) are upgraded when opened.
+ *
+ * The disk work runs in worker threads, shared by every store of the process: a read, or the writing of a
+ * generation with its fsyncs and rename, is one synchronous job there, so it costs one hop to a thread (where
+ * asynchronous calls cost a hop through libuv's pool each) and never blocks the event loop. The first job starts
+ * a thread, up to four run when changes overlap, an idle one never keeps the process alive, and they end a second
+ * after the last store of the process closed.
  * @example
  * const store = await FileTaskStore.open('./.task-runtime');
  * const revision = await store.save('login', runtime.persist(), { expectedRevision: null });
@@ -157,6 +144,9 @@ export class FileTaskStore implements TaskStore {
   readonly #clock: () => Date;
   #closed = false;
   #tmpCounter = 0;
+  readonly #threads: FileStoreThreads;
+  /** The reads and changes under way, awaited by close() before it gives the threads up. */
+  readonly #operations = new Set<Promise<unknown>>();
   /** Compaction and hint updates after a change, one after another, awaited by close(). */
   #housekeeping: Promise<void> = Promise.resolve();
   /**
@@ -170,6 +160,7 @@ export class FileTaskStore implements TaskStore {
     this.#tasksDir = join(dir, 'tasks');
     this.#tmpDir = join(dir, 'tmp');
     this.#clock = clock;
+    this.#threads = useFileStoreThreads(THREAD_DATA);
   }
 
   /** Opens (and creates when missing) a store in `dir`; TaskStoreError when it is not a writable directory. */
@@ -183,17 +174,11 @@ export class FileTaskStore implements TaskStore {
     }
     const store = new FileTaskStore(resolve(dir), clock);
     try {
-      await mkdir(store.#tasksDir, { recursive: true });
-      await mkdir(store.#tmpDir, { recursive: true });
-      const probe = store.#tmpPath();
-      await (await open(probe, 'wx')).close();
-      await unlink(probe);
-    } catch (cause) {
-      const problem = `${(cause as Error).message}; give a directory this process can create and write`;
-      throw new TaskStoreError(null, `open a file store in '${store.dir}'`, problem, { cause });
+      await store.#prepare();
+    } catch (error) {
+      await store.close();
+      throw error;
     }
-    await store.#removeAbandonedTemporaryFiles();
-    await store.#upgradeLayout();
     return store;
   }
 
@@ -201,7 +186,7 @@ export class FileTaskStore implements TaskStore {
   async load(taskId: string): Promise<StoredTask | null> {
     this.#checkOpen('load');
     checkTaskId(taskId);
-    const current = await this.#read(this.#taskDir(taskId), taskId, 'load');
+    const current = await this.#track(this.#read(this.#taskDir(taskId), taskId, 'load'));
     return exists(current)
       ? { snapshot: current.snapshot, revision: current.revision, lease: current.lease }
       : null;
@@ -322,10 +307,15 @@ export class FileTaskStore implements TaskStore {
     return ids.sort();
   }
 
-  /** Closes the store once the clean-up of superseded generations this instance started is done. */
+  /**
+   * Closes the store once the calls under way and the clean-up of superseded generations this instance started
+   * are done; the threads end a second after the last store of the process closed.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    await Promise.allSettled(this.#operations);
     await this.#housekeeping;
+    this.#threads.release();
   }
 
   /**
@@ -334,6 +324,30 @@ export class FileTaskStore implements TaskStore {
    */
   async flush(): Promise<void> {
     await this.#housekeeping;
+  }
+
+  /** Creates the store's directories, checks that they are writable, and brings an older layout up to date. */
+  async #prepare(): Promise<void> {
+    try {
+      await mkdir(this.#tasksDir, { recursive: true });
+      await mkdir(this.#tmpDir, { recursive: true });
+      const probe = this.#tmpPath();
+      await (await open(probe, 'wx')).close();
+      await unlink(probe);
+    } catch (cause) {
+      const problem = `${(cause as Error).message}; give a directory this process can create and write`;
+      throw new TaskStoreError(null, `open a file store in '${this.dir}'`, problem, { cause });
+    }
+    await this.#removeAbandonedTemporaryFiles();
+    await this.#upgradeLayout();
+  }
+
+  /** `operation`, awaited by close() until it settles. */
+  #track<T>(operation: Promise<T>): Promise<T> {
+    this.#operations.add(operation);
+    const forget = () => this.#operations.delete(operation);
+    operation.then(forget, forget);
+    return operation;
   }
 
   #now(): number {
@@ -361,7 +375,14 @@ export class FileTaskStore implements TaskStore {
   }
 
   /** Calls `read` for every task directory (with the id its name encodes, or null) and keeps the ids it returns. */
-  async #mapTasks(
+  #mapTasks(
+    read: (taskDir: string, known: string | null) => Promise<string | null>,
+  ): Promise<string[]> {
+    return this.#track(this.#mapTaskDirectories(read));
+  }
+
+  /** The work of {@link FileTaskStore.#mapTasks}. */
+  async #mapTaskDirectories(
     read: (taskDir: string, known: string | null) => Promise<string | null>,
   ): Promise<string[]> {
     let names: string[];
@@ -391,50 +412,38 @@ export class FileTaskStore implements TaskStore {
     expectedId: string | null,
     operation: string,
   ): Promise<Current | null> {
-    let missing: number | null = null;
-    for (let round = 0; round < MAX_ROUNDS; round += 1) {
-      let names: string[];
-      try {
-        names = await readdir(join(taskDir, GENERATIONS));
-      } catch (cause) {
-        if (isMissing(cause)) return this.#readLegacy(taskDir, expectedId, operation);
-        throw this.#ioError(expectedId, operation, cause);
-      }
-      const generations = names
-        .filter((name) => GENERATION_DIR.test(name))
-        .map(Number)
-        .sort(ascending);
-      const generation = generations.pop();
-      if (generation === undefined) return null;
-      const file = join(taskDir, GENERATIONS, String(generation), DOCUMENT);
-      let text: string;
-      try {
-        text = await readWholeFile(file);
-      } catch (cause) {
-        if (!isMissing(cause)) throw this.#ioError(expectedId, operation, cause);
-        // Removed after a newer one appeared, which the next listing shows. When it does not, the newest
-        // generation lost its document (a file system that broke its promise, or a hand): damage, not a race.
-        if (missing === generation) {
-          throw new SnapshotError('', `has no document (missing file '${file}')`, expectedId);
-        }
-        missing = generation;
-        continue;
-      }
-      const document = parseDocument(text, expectedId, taskDir, file);
-      if (document.generation !== generation) {
-        throw new SnapshotError(
-          'generation',
-          `is ${document.generation}, not the ${generation} of its directory (file '${file}')`,
-          expectedId,
-        );
-      }
-      return { ...document, generation, legacy: false };
+    let found: ReadOutcome;
+    try {
+      found = await this.#threads.run({ kind: 'read', generations: join(taskDir, GENERATIONS) });
+    } catch (cause) {
+      throw this.#ioError(expectedId, operation, cause);
     }
-    throw new TaskStoreError(
-      expectedId,
-      operation,
-      `it changed ${MAX_ROUNDS} times while being read`,
-    );
+    switch (found.kind) {
+      case 'absent':
+        return this.#readLegacy(taskDir, expectedId, operation);
+      case 'empty':
+        return null;
+      case 'lost':
+        throw new SnapshotError('', `has no document (missing file '${found.file}')`, expectedId);
+      case 'unstable':
+        throw new TaskStoreError(
+          expectedId,
+          operation,
+          `it changed ${MAX_ROUNDS} times while being read`,
+        );
+      case 'document': {
+        const { generation, file, text } = found;
+        const document = parseDocument(text, expectedId, taskDir, file);
+        if (document.generation !== generation) {
+          throw new SnapshotError(
+            'generation',
+            `is ${document.generation}, not the ${generation} of its directory (file '${file}')`,
+            expectedId,
+          );
+        }
+        return { ...document, generation, legacy: false };
+      }
+    }
   }
 
   /** The newest generation of a task directory in the version 1 layout (`<generation>.json` files), or null. */
@@ -469,7 +478,17 @@ export class FileTaskStore implements TaskStore {
    * (or return null for "nothing to write"), and creates that as the next generation; starts over when another
    * writer created it first. `snapshotText` replaces the snapshot of `decide`'s document when not null.
    */
-  async #change(
+  #change(
+    taskId: string,
+    operation: string,
+    snapshotText: string | null,
+    decide: (current: Current | null) => TaskDocument | null,
+  ): Promise<TaskDocument | null> {
+    return this.#track(this.#changeRounds(taskId, operation, snapshotText, decide));
+  }
+
+  /** The rounds of {@link FileTaskStore.#change}. */
+  async #changeRounds(
     taskId: string,
     operation: string,
     snapshotText: string | null,
@@ -529,24 +548,18 @@ export class FileTaskStore implements TaskStore {
     operation: string,
   ): Promise<boolean> {
     const staging = this.#tmpPath();
-    const generationDir = join(staging, String(generation));
     try {
-      await mkdir(generationDir, { recursive: true });
-      await writeDurably(join(generationDir, DOCUMENT), text); // with the names above it (see #advance)
-      const createdTaskDir = await mkdir(taskDir, { recursive: true });
-      try {
-        await rename(staging, join(taskDir, GENERATIONS));
-      } catch (cause) {
-        if (isTaken(cause)) return false;
-        throw cause;
-      }
-      await fsyncDirectory(taskDir);
-      if (createdTaskDir !== undefined) await fsyncDirectory(this.#tasksDir);
-      return true;
+      return await this.#threads.run({
+        kind: 'create',
+        staging,
+        file: join(staging, String(generation), DOCUMENT),
+        taskDir,
+        tasksDir: this.#tasksDir,
+        target: join(taskDir, GENERATIONS),
+        text,
+      });
     } catch (cause) {
       throw this.#ioError(taskId, operation, cause);
-    } finally {
-      await rm(staging, { recursive: true, force: true }).catch(ignore);
     }
   }
 
@@ -564,24 +577,14 @@ export class FileTaskStore implements TaskStore {
     const generations = join(taskDir, GENERATIONS);
     const pending = join(generations, String(from), `p-${this.#uniqueName()}`);
     try {
-      try {
-        await mkdir(pending);
-      } catch (cause) {
-        if (isMissing(cause)) return false;
-        throw cause;
-      }
-      try {
-        // The fsync of a new file also makes its name durable on Linux's journaling file systems (ext4, XFS,
-        // btrfs); the rename is made durable by the fsync of the generations' directory below.
-        await writeDurably(join(pending, DOCUMENT), text);
-        await rename(pending, join(generations, String(from + 1)));
-      } catch (cause) {
-        await rm(pending, { recursive: true, force: true }).catch(ignore);
-        if (isMissing(cause) || isTaken(cause)) return false;
-        throw cause;
-      }
-      await fsyncDirectory(generations);
-      return true;
+      return await this.#threads.run({
+        kind: 'advance',
+        pending,
+        file: join(pending, DOCUMENT),
+        target: join(generations, String(from + 1)),
+        generations,
+        text,
+      });
     } catch (cause) {
       throw this.#ioError(taskId, operation, cause);
     }
@@ -615,39 +618,24 @@ export class FileTaskStore implements TaskStore {
     this.#housekeeping = this.#housekeeping
       .then(() =>
         created
-          ? writeFile(join(taskDir, OLD_VERSION_GUARD), OLD_VERSION_GUARD_TEXT)
-          : this.#compact(taskDir, generation),
+          ? this.#writeGuard(taskDir)
+          : this.#threads.run({
+              kind: 'compact',
+              hint: join(taskDir, OLD_HINT),
+              generations: join(taskDir, GENERATIONS),
+              newest: generation,
+            }),
       )
-      .catch(ignore);
+      .then(ignore, ignore);
   }
 
-  /**
-   * Removes the generation directories before `newest`, oldest first, each completely before the next: a
-   * generation is only ever removed once every older one is gone, which keeps a stalled writer from winning later.
-   */
-  async #compact(taskDir: string, newest: number): Promise<void> {
-    await unlink(join(taskDir, OLD_HINT)).catch(ignore);
-    const names = await readdir(join(taskDir, GENERATIONS)).catch(() => [] as string[]);
-    const superseded = names
-      .filter((name) => GENERATION_DIR.test(name) && Number(name) < newest)
-      .map(Number)
-      .sort(ascending);
-    for (const generation of superseded) {
-      const dir = join(taskDir, GENERATIONS, String(generation));
-      try {
-        await unlink(join(dir, DOCUMENT)).catch((error) => {
-          if (!isMissing(error)) throw error;
-        });
-        await rmdir(dir);
-      } catch (error) {
-        if (isMissing(error)) continue;
-        try {
-          await rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 1 });
-        } catch {
-          return; // left for the next change, and so is every newer one
-        }
-      }
-    }
+  /** Writes the guard against version 1 readers into a task directory (see {@link OLD_VERSION_GUARD}). */
+  #writeGuard(taskDir: string): Promise<null> {
+    return this.#threads.run({
+      kind: 'write',
+      file: join(taskDir, OLD_VERSION_GUARD),
+      text: OLD_VERSION_GUARD_TEXT,
+    });
   }
 
   /** Rewrites a version 1 task directory as `g/<generation>/doc.json`; the old files go once that is durable. */
@@ -660,7 +648,7 @@ export class FileTaskStore implements TaskStore {
     const { generation } = current;
     const text = serializeDocument(current, generation, JSON.stringify(current.snapshot));
     await this.#create(taskId ?? current.taskId, taskDir, generation, text, operation);
-    await writeFile(join(taskDir, OLD_VERSION_GUARD), OLD_VERSION_GUARD_TEXT).catch(ignore);
+    await this.#writeGuard(taskDir).catch(ignore);
     await removeLegacyFiles(taskDir);
   }
 
@@ -683,9 +671,7 @@ export class FileTaskStore implements TaskStore {
       await Promise.all(Array.from({ length: 8 }, worker));
       const text = `${JSON.stringify({ format: FORMAT, layout: LAYOUT })}\n`;
       const tmp = this.#tmpPath();
-      await writeDurably(tmp, text);
-      await rename(tmp, layoutFile);
-      await fsyncDirectory(this.dir);
+      await this.#threads.run({ kind: 'replace', tmp, file: layoutFile, dir: this.dir, text });
     } catch (cause) {
       throw new TaskStoreError(null, `upgrade the file store in '${this.dir}'`, String(cause), {
         cause,
@@ -774,44 +760,5 @@ function parseLayout(text: string): number | null {
       : null;
   } catch {
     return null;
-  }
-}
-
-/** The whole of `file` as UTF-8, read in chunks (three calls for a small file, where readFile makes four). */
-async function readWholeFile(file: string): Promise<string> {
-  const fd = await openFd(file, 'r');
-  try {
-    const chunks: Buffer[] = [];
-    for (;;) {
-      const buffer = Buffer.allocUnsafe(READ_CHUNK);
-      const { bytesRead } = await readFd(fd, buffer, 0, READ_CHUNK, null);
-      chunks.push(buffer.subarray(0, bytesRead));
-      if (bytesRead < READ_CHUNK) break;
-    }
-    return Buffer.concat(chunks).toString('utf8');
-  } finally {
-    await closeFd(fd);
-  }
-}
-
-async function writeDurably(file: string, text: string): Promise<void> {
-  const fd = await openFd(file, 'wx');
-  try {
-    const bytes = Buffer.from(text, 'utf8');
-    for (let written = 0; written < bytes.length; ) {
-      written += (await writeFd(fd, bytes, written, bytes.length - written, null)).bytesWritten;
-    }
-    await fsyncFd(fd);
-  } finally {
-    await closeFd(fd);
-  }
-}
-
-async function fsyncDirectory(dir: string): Promise<void> {
-  const fd = await openFd(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    await fsyncFd(fd);
-  } finally {
-    await closeFd(fd);
   }
 }
