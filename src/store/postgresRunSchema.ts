@@ -47,17 +47,27 @@ export function postgresRunNames(table: string): PostgresRunNames {
   };
 }
 
+/** SQL: whether the task row `row` is pr_merged. */
+const mergedSql = (row: 'OLD' | 'NEW' | 't') => `coalesce(${row}.status = 'pr_merged', false)`;
+/** SQL: whether the task row `row` is open: stored, and neither pr_merged nor failed (it may still be claimed). */
+export const openSql = (row: 'OLD' | 'NEW' | 't') =>
+  `coalesce(${row}.status NOT IN ('pr_merged', 'failed'), false)`;
+
 /**
- * The statements that create the run tables, their indexes, and the function that the triggers on the task table
- * run to keep them in step ({@link runTriggers}), in the transaction of `migrate()`; safe to run again. The triggers fire only when a task's
- * `startable` changes or it becomes or stops being pr_merged, so that most saves (and every claim and renewal) do
- * not run them. A merge lowers its dependents' `unmerged` in the merge's own transaction, and a NOTIFY is sent only
- * when a task of a run became ready by it (NOTIFY serialises the commits that send one; identical ones of one
- * transaction are sent once).
+ * The statements that create the run tables, their indexes, and the function that the trigger on the task table
+ * `quoted` runs to keep them in step ({@link runTrigger}), in the transaction of `migrate()`; safe to run again.
+ *
+ * A task of a run is *ready* when its row in `<table>_run_tasks` is open with no unmerged dependency and its own row
+ * in the task table is startable with no live lease; the partial index holds the open rows without unmerged
+ * dependencies, so that finished tasks leave it and a claim never walks past them. The trigger fires only when a
+ * task opens or closes (becomes or stops being pr_merged or failed) or becomes startable: a claim, a renewal, a
+ * start and a PR leave it alone. A merge lowers its dependents' `unmerged` in the merge's own transaction; a NOTIFY
+ * is sent only when a task of a run became ready (a NOTIFY serialises the commits that send one; identical ones of
+ * one transaction are sent once). A merge changes its dependents' rows one by one in (run_id, task_key) order, so
+ * that two merges with dependents in common cannot deadlock.
  */
-export function runSchemaStatements(names: PostgresRunNames): string[] {
+export function runSchemaStatements(quoted: string, names: PostgresRunNames): string[] {
   const q = (name: string) => `"${name}"`;
-  const merged = (row: 'OLD' | 'NEW') => `coalesce(${row}.status = 'pr_merged', false)`;
   const channel = `'${names.channel}'`;
   return [
     `CREATE TABLE IF NOT EXISTS ${q(names.runs)} (
@@ -71,11 +81,11 @@ export function runSchemaStatements(names: PostgresRunNames): string[] {
       task_key bytea NOT NULL,
       position integer NOT NULL,
       unmerged integer NOT NULL CHECK (unmerged >= 0),
-      startable boolean NOT NULL,
+      open boolean NOT NULL,
       PRIMARY KEY (run_id, task_key)
     )`,
     `CREATE INDEX IF NOT EXISTS ${q(names.readyIndex)} ON ${q(names.runTasks)} (run_id, position)
-      WHERE unmerged = 0 AND startable`,
+      WHERE unmerged = 0 AND open`,
     `CREATE INDEX IF NOT EXISTS ${q(names.taskIndex)} ON ${q(names.runTasks)} (task_key)`,
     `CREATE TABLE IF NOT EXISTS ${q(names.runEdges)} (
       dependency_key bytea NOT NULL,
@@ -85,39 +95,40 @@ export function runSchemaStatements(names: PostgresRunNames): string[] {
     )`,
     `CREATE OR REPLACE FUNCTION ${q(names.follow)}() RETURNS trigger LANGUAGE plpgsql AS $follow$
     DECLARE
-      was_merged boolean := false;
-      was_startable boolean := false;
-      is_merged boolean := ${merged('NEW')};
-      ready_run text;
+      was_open boolean := ${openSql('OLD')};
+      is_open boolean := ${openSql('NEW')};
+      was_merged boolean := ${mergedSql('OLD')};
+      is_merged boolean := ${mergedSql('NEW')};
+      member record;
+      ready boolean;
+      hinted text;
     BEGIN
-      IF TG_OP = 'UPDATE' THEN
-        was_merged := ${merged('OLD')};
-        was_startable := OLD.startable;
-      END IF;
-      -- Every transaction locks a task's rows of the runs in (run_id, task_key) order, so that two merges with
-      -- dependents in common cannot deadlock.
-      IF NEW.startable <> was_startable THEN
-        PERFORM 1 FROM ${q(names.runTasks)} r WHERE r.task_key = NEW.task_key ORDER BY r.run_id FOR UPDATE;
-        FOR ready_run IN
-          UPDATE ${q(names.runTasks)} r SET startable = NEW.startable WHERE r.task_key = NEW.task_key
-          RETURNING CASE WHEN r.startable AND r.unmerged = 0 THEN r.run_id END
-        LOOP
-          IF ready_run IS NOT NULL THEN PERFORM pg_notify(${channel}, ready_run); END IF;
-        END LOOP;
+      IF is_open <> was_open THEN
+        UPDATE ${q(names.runTasks)} SET open = is_open WHERE task_key = NEW.task_key;
       END IF;
       IF is_merged <> was_merged THEN
-        PERFORM 1 FROM ${q(names.runTasks)} r JOIN ${q(names.runEdges)} e ON r.run_id = e.run_id AND r.task_key = e.task_key
-        WHERE e.dependency_key = NEW.task_key ORDER BY r.run_id, r.task_key FOR UPDATE OF r;
-        FOR ready_run IN
-          WITH changed AS (
-            UPDATE ${q(names.runTasks)} r SET unmerged = r.unmerged + CASE WHEN is_merged THEN -1 ELSE 1 END
-            FROM ${q(names.runEdges)} e
-            WHERE e.dependency_key = NEW.task_key AND r.run_id = e.run_id AND r.task_key = e.task_key
-            RETURNING r.run_id, r.unmerged, r.startable
-          )
-          SELECT DISTINCT run_id FROM changed WHERE unmerged = 0 AND startable
+        -- One dependent at a time, by its primary key, in (run_id, task_key) order: a plan that stays an index
+        -- lookup however many runs the table holds, and locks that two merges take in the same order.
+        FOR member IN
+          SELECT run_id, task_key FROM ${q(names.runEdges)} WHERE dependency_key = NEW.task_key
+          ORDER BY run_id, task_key
         LOOP
-          PERFORM pg_notify(${channel}, ready_run);
+          UPDATE ${q(names.runTasks)} r SET unmerged = r.unmerged + CASE WHEN is_merged THEN -1 ELSE 1 END
+          WHERE r.run_id = member.run_id AND r.task_key = member.task_key
+          RETURNING r.unmerged = 0 AND r.open INTO ready;
+          IF ready AND member.run_id IS DISTINCT FROM hinted
+            AND EXISTS (SELECT 1 FROM ${quoted} WHERE task_key = member.task_key AND startable) THEN
+            PERFORM pg_notify(${channel}, member.run_id);
+            hinted := member.run_id;
+          END IF;
+        END LOOP;
+      END IF;
+      IF NEW.startable AND NOT OLD.startable THEN
+        -- FOR SHARE waits for a merge of a dependency that is committing, then reads its count.
+        FOR member IN
+          SELECT run_id FROM ${q(names.runTasks)} WHERE task_key = NEW.task_key AND unmerged = 0 AND open FOR SHARE
+        LOOP
+          PERFORM pg_notify(${channel}, member.run_id);
         END LOOP;
       END IF;
       RETURN NULL;
@@ -126,28 +137,25 @@ export function runSchemaStatements(names: PostgresRunNames): string[] {
   ];
 }
 
-/** The triggers on the task table, by name, with the statement that creates each (see {@link runSchemaStatements}). */
-export function runTriggers(quoted: string, names: PostgresRunNames): ReadonlyMap<string, string> {
-  const merged = (row: 'OLD' | 'NEW') => `coalesce(${row}.status = 'pr_merged', false)`;
-  const run = `EXECUTE FUNCTION "${names.follow}"()`;
-  return new Map([
-    [
-      'task_runtime_runs_insert',
-      `CREATE TRIGGER task_runtime_runs_insert AFTER INSERT ON ${quoted} FOR EACH ROW
-        WHEN (NEW.startable OR ${merged('NEW')}) ${run}`,
-    ],
-    [
-      'task_runtime_runs_update',
-      `CREATE TRIGGER task_runtime_runs_update AFTER UPDATE OF status, startable ON ${quoted} FOR EACH ROW
-        WHEN (OLD.startable <> NEW.startable OR ${merged('OLD')} <> ${merged('NEW')}) ${run}`,
-    ],
-  ]);
+/** The name of the trigger on the task table. */
+export const RUN_TRIGGER = 'task_runtime_runs';
+
+/**
+ * The statement that creates the trigger on the task table `quoted` (see {@link runSchemaStatements}). Rows are never
+ * removed from the task table (a delete leaves a tombstone, which an UPDATE makes), so an INSERT is a task in no run
+ * yet, and only UPDATEs need it.
+ */
+export function runTrigger(quoted: string, names: PostgresRunNames): string {
+  return `CREATE TRIGGER ${RUN_TRIGGER} AFTER UPDATE OF status, startable ON ${quoted} FOR EACH ROW
+    WHEN (${openSql('OLD')} <> ${openSql('NEW')} OR ${mergedSql('OLD')} <> ${mergedSql('NEW')}
+      OR (NEW.startable AND NOT OLD.startable))
+    EXECUTE FUNCTION "${names.follow}"()`;
 }
 
 /**
  * Brings the task table `quoted` (unquoted name `table`) and its run tables to this version, in the transaction of
  * `client` (which holds the migration lock): the `startable` column (filled from each pending row's snapshot when
- * it is new), the run tables, and the triggers, created only when missing (creating one locks the table).
+ * it is new), the run tables, and the trigger, created only when missing (creating it locks the table).
  */
 export async function migrateRuns(
   client: PoolClient,
@@ -166,15 +174,12 @@ export async function migrateRuns(
     );
     await fillStartable(client, quoted);
   }
-  for (const statement of runSchemaStatements(names)) await client.query(statement);
-  const existing = await client.query<{ tgname: string }>(
-    'SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal',
-    [quoted],
+  for (const statement of runSchemaStatements(quoted, names)) await client.query(statement);
+  const { rows: triggers } = await client.query<{ found: boolean }>(
+    'SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND tgname = $2) AS found',
+    [quoted, RUN_TRIGGER],
   );
-  const present = new Set(existing.rows.map((row) => row.tgname));
-  for (const [name, statement] of runTriggers(quoted, names)) {
-    if (!present.has(name)) await client.query(statement);
-  }
+  if (triggers[0]?.found !== true) await client.query(runTrigger(quoted, names));
   await client.query(
     `COMMENT ON COLUMN ${quoted}.startable IS 'pending, and the current attempt not in the ledger: START would be accepted'`,
   );

@@ -1,4 +1,4 @@
-import type { PostgresRunNames } from './postgresRunSchema.js';
+import { openSql, type PostgresRunNames } from './postgresRunSchema.js';
 
 /**
  * The SQL of shared runs on the task table `quoted` and its run tables (see {@link PostgresRunNames}), one
@@ -44,8 +44,8 @@ export function postgresRunStatements(quoted: string, names: PostgresRunNames) {
         SELECT dependency, $1, task FROM unnest($2::bytea[], $3::bytea[]) AS e(task, dependency)
       ON CONFLICT DO NOTHING`,
     /**
-     * The tasks `$2` of run `$1` in their order, each with its `startable` as stored and its dependencies (the edges
-     * `$3[i]` on `$4[i]`) not pr_merged counted; sends the hint when one of them is ready.
+     * The tasks `$2` of run `$1` in their order, each open or not as stored, with its dependencies (the edges `$3[i]`
+     * on `$4[i]`) not pr_merged counted; sends the hint when one of them is ready.
      */
     addTasks: `WITH unmerged AS (
         SELECT e.task, count(*) AS n FROM unnest($3::bytea[], $4::bytea[]) AS e(task, dependency)
@@ -53,15 +53,16 @@ export function postgresRunStatements(quoted: string, names: PostgresRunNames) {
         WHERE d.status IS DISTINCT FROM 'pr_merged'
         GROUP BY e.task
       ), added AS (
-        INSERT INTO ${runTasks} (run_id, task_key, position, unmerged, startable)
-          SELECT $1, k.key, k.position - 1, coalesce(u.n, 0), t.startable
+        INSERT INTO ${runTasks} (run_id, task_key, position, unmerged, open)
+          SELECT $1, k.key, k.position - 1, coalesce(u.n, 0), ${openSql('t')}
           FROM unnest($2::bytea[]) WITH ORDINALITY AS k(key, position)
             JOIN ${quoted} t ON t.task_key = k.key
             LEFT JOIN unmerged u ON u.task = k.key
         ON CONFLICT DO NOTHING
-        RETURNING unmerged, startable
+        RETURNING task_key, unmerged, open
       )
-      SELECT pg_notify('${names.channel}', $1) FROM added WHERE unmerged = 0 AND startable LIMIT 1`,
+      SELECT pg_notify('${names.channel}', $1) FROM added a JOIN ${quoted} t ON t.task_key = a.task_key
+      WHERE a.unmerged = 0 AND a.open AND t.startable LIMIT 1`,
     /**
      * Claims the first ready task of run `$1` (in its order) for worker `$2` for `$3` ms: the ready index gives the
      * candidates, the task's own row decides (pending and startable, no live lease), and a row another claimer has
@@ -69,7 +70,7 @@ export function postgresRunStatements(quoted: string, names: PostgresRunNames) {
      */
     claimReady: `WITH candidate AS (
         SELECT t.task_key FROM ${runTasks} r JOIN ${quoted} t ON t.task_key = r.task_key
-        WHERE r.run_id = $1 AND r.unmerged = 0 AND r.startable
+        WHERE r.run_id = $1 AND r.unmerged = 0 AND r.open
           AND t.startable AND NOT t.deleted AND t.status = 'pending'
           AND (t.lease_owner IS NULL OR t.lease_expires_at <= clock_timestamp())
         ORDER BY r.position

@@ -75,22 +75,31 @@ async function claimNext(
   return claim;
 }
 
-/** The `unmerged` count of each task of the run, by task id (ids given, since the table keeps keys). */
-async function unmergedOf(
+/** A column of each task's row in the run's table, by task id (ids given, since the table keeps keys). */
+async function runColumnOf(
+  column: 'unmerged' | 'open',
   store: PostgresTaskStore,
   runId: string,
   ids: readonly string[],
-): Promise<Record<string, number>> {
+): Promise<Record<string, unknown>> {
   const names = postgresRunNames(store.table);
-  const rows = await queryRows<{ task_key: Buffer; unmerged: number }>(
-    `SELECT task_key, unmerged FROM "${names.runTasks}" WHERE run_id = $1`,
+  const rows = await queryRows<{ task_key: Buffer; value: unknown }>(
+    `SELECT task_key, ${column} AS value FROM "${names.runTasks}" WHERE run_id = $1`,
     [runId],
   );
-  const byKey = new Map(rows.map((row) => [row.task_key.toString('hex'), row.unmerged]));
+  const byKey = new Map(rows.map((row) => [row.task_key.toString('hex'), row.value]));
   return Object.fromEntries(
-    ids.map((id) => [id, byKey.get(createHash('sha256').update(id, 'utf8').digest('hex')) ?? -1]),
+    ids.map((id) => [id, byKey.get(createHash('sha256').update(id, 'utf8').digest('hex'))]),
   );
 }
+
+/** The `unmerged` count of each task of the run, by task id. */
+const unmergedOf = (store: PostgresTaskStore, runId: string, ids: readonly string[]) =>
+  runColumnOf('unmerged', store, runId, ids);
+
+/** Whether each task of the run is open (neither pr_merged nor failed), by task id. */
+const openOf = (store: PostgresTaskStore, runId: string, ids: readonly string[]) =>
+  runColumnOf('open', store, runId, ids);
 
 /** Counts the NOTIFYs on a channel from a connection of its own; `next(payload)` waits for the next with it. */
 async function notificationCounter(channel: string) {
@@ -516,12 +525,31 @@ describeWithPostgres('PostgresTaskStore as a SharedRunStore', () => {
       );
       await expect(unmergedOf(store, 'r', ids)).resolves.toEqual({ a: 0, b: 0, c: 2, d: 2 });
       const a = await claimNext(store, 'r');
-      const merged = await advance(store, a);
+      await advance(store, a, ['start', 'pr']);
+      await expect(openOf(store, 'r', ids)).resolves.toEqual({
+        a: true,
+        b: true,
+        c: true,
+        d: true,
+      });
+      const merged = await advance(store, a, ['merge']);
       await expect(unmergedOf(store, 'r', ids)).resolves.toEqual({ a: 0, b: 0, c: 1, d: 1 });
+      await expect(openOf(store, 'r', ids)).resolves.toEqual({
+        a: false,
+        b: true,
+        c: true,
+        d: true,
+      });
       // The machine never leaves pr_merged, but a store takes any snapshot: the counts follow it anyway.
       const back = entries([['a', []]])[0]?.snapshot;
       const reverted = await store.save('a', back, { expectedRevision: merged });
       await expect(unmergedOf(store, 'r', ids)).resolves.toEqual({ a: 0, b: 0, c: 2, d: 2 });
+      await expect(openOf(store, 'r', ids)).resolves.toEqual({
+        a: true,
+        b: true,
+        c: true,
+        d: true,
+      });
       const again = await claimNext(store, 'r', 'w2');
       expect(again.taskId).toBe('a');
       expect(again.stored.revision).toBe(reverted);
@@ -531,7 +559,37 @@ describeWithPostgres('PostgresTaskStore as a SharedRunStore', () => {
       await expect(unmergedOf(store, 'r', ids)).resolves.toEqual({ a: 0, b: 0, c: 0, d: 1 });
       await store.delete('b', { expectedRevision: bMerged });
       await expect(unmergedOf(store, 'r', ids)).resolves.toEqual({ a: 0, b: 0, c: 1, d: 1 });
+      await expect(openOf(store, 'r', ids)).resolves.toEqual({
+        a: false,
+        b: false,
+        c: true,
+        d: true,
+      });
       await expect(store.claimReady('r', 'w1', LEASE)).resolves.toBeNull();
+    });
+
+    it('should close a task that failed, and open it again when it is retried', async () => {
+      const store = await openStore();
+      await store.openRun(
+        'r',
+        entries([
+          ['a', []],
+          ['b', ['a']],
+        ]),
+      );
+      const a = await claimNext(store, 'r');
+      const revision = await advance(store, a, ['start']);
+      const runtime = TaskRuntime.restore((await store.load('a'))?.snapshot, { maxAttempts: 3 });
+      runtime.markFailed('boom');
+      const failed = await store.save('a', runtime.persist(), {
+        expectedRevision: revision,
+        lease: a.lease,
+      });
+      await expect(openOf(store, 'r', ['a', 'b'])).resolves.toEqual({ a: false, b: true });
+      runtime.resetForRetry();
+      await store.save('a', runtime.persist(), { expectedRevision: failed, lease: a.lease });
+      await expect(openOf(store, 'r', ['a', 'b'])).resolves.toEqual({ a: true, b: true });
+      await expect(unmergedOf(store, 'r', ['a', 'b'])).resolves.toEqual({ a: 0, b: 1 });
     });
 
     it('should be kept by the saves of a store that prepares no statements as well', async () => {
@@ -767,10 +825,7 @@ describeWithPostgres('PostgresTaskStore as a SharedRunStore', () => {
         'SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname',
         [`"${name}"`],
       );
-      expect(triggers.map((row) => row.tgname)).toEqual([
-        'task_runtime_runs_insert',
-        'task_runtime_runs_update',
-      ]);
+      expect(triggers.map((row) => row.tgname)).toEqual(['task_runtime_runs']);
       await stores[0]?.migrate();
       await stores[1]?.openRun(
         'r',
