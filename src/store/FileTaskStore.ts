@@ -64,8 +64,9 @@ const LAYOUT = 2;
 /** How often an operation starts over when another writer changed the task under it (not a conflict yet). */
 const MAX_ROUNDS = 100;
 /**
- * The superseded generations are removed by the change that creates every COMPACT_EVERY-th generation: a task
- * holds at most this many generations, and removals come in batches (one at every change costs a third of a save).
+ * The superseded generations are removed by the change that creates every COMPACT_EVERY-th generation, in the same
+ * job once that generation is durable: a task holds at most this many generations, and removals come in batches
+ * (one at every change costs a third of a save).
  */
 const COMPACT_EVERY = 4;
 /** What the store's threads are told when they start: the layout's names. */
@@ -145,10 +146,8 @@ export class FileTaskStore implements TaskStore {
   #closed = false;
   #tmpCounter = 0;
   readonly #threads: FileStoreThreads;
-  /** The reads and changes under way, awaited by close() before it gives the threads up. */
+  /** The reads and changes under way, awaited by flush() and close(). */
   readonly #operations = new Set<Promise<unknown>>();
-  /** Compaction and hint updates after a change, one after another, awaited by close(). */
-  #housekeeping: Promise<void> = Promise.resolve();
   /**
    * The generation this instance last wrote, per task: the next change tries it first instead of reading the
    * disk. A stale entry costs one more round (its compare-and-set fails, or `decide` refuses), never a wrong write.
@@ -308,22 +307,22 @@ export class FileTaskStore implements TaskStore {
   }
 
   /**
-   * Closes the store once the calls under way and the clean-up of superseded generations this instance started
-   * are done; the threads end a second after the last store of the process closed.
+   * Closes the store once the calls under way are done; the threads end a second after the last store of the
+   * process closed.
    */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.allSettled(this.#operations);
-    await this.#housekeeping;
+    await this.flush();
     this.#threads.release();
   }
 
   /**
-   * Resolves once the clean-up after this instance's earlier changes is done (superseded generations removed, the
-   * read hint updated). Changes are durable when their promise resolves; this is for copying a store, say.
+   * Resolves once the calls of this instance under way are done, with the clean-up after them (superseded
+   * generations removed, the guard against version 1 readers written). A change does its clean-up before it
+   * resolves, so this is for calls whose promises were not awaited; for copying a store, say.
    */
   async flush(): Promise<void> {
-    await this.#housekeeping;
+    await Promise.allSettled(this.#operations);
   }
 
   /** Creates the store's directories, checks that they are writable, and brings an older layout up to date. */
@@ -525,7 +524,6 @@ export class FileTaskStore implements TaskStore {
           : await this.#advance(taskId, taskDir, current.generation, document, operation);
       if (won) {
         this.#remember(taskId, next, generation);
-        this.#afterChange(taskDir, generation, current === null);
         return next;
       }
     }
@@ -538,7 +536,8 @@ export class FileTaskStore implements TaskStore {
 
   /**
    * Creates a task's first generation: `g` with `<generation>/doc.json` inside is built in tmp/, fsync'd, and
-   * renamed into the task's directory; false when another writer created `g` first.
+   * renamed into the task's directory, then the guard against version 1 readers is written beside it; false when
+   * another writer created `g` first.
    */
   async #create(
     taskId: string,
@@ -557,6 +556,7 @@ export class FileTaskStore implements TaskStore {
         tasksDir: this.#tasksDir,
         target: join(taskDir, GENERATIONS),
         text,
+        guard: { file: join(taskDir, OLD_VERSION_GUARD), text: OLD_VERSION_GUARD_TEXT },
       });
     } catch (cause) {
       throw this.#ioError(taskId, operation, cause);
@@ -564,7 +564,8 @@ export class FileTaskStore implements TaskStore {
   }
 
   /**
-   * Creates generation `from + 1`: its directory is built inside `from`'s and renamed next to it. False when
+   * Creates generation `from + 1`: its directory is built inside `from`'s and renamed next to it; every
+   * COMPACT_EVERY-th generation, the same job then removes the ones before it (it is durable already). False when
    * another writer created it first, or when `from` was removed meanwhile (a newer generation exists then).
    */
   async #advance(
@@ -584,6 +585,10 @@ export class FileTaskStore implements TaskStore {
         target: join(generations, String(from + 1)),
         generations,
         text,
+        compact:
+          (from + 1) % COMPACT_EVERY === 0
+            ? { hint: join(taskDir, OLD_HINT), newest: from + 1 }
+            : null,
       });
     } catch (cause) {
       throw this.#ioError(taskId, operation, cause);
@@ -606,27 +611,6 @@ export class FileTaskStore implements TaskStore {
       generation,
       legacy: false,
     });
-  }
-
-  /**
-   * After a change won: writes the guard against version 1 readers into a new task directory, or, at every
-   * COMPACT_EVERY-th generation, removes the generations before it; in the background (the change is durable
-   * already). A failure only leaves them for a later compaction to remove.
-   */
-  #afterChange(taskDir: string, generation: number, created: boolean): void {
-    if (!created && generation % COMPACT_EVERY !== 0) return;
-    this.#housekeeping = this.#housekeeping
-      .then(() =>
-        created
-          ? this.#writeGuard(taskDir)
-          : this.#threads.run({
-              kind: 'compact',
-              hint: join(taskDir, OLD_HINT),
-              generations: join(taskDir, GENERATIONS),
-              newest: generation,
-            }),
-      )
-      .then(ignore, ignore);
   }
 
   /** Writes the guard against version 1 readers into a task directory (see {@link OLD_VERSION_GUARD}). */

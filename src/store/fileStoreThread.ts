@@ -1,6 +1,6 @@
 /*
- * What a FileTaskStore's worker threads run: each job is a whole step of a change (read the newest generation,
- * create or advance one, compact) done with synchronous calls, so that it costs one hop to a thread instead of one
+ * What a FileTaskStore's worker threads run: each job is a whole step of a change (read the newest generation, or
+ * create or advance one and clean up after it) done with synchronous calls, so that it costs one hop to a thread instead of one
  * hop through libuv's pool per call. The pool (fileStoreThreadPool.ts) starts a thread from the source text of
  * {@link fileStoreThread}; that is why the function takes nothing from this module's scope.
  */
@@ -25,7 +25,8 @@ export type FileStoreJob =
   | {
       /**
        * A task's first generation: `text` written durably to `file` inside `staging/<generation>/`, `staging`
-       * renamed to `target` (`<taskDir>/g`), then `taskDir` fsync'd, and `tasksDir` too when `taskDir` was new.
+       * renamed to `target` (`<taskDir>/g`), then `taskDir` fsync'd, and `tasksDir` too when `taskDir` was new;
+       * once it is durable, `guard` written, if given (not durably, and a failure is ignored).
        */
       readonly kind: 'create';
       readonly staging: string;
@@ -34,11 +35,14 @@ export type FileStoreJob =
       readonly tasksDir: string;
       readonly target: string;
       readonly text: string;
+      readonly guard: { readonly file: string; readonly text: string } | null;
     }
   | {
       /**
        * The next generation: the directory `pending` made (inside the generation read), `text` written durably to
-       * `file` in it, `pending` renamed to `target`, then `generations` fsync'd.
+       * `file` in it, `pending` renamed to `target`, then `generations` fsync'd; once it is durable, when
+       * `compact` is given, `compact.hint` and the generations older than `compact.newest` removed (a failure
+       * only leaves them for a later compaction).
        */
       readonly kind: 'advance';
       readonly pending: string;
@@ -46,6 +50,7 @@ export type FileStoreJob =
       readonly target: string;
       readonly generations: string;
       readonly text: string;
+      readonly compact: { readonly hint: string; readonly newest: number } | null;
     }
   | {
       /** `text` written durably to `tmp`, renamed over `file`, and `dir` (theirs) fsync'd. */
@@ -60,13 +65,6 @@ export type FileStoreJob =
       readonly kind: 'write';
       readonly file: string;
       readonly text: string;
-    }
-  | {
-      /** Removes `hint`, then the generations in `generations` older than `newest`, oldest first. */
-      readonly kind: 'compact';
-      readonly hint: string;
-      readonly generations: string;
-      readonly newest: number;
     };
 
 /** What a `read` job found. */
@@ -95,7 +93,6 @@ export interface FileStoreJobResults {
   readonly advance: boolean;
   readonly replace: null;
   readonly write: null;
-  readonly compact: null;
 }
 
 /** An error thrown in a thread, as it crosses back: its message and the fields of a Node.js system error. */
@@ -206,10 +203,17 @@ export function fileStoreThread(): void {
       }
       fsyncDirectory(job.taskDir);
       if (createdTaskDir !== undefined) fsyncDirectory(job.tasksDir);
-      return true;
     } finally {
       removeQuietly(job.staging);
     }
+    if (job.guard !== null) {
+      try {
+        fs.writeFileSync(job.guard.file, job.guard.text);
+      } catch {
+        // only a hint for other versions' readers
+      }
+    }
+    return true;
   };
 
   const advance = (job: Extract<FileStoreJob, { kind: 'advance' }>): boolean => {
@@ -230,6 +234,7 @@ export function fileStoreThread(): void {
       throw error;
     }
     fsyncDirectory(job.generations);
+    if (job.compact !== null) compact(job.generations, job.compact.hint, job.compact.newest);
     return true;
   };
 
@@ -240,21 +245,24 @@ export function fileStoreThread(): void {
     return null;
   };
 
-  // A generation is only ever removed once every older one is gone, which keeps a stalled writer from winning later.
-  const compact = (job: Extract<FileStoreJob, { kind: 'compact' }>): null => {
+  /**
+   * Removes `hint`, then the generations in `generations` older than `newest`, oldest first: a generation is only
+   * ever removed once every older one is gone, which keeps a stalled writer from winning later.
+   */
+  const compact = (generations: string, hint: string, newest: number): void => {
     try {
-      fs.unlinkSync(job.hint);
+      fs.unlinkSync(hint);
     } catch {
       // none, as a rule
     }
     let names: string[] = [];
     try {
-      names = fs.readdirSync(job.generations);
+      names = fs.readdirSync(generations);
     } catch {
-      return null;
+      return;
     }
-    for (const generation of generationsBelow(names, job.newest)) {
-      const dir = join(job.generations, String(generation));
+    for (const generation of generationsBelow(names, newest)) {
+      const dir = join(generations, String(generation));
       try {
         try {
           fs.unlinkSync(join(dir, document));
@@ -267,11 +275,10 @@ export function fileStoreThread(): void {
         try {
           fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 1 });
         } catch {
-          return null; // left for the next change, and so is every newer one
+          return; // left for the next change, and so is every newer one
         }
       }
     }
-    return null;
   };
 
   const run = (job: FileStoreJob): ThreadReply => {
@@ -288,8 +295,6 @@ export function fileStoreThread(): void {
         case 'write':
           fs.writeFileSync(job.file, job.text);
           return { ok: true, value: null };
-        case 'compact':
-          return { ok: true, value: compact(job) };
       }
     } catch (thrown) {
       if (!(thrown instanceof Error)) return { ok: false, error: { message: String(thrown) } };
