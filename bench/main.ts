@@ -24,6 +24,7 @@ import { persistGroup } from './persist.js';
 import { postgresGroup } from './postgres.js';
 import { type BenchResults, formatTable } from './report.js';
 import type { BenchGroup, ResultRow } from './rows.js';
+import { sharedPostgresGroup } from './sharedPostgres.js';
 import { sizeGroup } from './size.js';
 import { storeGroup } from './store.js';
 import { workerGroup } from './worker.js';
@@ -41,6 +42,7 @@ const GROUPS: readonly BenchGroup[] = [
   graphGroup,
   historyGroup,
   postgresGroup,
+  sharedPostgresGroup,
   dashboardGroup,
   workerGroup,
 ];
