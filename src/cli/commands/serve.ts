@@ -19,11 +19,14 @@ export const DEFAULT_PORT = 4280;
 const LOOK_AGAIN_MS = 500;
 
 const HELP_AFTER = `
-A read-only web dashboard over a task store: counts per status, the lifecycle diagram with each state's
-count, the dependency graph coloured by status (blocked tasks marked), a table of every task that you can
-filter by status and search by id, and a page per task (spec, state, artifacts, attempt timeline, raw
-snapshot). What any process saves appears in open pages within about a second, without a reload. JSON for
-other tools: /api/tasks and /api/tasks/<id>. Every asset is served by the command itself (works offline).
+A read-only web dashboard over a task store: the run's outcome, counts per status, the lifecycle diagram
+with each state's count, the dependency graph coloured by status (blocked tasks marked), the run's timeline
+(a row per task, a bar per attempt coloured by outcome and labelled with its worker), and a table of every
+task with the worker holding it and its lease's expiry, in the run's order (dependencies first) or the latest
+change first, that you can filter by status and search by id; a page per task (spec, state, lease,
+artifacts, attempt timeline, raw snapshot). Times are in UTC. What any process saves appears in open pages
+within about a second, without a reload. JSON for other tools: /api/tasks (?sort=recent) and
+/api/tasks/<id>. Every asset is served by the command itself (works offline).
 
 It may start before the orchestrator: a --dir that does not exist yet (or holds no store yet), a --pg
 server that does not answer yet or a table not created yet, is waited for. It prints that it waits, its
