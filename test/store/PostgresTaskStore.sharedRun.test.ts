@@ -311,7 +311,13 @@ describeWithPostgres('PostgresTaskStore as a SharedRunStore', () => {
           [JSON.stringify(merged.persist()), Buffer.from('a')],
         );
         const opening = store.openRun('r', run);
-        await sleep(200); // the registration now waits for the merge's row
+        // The registration waits for the merge's row lock before counting.
+        await waitFor(async () => {
+          const waiting = await queryRows(
+            `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FOR SHARE%'`,
+          );
+          return waiting.length === 1;
+        });
         await client.query('COMMIT');
         await opening;
       });
