@@ -276,7 +276,23 @@ export class PostgresTaskStore implements TaskStore, SharedRunStore {
     checkSaveOptions(options);
     const text = serializeSnapshot(snapshot);
     const { expectedRevision, lease } = options;
-    const row = [text, statusOf(snapshot), attemptOf(snapshot), isStartableSnapshot(snapshot)];
+    const status = statusOf(snapshot);
+    if (expectedRevision !== null && (status === 'running' || status === 'pr_created')) {
+      // Most saves of an attempt: one that leaves the task open runs nothing of the shared runs' trigger.
+      const values = [keyOf(taskId), text, status, attemptOf(snapshot), expectedRevision];
+      const { rowCount } =
+        lease === undefined
+          ? await this.#query(taskId, 'saveInFlight', values, 'save')
+          : await this.#query(
+              taskId,
+              'saveInFlightLeased',
+              [...values, lease.workerId, lease.token],
+              'save',
+            );
+      if (rowCount === 1) return expectedRevision + 1;
+      // Refused, or the task was not open (failed, say): the full save below decides.
+    }
+    const row = [text, status, attemptOf(snapshot), isStartableSnapshot(snapshot)];
     if (expectedRevision === null) {
       const values = [idBytes(taskId), ...row, lease?.workerId ?? null];
       const { rows } = await this.#query<{ revision: number }>(taskId, 'create', values, 'save');

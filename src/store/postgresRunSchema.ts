@@ -60,8 +60,8 @@ export const openSql = (row: 'OLD' | 'NEW' | 't') =>
  * A task of a run is *ready* when its row in `<table>_run_tasks` is open with no unmerged dependency and its own row
  * in the task table is startable with no live lease; the partial index holds the open rows without unmerged
  * dependencies, so that finished tasks leave it and a claim never walks past them. The trigger fires only when a
- * task opens or closes (becomes or stops being pr_merged or failed) or becomes startable: a claim, a renewal, a
- * start and a PR leave it alone. A merge lowers its dependents' `unmerged` in the merge's own transaction; a NOTIFY
+ * task opens or closes (becomes or stops being pr_merged or failed) or becomes startable; a claim, a renewal, a
+ * start and a PR do not even evaluate its condition. A merge lowers its dependents' `unmerged` in the merge's own transaction; a NOTIFY
  * is sent only when a task of a run became ready (a NOTIFY serialises the commits that send one; identical ones of
  * one transaction are sent once). A merge changes its dependents' rows one by one in (run_id, task_key) order, so
  * that two merges with dependents in common cannot deadlock.
@@ -143,10 +143,12 @@ export const RUN_TRIGGER = 'task_runtime_runs';
 /**
  * The statement that creates the trigger on the task table `quoted` (see {@link runSchemaStatements}). Rows are never
  * removed from the task table (a delete leaves a tombstone, which an UPDATE makes), so an INSERT is a task in no run
- * yet, and only UPDATEs need it.
+ * yet, and only UPDATEs need it. It watches the updates that set `startable`: every save but that of a task in flight
+ * over an open one (`saveInFlight`, which can neither open, close nor ready a task), every delete, and the creation
+ * that replaces a tombstone.
  */
 export function runTrigger(quoted: string, names: PostgresRunNames): string {
-  return `CREATE TRIGGER ${RUN_TRIGGER} AFTER UPDATE OF status, startable ON ${quoted} FOR EACH ROW
+  return `CREATE TRIGGER ${RUN_TRIGGER} AFTER UPDATE OF startable ON ${quoted} FOR EACH ROW
     WHEN (${openSql('OLD')} <> ${openSql('NEW')} OR ${mergedSql('OLD')} <> ${mergedSql('NEW')}
       OR (NEW.startable AND NOT OLD.startable))
     EXECUTE FUNCTION "${names.follow}"()`;

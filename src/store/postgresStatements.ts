@@ -3,14 +3,18 @@
  * already checked and quoted). Built once per store, so that each can be prepared once per connection under
  * its key. Every value is a parameter. `$1` is the task's key, the SHA-256 of its id's UTF-8 bytes (computed by
  * the client: the server's `sha256()` in a WHERE clause cost a tenth of a save), except in `create`, where it is
- * those bytes and the key column is generated from them. A row's `startable` (pending, current attempt unused) is
- * computed by the client like `status` and `attempt_num`; shared runs find ready tasks by it.
+ * those bytes and the key column is generated from them. A row's `startable` (pending, current attempt unused; read
+ * only while the row is pending) is computed by the client like `status` and `attempt_num`; shared runs find ready
+ * tasks by it.
  */
 export function postgresStatements(quoted: string) {
   const task = 'task_key = $1::bytea';
   const save = `UPDATE ${quoted} SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
         startable = $5, updated_at = now()
       WHERE ${task} AND NOT deleted AND revision = $6`;
+  const inFlight = `UPDATE ${quoted} SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
+        updated_at = now()
+      WHERE ${task} AND NOT deleted AND revision = $5 AND status IN ('pending', 'running', 'pr_created')`;
   return {
     load: `SELECT revision, snapshot_json, lease_owner, fencing_token, lease_expires_at FROM ${quoted} WHERE ${task} AND NOT deleted`,
     /** A new task, or one whose tombstone it replaces; no row when `$6` (a lease's worker) is given. */
@@ -25,6 +29,14 @@ export function postgresStatements(quoted: string) {
     save,
     /** A save that also needs the lease of worker `$7` with fencing token `$8`. */
     saveLeased: `${save} AND lease_owner = $7 AND fencing_token = $8`,
+    /**
+     * The save of a task in flight (running or pr_created) over one still open (pending, running or pr_created):
+     * revision `$5` becomes `$5 + 1`. It leaves `startable` as it was (only read while pending), so it does not
+     * touch the column the shared runs' trigger watches, which then does not even look at it.
+     */
+    saveInFlight: inFlight,
+    /** {@link saveInFlight} that also needs the lease of worker `$6` with fencing token `$7`. */
+    saveInFlightLeased: `${inFlight} AND lease_owner = $6 AND fencing_token = $7`,
     delete: `UPDATE ${quoted} SET deleted = true, revision = revision + 1, snapshot_json = NULL, status = NULL,
         attempt_num = NULL, startable = false, lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
       WHERE ${task} AND NOT deleted AND revision = $2

@@ -593,9 +593,28 @@ describeWithPostgres('PostgresTaskStore as a SharedRunStore', () => {
       });
       await expect(openOf(store, 'r', ['a', 'b'])).resolves.toEqual({ a: false, b: true });
       runtime.resetForRetry();
-      await store.save('a', runtime.persist(), { expectedRevision: failed, lease: a.lease });
+      const retried = await store.save('a', runtime.persist(), {
+        expectedRevision: failed,
+        lease: a.lease,
+      });
       await expect(openOf(store, 'r', ['a', 'b'])).resolves.toEqual({ a: true, b: true });
       await expect(unmergedOf(store, 'r', ['a', 'b'])).resolves.toEqual({ a: 0, b: 1 });
+      // A store takes any snapshot: one in flight over a failed task opens it too.
+      runtime.markFailed('boom again');
+      const again = await store.save('a', runtime.persist(), {
+        expectedRevision: retried,
+        lease: a.lease,
+      });
+      await expect(openOf(store, 'r', ['a', 'b'])).resolves.toEqual({ a: false, b: true });
+      const running = await store.load('a');
+      const inFlight = { ...(running?.snapshot as object), status: 'running' };
+      await expect(
+        store.save('a', inFlight, { expectedRevision: again, lease: a.lease }),
+      ).resolves.toBe(again + 1);
+      await expect(openOf(store, 'r', ['a', 'b'])).resolves.toEqual({ a: true, b: true });
+      await expect(
+        store.save('a', inFlight, { expectedRevision: again, lease: a.lease }),
+      ).rejects.toMatchObject({ name: 'ConflictError', actualRevision: again + 1 });
     });
 
     it('should be kept by the saves of a store that prepares no statements as well', async () => {
