@@ -55,8 +55,8 @@ export {
 } from './runtime/snapshot.js';
 export {
   type FailOptions,
-  type StartOptions,
   type ReopenOptions,
+  type StartOptions,
   type TaskArtifactsView,
   TaskRuntime,
   type TaskRuntimeOptions,

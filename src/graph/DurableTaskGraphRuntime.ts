@@ -1,10 +1,5 @@
 import type { AgentAddress } from '../agent/AgentAddress.js';
-import {
-  ConflictError,
-  IllegalTransitionError,
-  LeaseLostError,
-  SnapshotError,
-} from '../errors.js';
+import { ConflictError, IllegalTransitionError, LeaseLostError, SnapshotError } from '../errors.js';
 import { TaskStatus } from '../machines/status.js';
 import type { TaskEventType } from '../machines/taskMachine.js';
 import {
@@ -539,7 +534,10 @@ export class DurableTaskGraphRuntime {
       }
     }
     for (const id of ids) {
-      if (this.#leases?.get(id) !== undefined && !isLeasedStatus(this.#internals.runtime(id).status)) {
+      if (
+        this.#leases?.get(id) !== undefined &&
+        !isLeasedStatus(this.#internals.runtime(id).status)
+      ) {
         await this.#release(id);
       }
     }
@@ -598,7 +596,8 @@ export class DurableTaskGraphRuntime {
     };
     const schedule = (): void => {
       this.#followTimer = setTimeout(() => void tick(), followMs);
-      this.#followTimer.unref();
+      // Someone waiting on the others (a GraphWorker) keeps the process alive; a forgotten run does not.
+      if (this.#watchers.size === 0) this.#followTimer.unref();
     };
     schedule();
   }

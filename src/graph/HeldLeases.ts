@@ -111,7 +111,10 @@ export class HeldLeases {
     } catch (error) {
       if (this.#held.get(taskId) !== held) return;
       // Another worker took it, or the store cannot be reached and the lease would run out before the next try.
-      if (error instanceof LeaseLostError || Date.now() + this.#interval >= held.sentAt + this.#leaseMs) {
+      if (
+        error instanceof LeaseLostError ||
+        Date.now() + this.#interval >= held.sentAt + this.#leaseMs
+      ) {
         this.lost(taskId);
       }
     }

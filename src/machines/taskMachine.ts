@@ -219,21 +219,21 @@ export const taskMachine = setup({
     openAttempt: assign(({ context, event }) => {
       assertEvent(event, 'START');
       return {
-      error: null,
-      retryable: null,
-      attempts: Object.freeze([
-        ...context.attempts,
-        Object.freeze({
-          attemptNum: context.attemptNum,
-          startedAt: timeOf(event),
-          endedAt: null,
-          outcome: 'running',
-          error: null,
-          retryable: null,
-          prUrl: null,
-          workerId: event.workerId ?? null,
-        } satisfies AttemptRecord),
-      ]),
+        error: null,
+        retryable: null,
+        attempts: Object.freeze([
+          ...context.attempts,
+          Object.freeze({
+            attemptNum: context.attemptNum,
+            startedAt: timeOf(event),
+            endedAt: null,
+            outcome: 'running',
+            error: null,
+            retryable: null,
+            prUrl: null,
+            workerId: event.workerId ?? null,
+          } satisfies AttemptRecord),
+        ]),
       };
     }),
     recordPullRequest: assign(({ context, event }) => {

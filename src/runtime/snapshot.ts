@@ -102,8 +102,11 @@ function migrateFrom1(snapshot: Record<string, unknown>): Record<string, unknown
  * worker, so each gets `workerId: null`.
  */
 function migrateFrom2(snapshot: Record<string, unknown>): Record<string, unknown> {
-  const context = isRecord(snapshot.context) ? snapshot.context : {};
-  const attempts = Array.isArray(context.attempts) ? context.attempts : [];
+  const context = snapshot.context;
+  // Anything malformed is left as it is, for the reader to refuse with its own message.
+  if (!isRecord(context) || !Array.isArray(context.attempts))
+    return { ...snapshot, schemaVersion: 3 };
+  const attempts: unknown[] = context.attempts;
   const named = attempts.findIndex((record) => isRecord(record) && 'workerId' in record);
   if (named !== -1) {
     fail(`context.attempts[${named}].workerId`, 'is a field of schema 3, not of schema 2');
@@ -113,7 +116,7 @@ function migrateFrom2(snapshot: Record<string, unknown>): Record<string, unknown
     schemaVersion: 3,
     context: {
       ...context,
-      attempts: attempts.map((record: unknown) =>
+      attempts: attempts.map((record) =>
         isRecord(record) ? { ...record, workerId: null } : record,
       ),
     },

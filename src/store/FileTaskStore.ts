@@ -16,7 +16,7 @@ import {
   serializeDocument,
   type TaskDocument,
 } from './fileStoreDocument.js';
-import type { ReadOutcome } from './fileStoreThread.js';
+import type { FileStoreJob, ReadOutcome } from './fileStoreThread.js';
 import { type FileStoreThreads, useFileStoreThreads } from './fileStoreThreadPool.js';
 import {
   checkDeleteOptions,
@@ -64,9 +64,9 @@ const LAYOUT = 2;
 /** How often an operation starts over when another writer changed the task under it (not a conflict yet). */
 const MAX_ROUNDS = 100;
 /**
- * The superseded generations are removed by the change that creates every COMPACT_EVERY-th generation, in the same
- * job once that generation is durable: a task holds at most this many generations, and removals come in batches
- * (one at every change costs a third of a save).
+ * The superseded generations are removed by the change that creates every COMPACT_EVERY-th generation, in its
+ * thread right after it answered: a task holds at most this many generations, and removals come in batches (one at
+ * every change costs a third of a save).
  */
 const COMPACT_EVERY = 4;
 /** What the store's threads are told when they start: the layout's names. */
@@ -131,8 +131,9 @@ const exists = (current: Current | null): current is Current =>
  * The disk work runs in worker threads, shared by every store of the process: a read, or the writing of a
  * generation with its fsyncs and rename, is one synchronous job there, so it costs one hop to a thread (where
  * asynchronous calls cost a hop through libuv's pool each) and never blocks the event loop. The first job starts
- * a thread, up to four run when changes overlap, an idle one never keeps the process alive, and they end a second
- * after the last store of the process closed.
+ * a thread; overlapping changes start more, up to 16, so that their fsyncs overlap too; idle ones beyond the last
+ * end after a few seconds, none keeps the process alive while idle, and all end a second after the last store of
+ * the process closed.
  * @example
  * const store = await FileTaskStore.open('./.task-runtime');
  * const revision = await store.save('login', runtime.persist(), { expectedRevision: null });
@@ -146,7 +147,7 @@ export class FileTaskStore implements TaskStore {
   #closed = false;
   #tmpCounter = 0;
   readonly #threads: FileStoreThreads;
-  /** The reads and changes under way, awaited by flush() and close(). */
+  /** The reads and changes under way and the clean-ups after changes, awaited by flush() and close(). */
   readonly #operations = new Set<Promise<unknown>>();
   /**
    * The generation this instance last wrote, per task: the next change tries it first instead of reading the
@@ -317,12 +318,13 @@ export class FileTaskStore implements TaskStore {
   }
 
   /**
-   * Resolves once the calls of this instance under way are done, with the clean-up after them (superseded
-   * generations removed, the guard against version 1 readers written). A change does its clean-up before it
-   * resolves, so this is for calls whose promises were not awaited; for copying a store, say.
+   * Resolves once the calls of this instance under way are done, and the clean-up after its changes (superseded
+   * generations removed, the guard against version 1 readers written), those started meanwhile too. Changes are
+   * durable when their promise resolves, before their clean-up; this is for copying a store, say.
    */
   async flush(): Promise<void> {
-    await Promise.allSettled(this.#operations);
+    // A change under way adds its clean-up while it runs, so this looks again until nothing is left.
+    while (this.#operations.size > 0) await Promise.allSettled(this.#operations);
   }
 
   /** Creates the store's directories, checks that they are writable, and brings an older layout up to date. */
@@ -548,7 +550,7 @@ export class FileTaskStore implements TaskStore {
   ): Promise<boolean> {
     const staging = this.#tmpPath();
     try {
-      return await this.#threads.run({
+      return await this.#startChange({
         kind: 'create',
         staging,
         file: join(staging, String(generation), DOCUMENT),
@@ -565,7 +567,7 @@ export class FileTaskStore implements TaskStore {
 
   /**
    * Creates generation `from + 1`: its directory is built inside `from`'s and renamed next to it; every
-   * COMPACT_EVERY-th generation, the same job then removes the ones before it (it is durable already). False when
+   * COMPACT_EVERY-th generation, the same thread then removes the ones before it, after answering. False when
    * another writer created it first, or when `from` was removed meanwhile (a newer generation exists then).
    */
   async #advance(
@@ -578,7 +580,7 @@ export class FileTaskStore implements TaskStore {
     const generations = join(taskDir, GENERATIONS);
     const pending = join(generations, String(from), `p-${this.#uniqueName()}`);
     try {
-      return await this.#threads.run({
+      return await this.#startChange({
         kind: 'advance',
         pending,
         file: join(pending, DOCUMENT),
@@ -593,6 +595,13 @@ export class FileTaskStore implements TaskStore {
     } catch (cause) {
       throw this.#ioError(taskId, operation, cause);
     }
+  }
+
+  /** Starts a job that writes a generation; its clean-up, done after its result, is awaited by flush() and close(). */
+  #startChange(job: Extract<FileStoreJob, { kind: 'create' | 'advance' }>): Promise<boolean> {
+    const { result, finished } = this.#threads.start(job);
+    this.#track(finished);
+    return result;
   }
 
   #remember(taskId: string, document: TaskDocument, generation: number): void {

@@ -105,14 +105,25 @@ export interface ThreadError {
   readonly dest?: string;
 }
 
-/** A thread's answer to a job: its result, or the error it threw. */
+/**
+ * A thread's answer to a job: its result, or the error it threw. `cleaning` says that the thread goes on with the
+ * job's clean-up (see {@link FileStoreJob}) and posts {@link CLEANED_UP} once done; until then it takes no job.
+ */
 export type ThreadReply =
-  | { readonly ok: true; readonly value: FileStoreJobResults[keyof FileStoreJobResults] }
-  | { readonly ok: false; readonly error: ThreadError };
+  | {
+      readonly ok: true;
+      readonly value: FileStoreJobResults[keyof FileStoreJobResults];
+      readonly cleaning: boolean;
+    }
+  | { readonly ok: false; readonly error: ThreadError; readonly cleaning: false };
+
+/** What a thread posts after a {@link ThreadReply} with `cleaning`, once the clean-up is done. */
+export const CLEANED_UP = 'cleaned up';
 
 /**
- * The body of a thread: answers each {@link FileStoreJob} posted to it with a {@link ThreadReply}. It runs from
- * its source text in a thread started with `eval`, so it names nothing outside itself but `require`: that works
+ * The body of a thread: answers each {@link FileStoreJob} posted to it with a {@link ThreadReply}, then does the
+ * job's clean-up, if any: the change is durable already, so its caller need not wait for that. It runs from its
+ * source text in a thread started with `eval`, so it names nothing outside itself but `require`: that works
  * alike from the ES module build, from a CommonJS transpilation and from a bundle, with no file to locate.
  */
 /* istanbul ignore next: runs in a worker thread, from its source text */
@@ -122,6 +133,8 @@ export function fileStoreThread(): void {
   const { parentPort, workerData } =
     require('node:worker_threads') as typeof import('node:worker_threads');
   const { document, generationPattern, maxRounds } = workerData as FileStoreThreadData;
+  /** A job's result, and what the thread does after answering, if anything. */
+  type Done = readonly [FileStoreJobResults[keyof FileStoreJobResults], (() => void) | null];
   const isGeneration = new RegExp(generationPattern);
   const codeOf = (error: unknown): string | undefined =>
     (error as NodeJS.ErrnoException | null)?.code;
@@ -190,7 +203,7 @@ export function fileStoreThread(): void {
     return { kind: 'unstable' };
   };
 
-  const create = (job: Extract<FileStoreJob, { kind: 'create' }>): boolean => {
+  const create = (job: Extract<FileStoreJob, { kind: 'create' }>): Done => {
     try {
       fs.mkdirSync(dirname(job.file), { recursive: true });
       writeDurably(job.file, job.text); // with the names above it (see advance)
@@ -198,7 +211,7 @@ export function fileStoreThread(): void {
       try {
         fs.renameSync(job.staging, job.target);
       } catch (error) {
-        if (isTaken(error)) return false;
+        if (isTaken(error)) return [false, null];
         throw error;
       }
       fsyncDirectory(job.taskDir);
@@ -206,21 +219,23 @@ export function fileStoreThread(): void {
     } finally {
       removeQuietly(job.staging);
     }
-    if (job.guard !== null) {
+    const { guard } = job;
+    if (guard === null) return [true, null];
+    const writeGuard = (): void => {
       try {
-        fs.writeFileSync(job.guard.file, job.guard.text);
+        fs.writeFileSync(guard.file, guard.text);
       } catch {
         // only a hint for other versions' readers
       }
-    }
-    return true;
+    };
+    return [true, writeGuard];
   };
 
-  const advance = (job: Extract<FileStoreJob, { kind: 'advance' }>): boolean => {
+  const advance = (job: Extract<FileStoreJob, { kind: 'advance' }>): Done => {
     try {
       fs.mkdirSync(job.pending);
     } catch (error) {
-      if (isMissing(error)) return false; // the generation read was removed: a newer one exists
+      if (isMissing(error)) return [false, null]; // the generation read was removed: a newer one exists
       throw error;
     }
     try {
@@ -230,12 +245,12 @@ export function fileStoreThread(): void {
       fs.renameSync(job.pending, job.target);
     } catch (error) {
       removeQuietly(job.pending);
-      if (isMissing(error) || isTaken(error)) return false;
+      if (isMissing(error) || isTaken(error)) return [false, null];
       throw error;
     }
     fsyncDirectory(job.generations);
-    if (job.compact !== null) compact(job.generations, job.compact.hint, job.compact.newest);
-    return true;
+    const { generations, compact: older } = job;
+    return [true, older === null ? null : () => compact(generations, older.hint, older.newest)];
   };
 
   const replace = (job: Extract<FileStoreJob, { kind: 'replace' }>): null => {
@@ -281,29 +296,41 @@ export function fileStoreThread(): void {
     }
   };
 
-  const run = (job: FileStoreJob): ThreadReply => {
-    try {
-      switch (job.kind) {
-        case 'read':
-          return { ok: true, value: read(job.generations) };
-        case 'create':
-          return { ok: true, value: create(job) };
-        case 'advance':
-          return { ok: true, value: advance(job) };
-        case 'replace':
-          return { ok: true, value: replace(job) };
-        case 'write':
-          fs.writeFileSync(job.file, job.text);
-          return { ok: true, value: null };
-      }
-    } catch (thrown) {
-      if (!(thrown instanceof Error)) return { ok: false, error: { message: String(thrown) } };
-      const { message, code, errno, syscall, path, dest } = thrown as NodeJS.ErrnoException & {
-        dest?: string;
-      };
-      return { ok: false, error: { message, code, errno, syscall, path, dest } };
+  const run = (job: FileStoreJob): Done => {
+    switch (job.kind) {
+      case 'read':
+        return [read(job.generations), null];
+      case 'create':
+        return create(job);
+      case 'advance':
+        return advance(job);
+      case 'replace':
+        return [replace(job), null];
+      case 'write':
+        fs.writeFileSync(job.file, job.text);
+        return [null, null];
     }
   };
 
-  parentPort?.on('message', (job: FileStoreJob) => parentPort.postMessage(run(job)));
+  parentPort?.on('message', (job: FileStoreJob) => {
+    let cleanUp: (() => void) | null = null;
+    try {
+      const [value, after] = run(job);
+      cleanUp = after;
+      parentPort.postMessage({ ok: true, value, cleaning: after !== null } satisfies ThreadReply);
+    } catch (thrown) {
+      const { message, code, errno, syscall, path, dest } =
+        thrown instanceof Error
+          ? (thrown as NodeJS.ErrnoException & { dest?: string })
+          : { message: String(thrown) };
+      const error = { message, code, errno, syscall, path, dest };
+      parentPort.postMessage({ ok: false, error, cleaning: false } satisfies ThreadReply);
+    }
+    if (cleanUp === null) return;
+    try {
+      cleanUp();
+    } finally {
+      parentPort.postMessage('cleaned up' satisfies typeof CLEANED_UP);
+    }
+  });
 }

@@ -190,7 +190,7 @@ export class Execution {
     } else {
       // Another worker may work the task now: this attempt must stop, and write nothing more.
       const attempt = this.#inFlight.get(event.taskId);
-      if (attempt !== undefined && attempt.claim()) {
+      if (attempt?.claim()) {
         attempt.abort(new DOMException(`the lease on '${event.taskId}' was lost`, 'AbortError'));
         void attempt.commandsSettled().then(() => attempt.finish());
       }

@@ -404,7 +404,13 @@ function apply(m: Model, cmd: Cmd, at: string): void {
       const ran = m.status !== 'pending';
       if (ran && last) Object.assign(last, failure);
       else if (!isUsed(m, m.attemptNum)) {
-        m.attempts.push({ attemptNum: m.attemptNum, startedAt: null, prUrl: null, workerId: null, ...failure });
+        m.attempts.push({
+          attemptNum: m.attemptNum,
+          startedAt: null,
+          prUrl: null,
+          workerId: null,
+          ...failure,
+        });
       }
       // a lost attempt that ran does not count, up to maxLostAttempts of them
       if (lost && ran && lostBefore < m.maxLostAttempts && m.limit !== null) m.limit += 1;

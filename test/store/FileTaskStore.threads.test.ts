@@ -208,6 +208,18 @@ describe('FileTaskStore threads', () => {
     );
 
     it(
+      'should end the idle threads of a burst but one, and go on with the one left',
+      async () => {
+        const child = startFixture('threadedStore.mjs', [await existingStore(), 'retire']);
+        await expect(child.exited).resolves.toEqual({ code: 0, signal: null });
+        expect(child.stderr()).toBe('');
+        expect(child.lines).toContain('idle 1');
+        expect(child.lines).toContain('saved again 1');
+      },
+      CHILD_TIMEOUT_MS,
+    );
+
+    it(
       'should end by itself when the store is never closed',
       async () => {
         const child = startFixture('threadedStore.mjs', [await existingStore(), 'forget']);
