@@ -17,7 +17,13 @@ export {
   TaskStoreError,
 } from './errors.js';
 export { blockedError } from './graph/blocking.js';
-export { DurableTaskGraphRuntime } from './graph/DurableTaskGraphRuntime.js';
+export {
+  DurableTaskGraphRuntime,
+  type InFlightStatus,
+  type SharedRunEvent,
+  type SharedRunListener,
+} from './graph/DurableTaskGraphRuntime.js';
+export type { DurableTaskGraphRuntimeOptions } from './graph/sharedRunOptions.js';
 export { TaskGraph } from './graph/TaskGraph.js';
 export {
   GRAPH_SNAPSHOT_SCHEMA_VERSION,
@@ -66,6 +72,12 @@ export {
 } from './runtime/TaskRuntime.js';
 export { FileTaskStore, type FileTaskStoreOptions } from './store/FileTaskStore.js';
 export { PostgresTaskStore, type PostgresTaskStoreOptions } from './store/PostgresTaskStore.js';
+export {
+  isSharedRunStore,
+  type ReadyClaim,
+  type RunTaskEntry,
+  type SharedRunStore,
+} from './store/sharedRunStore.js';
 export { MAX_TASK_ID_LENGTH } from './store/storeArguments.js';
 export type {
   DeleteOptions,
