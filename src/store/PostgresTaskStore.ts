@@ -13,9 +13,11 @@ import { migrateRuns, type PostgresRunNames, postgresRunNames } from './postgres
 import { type PostgresRunStatement, postgresRunStatements } from './postgresRunStatements.js';
 import { type PostgresStatement, postgresStatements } from './postgresStatements.js';
 import {
+  type ChangedTask,
   checkRunId,
   checkRunTasks,
   isStartableSnapshot,
+  type KnownRevision,
   type ReadyClaim,
   type RunTaskEntry,
   runDigest,
@@ -72,12 +74,31 @@ interface ClaimedRow extends QueryResultRow {
   readonly expires_at: Date;
 }
 
+interface ChangedRow extends QueryResultRow {
+  readonly task_id: Buffer;
+  readonly revision: number;
+  readonly snapshot_json: string | null;
+  readonly lease_owner: string | null;
+  readonly fencing_token: string;
+  readonly lease_expires_at: Date | null;
+}
+
 interface LoadedRow extends QueryResultRow {
   readonly revision: number;
   readonly snapshot_json: string | null;
   readonly lease_owner: string | null;
   readonly fencing_token: string;
   readonly lease_expires_at: Date | null;
+}
+
+/** The lease a row holds, as stored (it may have run out); null when none. */
+function leaseOf(row: LoadedRow | ChangedRow): Lease | null {
+  if (row.lease_owner === null || row.lease_expires_at === null) return null;
+  return {
+    workerId: row.lease_owner,
+    token: Number(row.fencing_token),
+    expiresAt: row.lease_expires_at.toISOString(),
+  };
 }
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -255,14 +276,7 @@ export class PostgresTaskStore implements TaskStore, SharedRunStore {
     const { rows } = await this.#query<LoadedRow>(taskId, 'load', [keyOf(taskId)]);
     const row = rows[0];
     if (row === undefined) return null;
-    const lease =
-      row.lease_owner === null || row.lease_expires_at === null
-        ? null
-        : {
-            workerId: row.lease_owner,
-            token: Number(row.fencing_token),
-            expiresAt: row.lease_expires_at.toISOString(),
-          };
+    const lease = leaseOf(row);
     return { snapshot: parseSnapshot(taskId, row.snapshot_json), revision: row.revision, lease };
   }
 
@@ -512,6 +526,56 @@ export class PostgresTaskStore implements TaskStore, SharedRunStore {
       throw new InvalidArgumentError('listener', 'a function', describeValue(listener));
     }
     return this.#ready.add(runId, listener);
+  }
+
+  /**
+   * What changed among `known` (see {@link SharedRunStore.loadChanged}), in one statement: the rows whose revision
+   * differs, with their JSON, and the leased ones, without it when their revision is the same.
+   */
+  async loadChanged(known: readonly KnownRevision[]): Promise<ChangedTask[]> {
+    this.#checkOpen('loadChanged');
+    if (!Array.isArray(known)) {
+      throw new InvalidArgumentError(
+        'known',
+        'an array of { taskId, revision }',
+        describeValue(known),
+      );
+    }
+    known.forEach((entry: unknown, index) => {
+      const at = `known[${index}]`;
+      if (!isRecord(entry)) {
+        throw new InvalidArgumentError(at, 'an object { taskId, revision }', describeValue(entry));
+      }
+      checkTaskId(entry.taskId);
+      const { revision } = entry;
+      if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
+        throw new InvalidArgumentError(
+          `${at}.revision`,
+          'a revision: an integer ≥ 0 (0 for a task never seen)',
+          describeValue(revision),
+        );
+      }
+    });
+    let result: { rows: ChangedRow[] };
+    try {
+      result = await this.#pool.query<ChangedRow>(
+        this.#runStatement('loadChanged', [
+          known.map((entry) => keyOf(entry.taskId)),
+          known.map((entry) => entry.revision),
+        ]),
+      );
+    } catch (cause) {
+      throw new TaskStoreError(null, 'loadChanged', (cause as Error).message, { cause });
+    }
+    return result.rows.map((row) => {
+      const taskId = row.task_id.toString('utf8');
+      const lease = leaseOf(row);
+      const stored =
+        row.snapshot_json === null
+          ? null
+          : { snapshot: parseSnapshot(taskId, row.snapshot_json), revision: row.revision, lease };
+      return { taskId, lease, stored };
+    });
   }
 
   /** @inheritDoc */

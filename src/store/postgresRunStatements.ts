@@ -81,6 +81,15 @@ export function postgresRunStatements(quoted: string, names: PostgresRunNames) {
         lease_expires_at = clock_timestamp() + make_interval(secs => $3::double precision / 1000)
       FROM candidate c WHERE t.task_key = c.task_key
       RETURNING t.task_id, t.revision, t.snapshot_json, t.fencing_token AS token, t.lease_expires_at AS expires_at`,
+    /**
+     * Of the tasks with keys `$1` last seen at revisions `$2`: those stored at another revision (with their JSON)
+     * or holding a lease (without it, when the revision is the same).
+     */
+    loadChanged: `SELECT t.task_id, t.revision, t.lease_owner, t.fencing_token, t.lease_expires_at,
+        CASE WHEN t.revision <> k.revision THEN t.snapshot_json END AS snapshot_json
+      FROM unnest($1::bytea[], $2::integer[]) AS k(key, revision)
+        JOIN ${quoted} t ON t.task_key = k.key
+      WHERE NOT t.deleted AND (t.revision <> k.revision OR t.lease_owner IS NOT NULL)`,
   } as const;
 }
 

@@ -25,6 +25,22 @@ export interface ReadyClaim {
   readonly stored: StoredTask;
 }
 
+/** A task and the revision a worker last saw of it, for {@link SharedRunStore.loadChanged}. */
+export interface KnownRevision {
+  readonly taskId: string;
+  /** The revision last seen; 0 for a task never seen. */
+  readonly revision: number;
+}
+
+/** A task {@link SharedRunStore.loadChanged} found changed or leased. */
+export interface ChangedTask {
+  readonly taskId: string;
+  /** The task's lease as stored (it may have run out); null when none is held. */
+  readonly lease: Lease | null;
+  /** The task as stored when its revision differs from the one given; null when it is the same. */
+  readonly stored: StoredTask | null;
+}
+
 /**
  * What a store can do for shared runs beyond {@link TaskStore}: find the next ready task of a run without loading
  * the run, and tell idle workers when one may have become ready. A run is named by an id the caller chooses, so
@@ -55,6 +71,13 @@ export interface SharedRunStore {
    * @throws {InvalidArgumentError} for a bad `runId`; {@link TaskStoreError} when the store cannot listen.
    */
   listenReady(runId: string, listener: () => void): Promise<() => Promise<void>>;
+  /**
+   * What changed among `known` since a worker last saw them, in one read: each task stored at another revision
+   * (with its snapshot) or holding a lease (with the lease only, when its revision is the same). A task not listed
+   * back is stored at the revision given, with no lease; one not stored at all is not listed.
+   * @throws {InvalidArgumentError} for a bad task id or revision.
+   */
+  loadChanged(known: readonly KnownRevision[]): Promise<ChangedTask[]>;
 }
 
 /** Whether `store` can serve shared runs itself ({@link SharedRunStore}). */
@@ -63,7 +86,8 @@ export function isSharedRunStore(store: TaskStore): store is TaskStore & SharedR
   return (
     typeof candidate.openRun === 'function' &&
     typeof candidate.claimReady === 'function' &&
-    typeof candidate.listenReady === 'function'
+    typeof candidate.listenReady === 'function' &&
+    typeof candidate.loadChanged === 'function'
   );
 }
 

@@ -767,6 +767,73 @@ describeWithPostgres('PostgresTaskStore as a SharedRunStore', () => {
     });
   });
 
+  describe('loadChanged', () => {
+    it('should list the tasks stored at another revision with their snapshots, and the leased ones without', async () => {
+      const store = await openStore();
+      await store.openRun(
+        'r',
+        entries([
+          ['a', []],
+          ['b', ['a']],
+          ['c', []],
+        ]),
+      );
+      const seen = [
+        { taskId: 'a', revision: 1 },
+        { taskId: 'b', revision: 1 },
+        { taskId: 'c', revision: 1 },
+        { taskId: 'never-stored', revision: 0 },
+      ];
+      await expect(store.loadChanged(seen)).resolves.toEqual([]);
+      const a = await claimNext(store, 'r');
+      // Claimed, not changed: its lease only.
+      await expect(store.loadChanged(seen)).resolves.toEqual([
+        { taskId: 'a', lease: a.lease, stored: null },
+      ]);
+      await advance(store, a, ['start']);
+      const [changed, ...rest] = await store.loadChanged(seen);
+      expect(rest).toEqual([]);
+      expect(changed).toEqual({
+        taskId: 'a',
+        lease: a.lease,
+        stored: {
+          revision: 2,
+          lease: a.lease,
+          snapshot: expect.objectContaining({ status: 'running' }),
+        },
+      });
+      await advance(store, a, ['pr', 'merge']); // released after the merge
+      await expect(
+        store.loadChanged([
+          { taskId: 'a', revision: 4 },
+          { taskId: 'c', revision: 0 },
+        ]),
+      ).resolves.toEqual([
+        {
+          taskId: 'c',
+          lease: null,
+          stored: expect.objectContaining({ revision: 1, lease: null }),
+        },
+      ]);
+    });
+
+    it('should refuse a bad entry, naming it, before reading anything', async () => {
+      const store = await openStore();
+      await expect(store.loadChanged('a' as never)).rejects.toMatchObject({ argument: 'known' });
+      await expect(store.loadChanged([null as never])).rejects.toMatchObject({
+        argument: 'known[0]',
+      });
+      await expect(store.loadChanged([{ taskId: '', revision: 1 }])).rejects.toMatchObject({
+        argument: 'taskId',
+      });
+      for (const revision of [-1, 1.5, Number.NaN, '1', null]) {
+        await expect(
+          store.loadChanged([{ taskId: 'a', revision: revision as number }]),
+        ).rejects.toMatchObject({ argument: 'known[0].revision' });
+      }
+    });
+  });
+
   it('should refuse a bad run id in every operation, naming runId', async () => {
     const store = await openStore();
     const bad: unknown[] = ['', 'x'.repeat(201), 'nul\u0000', 'lone \uD800', 42, null];

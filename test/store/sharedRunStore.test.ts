@@ -29,16 +29,19 @@ function storeShape(extra: Record<string, unknown> = {}): TaskStore {
 }
 
 describe('isSharedRunStore', () => {
-  it('should accept a store with openRun, claimReady and listenReady, and no other', () => {
+  it('should accept a store with openRun, claimReady, listenReady and loadChanged, and no other', () => {
     const fn = () => undefined;
+    const all = { openRun: fn, claimReady: fn, listenReady: fn, loadChanged: fn };
     expect(isSharedRunStore(storeShape())).toBe(false);
     expect(isSharedRunStore(storeShape({ openRun: fn, claimReady: fn }))).toBe(false);
     expect(isSharedRunStore(storeShape({ openRun: fn, claimReady: fn, listenReady: 1 }))).toBe(
       false,
     );
     expect(isSharedRunStore(storeShape({ openRun: fn, claimReady: fn, listenReady: fn }))).toBe(
-      true,
+      false,
     );
+    expect(isSharedRunStore(storeShape({ ...all, loadChanged: 'no' }))).toBe(false);
+    expect(isSharedRunStore(storeShape(all))).toBe(true);
   });
 });
 
