@@ -259,7 +259,11 @@ export class DurableTaskGraphRuntime {
    */
   watch(listener: SharedRunListener): () => void {
     this.#watchers.add(listener);
-    return () => this.#watchers.delete(listener);
+    this.#followTimer?.ref(); // someone waits on the others now (see #follow)
+    return () => {
+      this.#watchers.delete(listener);
+      if (this.#watchers.size === 0) this.#followTimer?.unref();
+    };
   }
 
   /**
