@@ -17,6 +17,13 @@ import {
   type WorkstreamAssignment,
   type WorktreeAssignment,
 } from '../runtime/TaskRuntime.js';
+import {
+  type ChangedTask,
+  isSharedRunStore,
+  type RunTaskEntry,
+  runDigest,
+  type SharedRunStore,
+} from '../store/sharedRunStore.js';
 import type { Lease, StoredTask, TaskStore } from '../store/TaskStore.js';
 import { HeldLeases } from './HeldLeases.js';
 import {
@@ -79,8 +86,53 @@ async function loadAll(store: TaskStore, ids: readonly string[]): Promise<(Store
 
 /** The options of each task's runtime: the run's, without those of a shared run. */
 function taskOptionsOf(options: DurableTaskGraphRuntimeOptions): TaskGraphRuntimeOptions {
-  const { workerId: _worker, leaseMs: _lease, followMs: _follow, ...taskOptions } = options;
+  const {
+    workerId: _worker,
+    leaseMs: _lease,
+    followMs: _follow,
+    runId: _run,
+    ...taskOptions
+  } = options;
   return taskOptions;
+}
+
+/** A shared run on a store that finds ready work itself: the store, and the run's id in it. */
+interface RunInStore {
+  readonly store: TaskStore & SharedRunStore;
+  readonly runId: string;
+}
+
+/** The graph's tasks as a store registers a run: in topological order, each with a fresh task's snapshot. */
+function runEntries(graph: TaskGraph, options: TaskGraphRuntimeOptions): RunTaskEntry[] {
+  return graph.taskIds.map((taskId) => ({
+    taskId,
+    dependencies: graph.dependenciesOf(taskId),
+    snapshot: new TaskRuntime(graph.task(taskId), options).persist(),
+  }));
+}
+
+/** The run id of a graph opened without one: `graph-` and 32 hex digits of its digest. */
+function defaultRunId(entries: readonly RunTaskEntry[]): string {
+  return `graph-${runDigest(entries).toString('hex').slice(0, 32)}`;
+}
+
+/**
+ * Registers the run in a store that finds ready work itself (creating its missing tasks in one transaction) and
+ * loads every task in one read; null for other stores.
+ */
+async function openInStore(
+  store: TaskStore,
+  graph: TaskGraph,
+  options: TaskGraphRuntimeOptions,
+  shared: SharedRunOptions | null,
+): Promise<{ readonly place: RunInStore; readonly loaded: (StoredTask | null)[] } | null> {
+  if (shared === null || !isSharedRunStore(store)) return null;
+  const entries = runEntries(graph, options);
+  const runId = shared.runId ?? defaultRunId(entries);
+  await store.openRun(runId, entries);
+  const found = await store.loadChanged(graph.taskIds.map((taskId) => ({ taskId, revision: 0 })));
+  const byId = new Map(found.map((change) => [change.taskId, change.stored]));
+  return { place: { store, runId }, loaded: graph.taskIds.map((id) => byId.get(id) ?? null) };
 }
 
 /**
@@ -115,6 +167,12 @@ export class DurableTaskGraphRuntime {
   /** Each task's lease as last loaded or held (shared runs). */
   readonly #storedLeases = new Map<string, Lease | null>();
   readonly #watchers = new Set<SharedRunListener>();
+  /** A shared run on a store that finds ready work itself (PostgreSQL); null otherwise. */
+  readonly #inStore: RunInStore | null;
+  /** Stops listening for the store's hints that a task became ready. */
+  #stopListening: (() => Promise<void>) | null = null;
+  /** Follows the others at once (a hint came): set while the run follows. */
+  #followNow: (() => void) | null = null;
   #heard: TaskRecord[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   /** Set when a save failed after the command's own task was saved: blocked dependents wait to be saved. */
@@ -131,8 +189,10 @@ export class DurableTaskGraphRuntime {
     saved: Map<string, SavedTask>,
     options: TaskGraphRuntimeOptions,
     shared: SharedRunOptions | null,
+    inStore: RunInStore | null,
   ) {
     this.store = store;
+    this.#inStore = inStore;
     this.#run = run;
     this.#internals = graphRunInternals(run);
     this.#saved = saved;
@@ -165,7 +225,8 @@ export class DurableTaskGraphRuntime {
     const taskOptions = taskOptionsOf(options);
     const runtimes = new Map<string, TaskRuntime>();
     const saved = new Map<string, SavedTask>();
-    const loaded = await loadAll(store, graph.taskIds);
+    const inStore = await openInStore(store, graph, taskOptions, shared);
+    const loaded = inStore?.loaded ?? (await loadAll(store, graph.taskIds));
     graph.taskIds.forEach((id, index) => {
       const stored = loaded[index];
       if (stored === null || stored === undefined) return;
@@ -180,6 +241,7 @@ export class DurableTaskGraphRuntime {
       saved,
       taskOptions,
       shared,
+      inStore?.place ?? null,
     );
     graph.taskIds.forEach((id, index) => {
       run.#storedLeases.set(id, loaded[index]?.lease ?? null);
@@ -187,7 +249,14 @@ export class DurableTaskGraphRuntime {
     await run.#enqueue(async () => {
       run.#repaired = Object.freeze(await run.#complete());
     });
-    if (shared !== null) run.#follow(shared.followMs);
+    if (shared !== null) {
+      try {
+        await run.#follow(shared.followMs);
+      } catch (error) {
+        run.close();
+        throw error;
+      }
+    }
     return run;
   }
 
@@ -292,12 +361,67 @@ export class DurableTaskGraphRuntime {
     });
   }
 
+  /** The run's id in a store that finds ready work itself (a shared run on PostgreSQL); null otherwise. */
+  get runId(): string | null {
+    return this.#inStore?.runId ?? null;
+  }
+
+  /**
+   * Shared runs on a store that finds ready work itself (PostgreSQL): claims the run's first ready task as stored,
+   * in one statement, and resolves with its id — this worker then holds its lease: start it with `markRunning`, or
+   * give it back with `release`. Null when none is ready, and always for other stores (use `ready()` there).
+   */
+  claimReady(): Promise<string | null> {
+    const inStore = this.#inStore;
+    const shared = this.#shared;
+    const leases = this.#leases;
+    if (inStore === null || shared === null || leases === null) return Promise.resolve(null);
+    return this.#enqueue(async () => {
+      if (this.#closed) return null;
+      const sentAt = Date.now();
+      const claim = await inStore.store.claimReady(inStore.runId, shared.workerId, {
+        leaseMs: shared.leaseMs,
+      });
+      if (claim === null) return null;
+      leases.hold(claim.taskId, claim.lease, sentAt);
+      this.#adopt([claim.taskId], [claim.stored]);
+      return claim.taskId;
+    });
+  }
+
+  /**
+   * Shared runs: gives back this worker's lease on the task, unless the task is in flight (running or pr_created
+   * only end by a command of their holder, or by a takeover once the lease ran out). For a task claimed and not
+   * started. Resolves false when no lease was given back.
+   */
+  release(taskId: string): Promise<boolean> {
+    this.#internals.runtime(taskId);
+    return this.#enqueue(async () => {
+      if (this.#leases?.get(taskId) === undefined) return false;
+      if (isLeasedStatus(this.#internals.runtime(taskId).status)) return false;
+      await this.#release(taskId);
+      return true;
+    });
+  }
+
+  /**
+   * Shared runs: stops acting on the task — its lease is given back (or, when the store cannot be reached, left to
+   * run out) so that any worker takes it over — after a failure of the store left its attempt in doubt.
+   */
+  abandon(taskId: string): Promise<void> {
+    this.#internals.runtime(taskId);
+    return this.#enqueue(() => this.#release(taskId));
+  }
+
   /** Stops following other workers and renewing leases (a shared run); the store stays open. Idempotent. */
   close(): void {
     this.#closed = true;
     if (this.#followTimer !== null) clearTimeout(this.#followTimer);
     this.#followTimer = null;
+    this.#followNow = null;
     this.#leases?.close();
+    void this.#stopListening?.().catch(() => undefined);
+    this.#stopListening = null;
   }
 
   /** {@link TaskGraphRuntime.prepareForAttempt}, saved. */
@@ -322,19 +446,20 @@ export class DurableTaskGraphRuntime {
         runtime.markRunning({ workerId: shared.workerId }),
       );
     return this.#enqueue(async () => {
-      const unmerged = this.graph
-        .dependenciesOf(taskId)
-        .filter((id) => this.#internals.runtime(id).status !== TaskStatus.PR_MERGED);
-      await this.#reload([taskId, ...unmerged]);
-      if (!this.#internals.startable(taskId)) await this.#applyAndSave(start); // refused
-      if (leases.get(taskId) === undefined) {
-        const lease = await leases.claim(taskId, shared.workerId);
-        if (lease === null) this.#refuseClaimed(taskId, 'START');
-      }
       try {
+        const unmerged = this.graph
+          .dependenciesOf(taskId)
+          .filter((id) => this.#internals.runtime(id).status !== TaskStatus.PR_MERGED);
+        await this.#reload([taskId, ...unmerged]);
+        if (!this.#internals.startable(taskId)) await this.#applyAndSave(start); // refused
+        if (leases.get(taskId) === undefined) {
+          const lease = await leases.claim(taskId, shared.workerId);
+          if (lease === null) this.#refuseClaimed(taskId, 'START');
+        }
         await this.#applyAndSave(start);
       } catch (error) {
-        await this.#release(taskId);
+        // A lease claimed for the start (here, or by claimReady) is given back unless the task is in flight.
+        if (!isLeasedStatus(this.#internals.runtime(taskId).status)) await this.#release(taskId);
         throw error;
       }
     });
@@ -579,31 +704,96 @@ export class DurableTaskGraphRuntime {
     return changed;
   }
 
-  /** Every `followMs`, loads what other workers saved (tasks merged are never loaded again) and tells the watchers. */
-  #follow(followMs: number): void {
+  /**
+   * Every `followMs`, loads what other workers saved (tasks merged are never loaded again) and tells the watchers;
+   * on a store that finds ready work itself, in one read of what changed, and at once when it hints that a task
+   * became ready.
+   */
+  async #follow(followMs: number): Promise<void> {
+    let running = false;
+    let again = false;
     const tick = async (): Promise<void> => {
+      running = true;
       try {
         const ids = this.graph.taskIds.filter(
           (id) => this.#internals.runtime(id).status !== TaskStatus.PR_MERGED,
         );
-        const loaded = await loadAll(this.store, ids);
-        const changed = await this.#enqueue(async () => {
-          const adopted = this.#adopt(ids, loaded);
-          if (adopted.length > 0) await this.#complete();
-          return adopted;
-        });
+        const changed = await this.#loadChanged(ids);
         if (!this.#closed) this.#tell({ type: 'followed', taskIds: changed });
       } catch {
         // The store failed this time (the commands report such failures); look again at the next tick.
       }
-      if (!this.#closed) schedule();
+      running = false;
+      if (this.#closed) return;
+      if (again) {
+        again = false;
+        void tick();
+      } else {
+        schedule();
+      }
     };
     const schedule = (): void => {
       this.#followTimer = setTimeout(() => void tick(), followMs);
       // Someone waiting on the others (a GraphWorker) keeps the process alive; a forgotten run does not.
       if (this.#watchers.size === 0) this.#followTimer.unref();
     };
+    this.#followNow = () => {
+      if (running) {
+        again = true;
+        return;
+      }
+      if (this.#followTimer !== null) clearTimeout(this.#followTimer);
+      void tick();
+    };
     schedule();
+    const inStore = this.#inStore;
+    if (inStore !== null) {
+      this.#stopListening = await inStore.store.listenReady(inStore.runId, () =>
+        this.#followNow?.(),
+      );
+    }
+  }
+
+  /** Loads the tasks `ids` as stored, puts in place those others changed, and completes the blocking; their ids. */
+  async #loadChanged(ids: readonly string[]): Promise<string[]> {
+    const inStore = this.#inStore;
+    if (inStore === null) {
+      const loaded = await loadAll(this.store, ids);
+      return this.#enqueue(async () => {
+        const adopted = this.#adopt(ids, loaded);
+        if (adopted.length > 0) await this.#complete();
+        return adopted;
+      });
+    }
+    const known = ids.map((taskId) => ({
+      taskId,
+      revision: this.#saved.get(taskId)?.revision ?? 0,
+    }));
+    const changes = await inStore.store.loadChanged(known);
+    return this.#enqueue(async () => {
+      const adopted = this.#adoptChanges(ids, changes);
+      if (adopted.length > 0) await this.#complete();
+      return adopted;
+    });
+  }
+
+  /**
+   * Puts in place what {@link SharedRunStore.loadChanged} found among `ids`: newer tasks, and every task's lease
+   * (none, for a task it did not list). Returns the ids of the tasks put in place.
+   */
+  #adoptChanges(ids: readonly string[], changes: readonly ChangedTask[]): string[] {
+    const byId = new Map(changes.map((change) => [change.taskId, change]));
+    const newer: string[] = [];
+    const stored: StoredTask[] = [];
+    for (const id of ids) {
+      const change = byId.get(id);
+      this.#storedLeases.set(id, change?.lease ?? null);
+      if (change?.stored) {
+        newer.push(id);
+        stored.push(change.stored);
+      }
+    }
+    return this.#adopt(newer, stored);
   }
 
   #tell(event: SharedRunEvent): void {

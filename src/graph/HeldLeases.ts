@@ -35,10 +35,14 @@ export class HeldLeases {
   async claim(taskId: string, workerId: string): Promise<Lease | null> {
     const sentAt = Date.now();
     const lease = await this.#store.claim(taskId, workerId, { leaseMs: this.#leaseMs });
-    if (lease === null) return null;
+    if (lease !== null) this.hold(taskId, lease, sentAt);
+    return lease;
+  }
+
+  /** Holds (and renews) a lease claimed elsewhere — a store's ready-claim — whose request was sent at `sentAt`. */
+  hold(taskId: string, lease: Lease, sentAt: number): void {
     this.#held.set(taskId, { lease, sentAt });
     this.#startRenewing();
-    return lease;
   }
 
   /** Gives the task's lease back to the store (a lease already lost is simply forgotten). */

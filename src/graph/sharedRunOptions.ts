@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
+import { checkRunId } from '../store/sharedRunStore.js';
 import { checkLeaseOptions, checkWorkerId } from '../store/storeArguments.js';
 import { describeValue, isPositiveInteger } from '../validation.js';
 import type { TaskGraphRuntimeOptions } from './TaskGraphRuntime.js';
@@ -21,6 +22,11 @@ export interface DurableTaskGraphRuntimeOptions extends TaskGraphRuntimeOptions 
   readonly leaseMs?: number;
   /** How often a shared run loads what other workers saved, in ms. @default 500 */
   readonly followMs?: number;
+  /**
+   * The run's name in a store that finds ready work itself (PostgreSQL), so that two graphs share one table without
+   * mixing (shared runs only). @default one derived from the graph's task ids and dependencies
+   */
+  readonly runId?: string;
 }
 
 /** The checked options of a shared run. */
@@ -28,6 +34,8 @@ export interface SharedRunOptions {
   readonly workerId: string;
   readonly leaseMs: number;
   readonly followMs: number;
+  /** The run id given; null for the one derived from the graph. */
+  readonly runId: string | null;
 }
 
 /**
@@ -37,11 +45,12 @@ export interface SharedRunOptions {
 export function checkSharedRunOptions(
   options: DurableTaskGraphRuntimeOptions,
 ): SharedRunOptions | null {
-  const { workerId, leaseMs, followMs } = options;
+  const { workerId, leaseMs, followMs, runId } = options;
   if (workerId === undefined) {
     for (const [name, value] of [
       ['leaseMs', leaseMs],
       ['followMs', followMs],
+      ['runId', runId],
     ] as const) {
       if (value !== undefined) {
         throw new InvalidArgumentError(
@@ -71,5 +80,6 @@ export function checkSharedRunOptions(
       describeValue(followMs),
     );
   }
-  return { workerId, leaseMs: lease, followMs: follow };
+  if (runId !== undefined) checkRunId(runId);
+  return { workerId, leaseMs: lease, followMs: follow, runId: runId ?? null };
 }

@@ -49,6 +49,8 @@ export const REFUSED_EVENT = 'task.refused';
 export const TIMED_OUT_EVENT = 'task.worker.timed_out';
 /** The name of the span event of an attempt a worker found left behind by a previous process, and recovered. */
 export const RECOVERED_EVENT = 'task.worker.recovered';
+/** The span event of a store failure a worker of a shared run carried on through. */
+export const STORE_FAILED_EVENT = 'task.worker.store_failed';
 /** The attribute of a retry's attempt span: the pause, in ms, the worker made before it. */
 export const RETRY_DELAY_ATTRIBUTE = 'task.worker.retry_delay_ms';
 
@@ -281,6 +283,14 @@ export function instrument(target: InstrumentTarget, options: InstrumentOptions)
   }
   const unsubscribe = traced.subscribe(onRecord);
   const onWorkerEvent = (event: GraphWorkerEvent): void => {
+    if (event.type === 'storeFailed') {
+      const span = event.taskId === null ? homeSpan() : attempts.get(event.taskId);
+      span?.addEvent(STORE_FAILED_EVENT, {
+        ...(event.taskId === null ? {} : { 'task.id': event.taskId }),
+        'exception.message': event.error.message,
+      });
+      return;
+    }
     const { taskId } = event;
     switch (event.type) {
       case 'retryScheduled':

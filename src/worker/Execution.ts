@@ -1,5 +1,5 @@
 import type { AgentAddress } from '../agent/AgentAddress.js';
-import { IllegalTransitionError, InvalidArgumentError } from '../errors.js';
+import { IllegalTransitionError, InvalidArgumentError, TaskStoreError } from '../errors.js';
 import {
   DurableTaskGraphRuntime,
   type InFlightStatus,
@@ -80,6 +80,14 @@ export class Execution {
   readonly #claimedElsewhere = new Set<string>();
   /** Shared runs: whether tasks may be waiting to be taken over from a lost worker. */
   #takeOverDue = true;
+  /** Shared runs: whether the store finds ready work itself (claimReady); then slots are filled from it. */
+  readonly #claimsFromStore: boolean;
+  /** Claims of ready work under way (claimReady). */
+  #claiming = 0;
+  /** False once claimReady found nothing, until something may have made a task ready. */
+  #mayBeReady = true;
+  /** Shared runs: a store failure left some task's next step undone: every task is looked at again on the next follow. */
+  #recheckAll = false;
   #stopping = false;
   #fatal: { readonly error: unknown } | null = null;
   #woken = false;
@@ -96,6 +104,7 @@ export class Execution {
     this.#emit = emit;
     this.#signal = signal;
     this.#shared = sharedRunOf(run);
+    this.#claimsFromStore = this.#shared !== null && this.#shared.runId !== null;
   }
 
   /** Runs until the run is settled (or stopped) with nothing in flight; rejects with a store failure. */
@@ -106,6 +115,7 @@ export class Execution {
     const unsubscribe = this.#run.subscribe((record: TaskRecord) => {
       if (record.rejected) return;
       this.#dirty.add(record.taskId);
+      this.#mayBeReady = true;
       this.#wake();
     });
     const unwatch = this.#shared?.watch((event) => this.#heard(event)) ?? (() => undefined);
@@ -184,9 +194,12 @@ export class Execution {
   /** What a shared run learned from outside: tasks other workers changed, or a lease this worker lost. */
   #heard(event: SharedRunEvent): void {
     if (event.type === 'followed') {
-      for (const id of event.taskIds) this.#dirty.add(id);
+      const ids = this.#recheckAll ? this.#run.graph.taskIds : event.taskIds;
+      this.#recheckAll = false;
+      for (const id of ids) this.#dirty.add(id);
       this.#claimedElsewhere.clear();
       this.#takeOverDue = true;
+      this.#mayBeReady = true;
     } else {
       // Another worker may work the task now: this attempt must stop, and write nothing more.
       const attempt = this.#inFlight.get(event.taskId);
@@ -211,7 +224,11 @@ export class Execution {
         if (this.#fatal === null && !this.#stopping) this.#fillSlots();
       }
       if (this.#fatal !== null) return;
-      if (this.#inFlight.size === 0 && (this.#stopping || this.#run.outcome !== 'in_progress')) {
+      if (
+        this.#inFlight.size === 0 &&
+        this.#claiming === 0 &&
+        (this.#stopping || this.#run.outcome !== 'in_progress')
+      ) {
         return;
       }
       // Nothing to do until an attempt ends, a retry falls due, the signal aborts, or the run records a change
@@ -269,13 +286,24 @@ export class Execution {
     attempt?.track(result);
     return result.then(
       () => true,
-      (error: unknown) => this.#refused(error),
+      (error: unknown) => this.#refused(error, attempt?.taskId ?? null),
     );
   }
 
-  /** False for a refusal; a store failure also fails the execution. */
-  #refused(error: unknown): false {
-    if (!isRefusal(error)) this.#failRun(error);
+  /**
+   * False for a refusal. A store failure fails the execution, except in a shared run: there the worker carries on
+   * (the store may be back soon, as other workers may), giving up the task of the command, if any.
+   */
+  #refused(error: unknown, taskId: string | null = null): false {
+    if (isRefusal(error)) return false;
+    const shared = this.#shared;
+    if (shared === null || !(error instanceof TaskStoreError)) {
+      this.#failRun(error);
+      return false;
+    }
+    this.#emit({ type: 'storeFailed', taskId, error });
+    this.#recheckAll = true;
+    if (taskId !== null) void shared.abandon(taskId).catch(() => undefined);
     return false;
   }
 
@@ -351,6 +379,10 @@ export class Execution {
       }
     }
     if (this.#inFlight.size >= concurrency) return;
+    if (this.#shared !== null && this.#claimsFromStore) {
+      this.#claimFromStore(this.#shared);
+      return;
+    }
     // At most `concurrency` of the first ready tasks can be in flight (a durable run lists a task until its
     // markRunning is saved), so the first `concurrency` hold a task for every free slot that one can be found for
     // — past those another worker was seen to claim.
@@ -362,10 +394,37 @@ export class Execution {
     }
   }
 
+  /** Claims ready tasks from the store (one statement each) for the free slots, and starts them. */
+  #claimFromStore(shared: DurableTaskGraphRuntime): void {
+    const { concurrency } = this.#options;
+    while (this.#mayBeReady && this.#inFlight.size + this.#claiming < concurrency) {
+      this.#claiming += 1;
+      shared.claimReady().then(
+        (taskId) => {
+          this.#claiming -= 1;
+          if (taskId === null) this.#mayBeReady = false;
+          else if (this.#stopping || this.#fatal !== null || this.#inFlight.has(taskId)) {
+            void shared.release(taskId).catch(() => undefined);
+          } else {
+            this.#start(taskId, 'work');
+          }
+          this.#wake();
+        },
+        (error: unknown) => {
+          this.#claiming -= 1;
+          this.#mayBeReady = false; // until the run follows the store again
+          this.#refused(error);
+          this.#wake();
+        },
+      );
+    }
+  }
+
   #start(taskId: string, from: 'work' | 'merge'): void {
     const attempt = new Attempt(taskId, () => {
       this.#inFlight.delete(taskId);
       this.#dirty.add(taskId);
+      this.#mayBeReady = true;
       this.#wake();
     });
     this.#inFlight.set(taskId, attempt);

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, type TaskStoreError } from '../errors.js';
 import { describeValue } from '../validation.js';
 
 /** A failed task will be retried: `attemptNum` is the attempt the retry starts, after a pause of `delayMs`. */
@@ -23,8 +23,23 @@ export interface AttemptTimedOutEvent {
   readonly attemptNum: number;
 }
 
+/**
+ * Shared runs: the store failed a command (unreachable, say); the worker carries on. The task's attempt, if one was
+ * in flight, ends there: its lease is given back (or runs out) and the task is taken over like a lost worker's.
+ */
+export interface StoreFailedEvent {
+  readonly type: 'storeFailed';
+  /** The task of the command, or null for a command of no task's attempt. */
+  readonly taskId: string | null;
+  readonly error: TaskStoreError;
+}
+
 /** What {@link GraphWorker.subscribe} listeners hear, beside the run's own records. */
-export type GraphWorkerEvent = RetryScheduledEvent | RecoveredEvent | AttemptTimedOutEvent;
+export type GraphWorkerEvent =
+  | RetryScheduledEvent
+  | RecoveredEvent
+  | AttemptTimedOutEvent
+  | StoreFailedEvent;
 
 /** A function that hears a worker's events; what it throws is reported on the console and otherwise ignored. */
 export type GraphWorkerListener = (event: GraphWorkerEvent) => void;

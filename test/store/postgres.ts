@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { postgresRunNames } from '../../src/store/postgresRunSchema.js';
 
 /*
  * What the PostgreSQL tests share: the server URL (TASK_RUNTIME_PG_URL, which `.ci/with-postgres` exports), a
@@ -71,13 +72,18 @@ export function freshTable(): FreshTable {
   return { name, drop: () => dropTables([name]) };
 }
 
-/** Drops the given tables (made by freshTable) in one connection, when they exist. */
+/** Drops the given tables (made by freshTable) and their shared-run tables and trigger function, when they exist. */
 export async function dropTables(names: readonly string[]): Promise<void> {
   if (names.length === 0) return;
   await withClient(async (client) => {
     for (const name of names) {
       if (!TABLE_NAME.test(name)) throw new Error(`not a table of freshTable(): ${name}`);
       await client.query(`DROP TABLE IF EXISTS "${name}"`);
+      const run = postgresRunNames(name);
+      for (const table of [run.runTasks, run.runEdges, run.runs]) {
+        await client.query(`DROP TABLE IF EXISTS "${table}"`);
+      }
+      await client.query(`DROP FUNCTION IF EXISTS "${run.follow}"()`);
     }
   });
 }

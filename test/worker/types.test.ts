@@ -27,6 +27,8 @@ describe('GraphWorker types', () => {
         case 'attemptTimedOut':
           // @ts-expect-error a timeout has no delay
           return `${event.taskId} timed out (${event.delayMs})`;
+        case 'storeFailed':
+          return `the store failed on ${event.taskId ?? 'the run'}: ${event.error.message}`;
       }
     };
     expect(describe({ type: 'recovered', taskId: 'a', status: 'running' })).toBe('a found running');
