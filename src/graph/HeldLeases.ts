@@ -5,6 +5,8 @@ import type { Lease, TaskStore } from '../store/TaskStore.js';
 interface Held {
   lease: Lease;
   sentAt: number;
+  /** Whether a renewal of it is under way. */
+  renewing: boolean;
 }
 
 /**
@@ -18,7 +20,6 @@ export class HeldLeases {
   readonly #onLost: (taskId: string) => void;
   readonly #held = new Map<string, Held>();
   #timer: ReturnType<typeof setInterval> | null = null;
-  #renewing = false;
 
   constructor(store: TaskStore, leaseMs: number, onLost: (taskId: string) => void) {
     this.#store = store;
@@ -41,7 +42,7 @@ export class HeldLeases {
 
   /** Holds (and renews) a lease claimed elsewhere — a store's ready-claim — whose request was sent at `sentAt`. */
   hold(taskId: string, lease: Lease, sentAt: number): void {
-    this.#held.set(taskId, { lease, sentAt });
+    this.#held.set(taskId, { lease, sentAt, renewing: false });
     this.#startRenewing();
   }
 
@@ -84,7 +85,7 @@ export class HeldLeases {
 
   #startRenewing(): void {
     if (this.#timer !== null) return;
-    this.#timer = setInterval(() => void this.#renewAll(), this.#interval);
+    this.#timer = setInterval(() => this.#renewAll(), this.#interval);
     this.#timer.unref();
   }
 
@@ -94,18 +95,24 @@ export class HeldLeases {
     this.#timer = null;
   }
 
-  async #renewAll(): Promise<void> {
-    if (this.#renewing) return;
-    this.#renewing = true;
-    try {
-      await Promise.all([...this.#held].map(([taskId, held]) => this.#renew(taskId, held)));
-    } finally {
-      this.#renewing = false;
+  /**
+   * Renews every lease held whose last renewal was answered, and drops those that cannot be renewed in time any
+   * more: a renewal still unanswered (a store that hangs) is no excuse to act on a lease that may have run out.
+   */
+  #renewAll(): void {
+    const now = Date.now();
+    for (const [taskId, held] of [...this.#held]) {
+      if (now + this.#interval >= held.sentAt + this.#leaseMs) {
+        this.lost(taskId);
+      } else if (!held.renewing) {
+        void this.#renew(taskId, held);
+      }
     }
   }
 
   async #renew(taskId: string, held: Held): Promise<void> {
     const sentAt = Date.now();
+    held.renewing = true;
     try {
       const lease = await this.#store.renew(taskId, held.lease, { leaseMs: this.#leaseMs });
       if (this.#held.get(taskId) === held) {
@@ -113,14 +120,10 @@ export class HeldLeases {
         held.sentAt = sentAt;
       }
     } catch (error) {
-      if (this.#held.get(taskId) !== held) return;
-      // Another worker took it, or the store cannot be reached and the lease would run out before the next try.
-      if (
-        error instanceof LeaseLostError ||
-        Date.now() + this.#interval >= held.sentAt + this.#leaseMs
-      ) {
-        this.lost(taskId);
-      }
+      // Another worker took it; a store that cannot be reached is tried again until the lease would run out.
+      if (error instanceof LeaseLostError && this.#held.get(taskId) === held) this.lost(taskId);
+    } finally {
+      held.renewing = false;
     }
   }
 }
