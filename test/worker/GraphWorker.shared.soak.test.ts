@@ -46,6 +46,13 @@ interface LogEntry {
   readonly at: number;
 }
 
+/** The complete lines of the handlers' log (a line being written is left for later). */
+function readLog(logFile: string): LogEntry[] {
+  const lines = readFileSync(logFile, 'utf8').split('\n');
+  lines.pop(); // after the last newline: empty, or a line not written to its end yet
+  return lines.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogEntry);
+}
+
 interface Soak {
   /** Where the workers open the run: `{ dir }` or `{ connectionString, table }`. */
   readonly place: Record<string, string>;
@@ -98,7 +105,9 @@ async function soak({ place, openStore }: Soak): Promise<void> {
           throw new Error(`the run did not reach ${threshold} ended tasks`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      const candidates = [...live.keys()];
+      // A worker that has worked already (a replacement may not have found work yet).
+      const working = new Set(readLog(logFile).map((entry) => entry.workerId));
+      const candidates = [...live.keys()].filter((workerId) => working.has(workerId));
       const victim = candidates[Math.floor(random() * candidates.length)] as string;
       const fixture = live.get(victim) as Fixture;
       live.delete(victim);
@@ -166,10 +175,7 @@ async function soak({ place, openStore }: Soak): Promise<void> {
     expect(unblocked).toEqual([]);
 
     // From the handlers' logs: no (task, attempt) worked twice, no task worked by two live workers at once.
-    const log = readFileSync(logFile, 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as LogEntry);
+    const log = readLog(logFile);
     const workStarts = new Map<string, number>();
     for (const entry of log.filter((e) => e.event === 'workStart')) {
       const key = `${entry.taskId}#${entry.attemptNum}`;
