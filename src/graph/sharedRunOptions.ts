@@ -63,7 +63,8 @@ export function checkSharedRunOptions(
     return null;
   }
   checkWorkerId(workerId);
-  const lease = leaseMs ?? DEFAULT_LEASE_MS;
+  // Only an absent option takes the default: a null (from a config file, say) is refused below.
+  const lease = leaseMs === undefined ? DEFAULT_LEASE_MS : leaseMs;
   checkLeaseOptions({ leaseMs: lease });
   if (lease < MIN_LEASE_MS) {
     throw new InvalidArgumentError(
@@ -72,7 +73,7 @@ export function checkSharedRunOptions(
       describeValue(leaseMs),
     );
   }
-  const follow = followMs ?? DEFAULT_FOLLOW_MS;
+  const follow = followMs === undefined ? DEFAULT_FOLLOW_MS : followMs;
   if (!isPositiveInteger(follow) || follow > 60_000) {
     throw new InvalidArgumentError(
       'followMs',

@@ -63,7 +63,7 @@ export function checkRevision(value: unknown, nullable: boolean): void {
   );
 }
 
-/** Checks a worker id: a non-empty string of at most 200 characters. */
+/** Checks a worker id: a non-empty string of at most 200 characters of well-formed Unicode, without U+0000. */
 export function checkWorkerId(workerId: unknown): asserts workerId is string {
   if (
     !isNonEmptyString(workerId) ||
@@ -73,7 +73,7 @@ export function checkWorkerId(workerId: unknown): asserts workerId is string {
   ) {
     throw new InvalidArgumentError(
       'workerId',
-      'a non-empty string of at most 200 characters without U+0000',
+      'a non-empty string of at most 200 characters of well-formed Unicode (no lone surrogates) without U+0000',
       describeValue(workerId),
     );
   }

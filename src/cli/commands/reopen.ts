@@ -50,7 +50,10 @@ async function openStoredRun(store: TaskStore, label: string): Promise<DurableTa
     if (!(error instanceof Error)) throw error;
     throw new CliError(`The tasks stored in ${label} do not form one run: ${error.message}`);
   }
-  return DurableTaskGraphRuntime.open(store, graph);
+  // Opened as one more worker of the run, so that a worker saving the same tasks meanwhile is met, not fought.
+  return DurableTaskGraphRuntime.open(store, graph, {
+    workerId: `task-runtime-reopen-${process.pid}`,
+  });
 }
 
 /** `task-runtime reopen <id> --reason TEXT [--attempts N]`: reopens a finally failed task of a stored run. */
@@ -75,8 +78,10 @@ export function createReopenCommand(): Command {
     .addHelpText('after', HELP_AFTER)
     .action(async (id: string, options: ReopenCommandOptions) => {
       const { store, label } = await openNamedStore(options);
+      let opened: DurableTaskGraphRuntime | null = null;
       try {
         const run = await openStoredRun(store, label);
+        opened = run;
         if (!run.graph.has(id)) {
           const known = run.graph.taskIds.join(', ');
           throw new CliError(`No task '${id}' is stored in ${label}. Stored tasks: ${known}.`);
@@ -103,6 +108,7 @@ export function createReopenCommand(): Command {
           }
         }
       } finally {
+        opened?.close();
         await store.close();
       }
     });
