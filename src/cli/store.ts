@@ -22,8 +22,11 @@ export interface StoreOptions {
 /** The table `--pg` uses unless `--pg-table` says otherwise (the PostgresTaskStore's default). */
 const DEFAULT_PG_TABLE = 'task_runtime_tasks';
 
-/** `--dir`, `--pg` and `--pg-table`, for a command that `verb`s a store of either kind. */
-export function storeOptions(verb: string): Option[] {
+/**
+ * `--dir`, `--pg` and `--pg-table`, for a command that `verb`s a store of either kind; `--pg-table` defaults to
+ * `table`.
+ */
+export function storeOptions(verb: string, table = DEFAULT_PG_TABLE): Option[] {
   return [
     dirOption('the task store directory (a FileTaskStore)').conflicts('pg'),
     new Option(
@@ -35,12 +38,12 @@ export function storeOptions(verb: string): Option[] {
       }
       return value;
     }),
-    new Option('--pg-table <name>', 'the table of the PostgresTaskStore').default(DEFAULT_PG_TABLE),
+    new Option('--pg-table <name>', 'the table of the PostgresTaskStore').default(table),
   ];
 }
 
 /** A connection string with its password replaced by `***`, to print. */
-function withoutPassword(connectionString: string): string {
+export function withoutPassword(connectionString: string): string {
   try {
     const url = new URL(connectionString);
     if (url.password !== '') url.password = '***';

@@ -13,10 +13,12 @@ function prUrlOf(index: number, attemptNum: number): string {
  * The demo's agents as a {@link GraphWorker}'s handlers: what an orchestrator of real agents writes, with the agent
  * simulated. `work` puts the agent in a worktree and a tmux pane, lets it work, and returns its PR (or throws its
  * failure); `merge` waits for the review and the merge (or throws the review's failure). Times pass on `clock`.
+ * The agents' panes are in the tmux session `session` (one per worker process of a shared run).
  */
 export function simulatedAgents(
   plan: DemoPlan,
   clock: SimulatedClock,
+  session = 'demo',
 ): Pick<GraphWorkerOptions, 'work' | 'merge'> {
   const panes = new Map<string, number>();
   const freePane = (): number => {
@@ -35,7 +37,7 @@ export function simulatedAgents(
           worktreePath: `/work/worktrees/${taskId}-${attemptNum}`,
           branchName: `task/${taskId}/attempt-${attemptNum}`,
         });
-        await attempt.recordAgentAddress(new TmuxAddress('demo', `%${pane}`));
+        await attempt.recordAgentAddress(new TmuxAddress(session, `%${pane}`));
         const outcome = agentOutcome(plan, taskId, attemptNum);
         await clock.sleep(taskId, outcome.workMinutes * 60_000);
         if (outcome.failure?.step === 'work') throw new Error(outcome.failure.error);

@@ -38,6 +38,15 @@ export class SimulatedClock {
     return clock;
   }
 
+  /**
+   * Moves the time up to `time` (ISO-8601) when it is later: what another worker of a shared run saved happened
+   * then, so what this one does next is stamped after it.
+   */
+  observe(time: string): void {
+    const at = Date.parse(time);
+    if (Number.isFinite(at)) this.now = Math.max(this.now, at);
+  }
+
   /** Resolves once the simulation has moved `ms` past now (the agent of `taskId` is busy until then). */
   sleep(taskId: string, ms: number): Promise<void> {
     return new Promise((wake) => {

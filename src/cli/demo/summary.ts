@@ -44,3 +44,27 @@ export function summarize(settings: DemoSettings, tasks: readonly TaskGraphTaskV
       `simulated time ${formatDuration(span)}`,
   ];
 }
+
+/**
+ * What each worker process of a shared run did, from the tasks' attempt ledgers: one row per worker with the
+ * attempts it started and how many of them merged or were lost with it. `workerIds` are listed even without an
+ * attempt; attempts of an earlier run by one process (no worker id) get a row of their own.
+ */
+export function summarizeWorkers(
+  workerIds: readonly string[],
+  tasks: readonly TaskGraphTaskView[],
+): string[] {
+  const started = tasks.flatMap((task) => task.attempts).filter((r) => r.startedAt !== null);
+  const named = [...new Set([...workerIds, ...started.flatMap((r) => r.workerId ?? [])])];
+  const rows = [...named, null].flatMap((workerId) => {
+    const own = started.filter((record) => record.workerId === workerId);
+    if (workerId === null && own.length === 0) return [];
+    const merged = own.filter((record) => record.outcome === 'pr_merged').length;
+    const lost = own.filter((record) => record.outcome === 'lost').length;
+    return [[workerId ?? '(one process)', String(own.length), String(merged), String(lost)]];
+  });
+  return [
+    heading('Attempts per worker'),
+    ...table([['worker', 'attempts', 'merged', 'lost'], ...rows]),
+  ];
+}
