@@ -17,11 +17,11 @@ import {
   type WorkstreamAssignment,
   type WorktreeAssignment,
 } from '../runtime/TaskRuntime.js';
+import { runDigest } from '../store/runDigest.js';
 import {
   type ChangedTask,
   isSharedRunStore,
   type RunTaskEntry,
-  runDigest,
   type SharedRunStore,
 } from '../store/sharedRunStore.js';
 import type { Lease, StoredTask, TaskStore } from '../store/TaskStore.js';

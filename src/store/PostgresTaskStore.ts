@@ -12,6 +12,7 @@ import { PostgresReadyListener } from './postgresReadyListener.js';
 import { migrateRuns, type PostgresRunNames, postgresRunNames } from './postgresRunSchema.js';
 import { type PostgresRunStatement, postgresRunStatements } from './postgresRunStatements.js';
 import { type PostgresStatement, postgresStatements } from './postgresStatements.js';
+import { runDigest } from './runDigest.js';
 import {
   type ChangedTask,
   checkRunId,
@@ -20,7 +21,6 @@ import {
   type KnownRevision,
   type ReadyClaim,
   type RunTaskEntry,
-  runDigest,
   type SharedRunStore,
 } from './sharedRunStore.js';
 import {

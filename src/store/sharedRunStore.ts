@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { describeValue, isRecord } from '../validation.js';
 import { checkTaskId } from './storeArguments.js';
@@ -169,12 +168,6 @@ function renamed(argument: string, check: () => void): void {
     if (!(error instanceof InvalidArgumentError)) throw error;
     throw new InvalidArgumentError(argument, error.expected, error.received);
   }
-}
-
-/** The SHA-256 of the run's task ids and dependencies, in order: what tells one run's graph from another's. */
-export function runDigest(tasks: readonly RunTaskEntry[]): Buffer {
-  const shape = tasks.map(({ taskId, dependencies }) => [taskId, dependencies]);
-  return createHash('sha256').update(JSON.stringify(shape)).digest();
 }
 
 /**

@@ -1,10 +1,10 @@
 import { InvalidArgumentError } from '../../src/errors.js';
 import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
+import { runDigest } from '../../src/store/runDigest.js';
 import {
   checkRunId,
   isSharedRunStore,
   isStartableSnapshot,
-  runDigest,
 } from '../../src/store/sharedRunStore.js';
 import type { TaskStore } from '../../src/store/TaskStore.js';
 import { invalidArgument } from '../support/errors.js';
