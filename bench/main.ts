@@ -25,6 +25,7 @@ import { postgresGroup } from './postgres.js';
 import { type BenchResults, formatTable } from './report.js';
 import type { BenchGroup, ResultRow } from './rows.js';
 import { sharedPostgresGroup } from './sharedPostgres.js';
+import { sharedWorkersGroup } from './sharedWorkers.js';
 import { sizeGroup } from './size.js';
 import { storeGroup } from './store.js';
 import { workerGroup } from './worker.js';
@@ -43,6 +44,7 @@ const GROUPS: readonly BenchGroup[] = [
   historyGroup,
   postgresGroup,
   sharedPostgresGroup,
+  sharedWorkersGroup,
   dashboardGroup,
   workerGroup,
 ];
