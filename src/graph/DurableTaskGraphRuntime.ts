@@ -58,7 +58,9 @@ export type SharedRunEvent =
   /** Tasks other workers changed, now loaded (maybe none: leases may have run out meanwhile). */
   | { readonly type: 'followed'; readonly taskIds: readonly string[] }
   /** This worker's lease on the task was lost: another worker took it, or it ran out unrenewed. */
-  | { readonly type: 'leaseLost'; readonly taskId: string };
+  | { readonly type: 'leaseLost'; readonly taskId: string }
+  /** The store hinted that a task of the run may have become ready (PostgreSQL's NOTIFY); nothing was loaded. */
+  | { readonly type: 'hinted' };
 
 /** Listens to a shared run's {@link SharedRunEvent}s. */
 export type SharedRunListener = (event: SharedRunEvent) => void;
@@ -171,8 +173,6 @@ export class DurableTaskGraphRuntime {
   readonly #inStore: RunInStore | null;
   /** Stops listening for the store's hints that a task became ready. */
   #stopListening: (() => Promise<void>) | null = null;
-  /** Follows the others at once (a hint came): set while the run follows. */
-  #followNow: (() => void) | null = null;
   #heard: TaskRecord[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   /** Set when a save failed after the command's own task was saved: blocked dependents wait to be saved. */
@@ -181,6 +181,8 @@ export class DurableTaskGraphRuntime {
   #followTimer: ReturnType<typeof setTimeout> | null = null;
   /** Set by a save that found the task created by another worker meanwhile (the blocking is then looked at again). */
   #adoptedCreation = false;
+  /** Set by #adopt when a task it put in place is failed, or was: the blocking must be looked at again. */
+  #adoptedFailure = false;
   #closed = false;
 
   private constructor(
@@ -418,7 +420,6 @@ export class DurableTaskGraphRuntime {
     this.#closed = true;
     if (this.#followTimer !== null) clearTimeout(this.#followTimer);
     this.#followTimer = null;
-    this.#followNow = null;
     this.#leases?.close();
     void this.#stopListening?.().catch(() => undefined);
     this.#stopListening = null;
@@ -684,7 +685,14 @@ export class DurableTaskGraphRuntime {
 
   /** Loads the tasks and puts in place those another worker saved since this run last saw them. Returns their ids. */
   async #reload(ids: readonly string[]): Promise<string[]> {
-    return this.#adopt(ids, await loadAll(this.store, ids));
+    const inStore = this.#inStore;
+    if (inStore === null) return this.#adopt(ids, await loadAll(this.store, ids));
+    return this.#adoptChanges(ids, await inStore.store.loadChanged(this.#known(ids)));
+  }
+
+  /** The tasks with the revisions this run last saved or loaded, for {@link SharedRunStore.loadChanged}. */
+  #known(ids: readonly string[]): { taskId: string; revision: number }[] {
+    return ids.map((taskId) => ({ taskId, revision: this.#saved.get(taskId)?.revision ?? 0 }));
   }
 
   /** Puts in place the stored tasks newer than this run's; returns their ids. */
@@ -697,6 +705,10 @@ export class DurableTaskGraphRuntime {
       if (stored.revision <= (this.#saved.get(id)?.revision ?? 0)) return;
       const runtime = restoreStored(id, stored.snapshot, this.#options);
       checkSameSpec(this.graph.task(id), runtime.task);
+      const before = this.#internals.runtime(id).status;
+      if (before === TaskStatus.FAILED || runtime.status === TaskStatus.FAILED) {
+        this.#adoptedFailure = true;
+      }
       this.#internals.replace(id, runtime);
       this.#saved.set(id, { snapshot: runtime.persist(), revision: stored.revision });
       changed.push(id);
@@ -706,14 +718,11 @@ export class DurableTaskGraphRuntime {
 
   /**
    * Every `followMs`, loads what other workers saved (tasks merged are never loaded again) and tells the watchers;
-   * on a store that finds ready work itself, in one read of what changed, and at once when it hints that a task
-   * became ready.
+   * on a store that finds ready work itself, in one read of what changed. Its hints that a task became ready are
+   * passed on to the watchers at once.
    */
   async #follow(followMs: number): Promise<void> {
-    let running = false;
-    let again = false;
     const tick = async (): Promise<void> => {
-      running = true;
       try {
         const ids = this.graph.taskIds.filter(
           (id) => this.#internals.runtime(id).status !== TaskStatus.PR_MERGED,
@@ -723,58 +732,45 @@ export class DurableTaskGraphRuntime {
       } catch {
         // The store failed this time (the commands report such failures); look again at the next tick.
       }
-      running = false;
-      if (this.#closed) return;
-      if (again) {
-        again = false;
-        void tick();
-      } else {
-        schedule();
-      }
+      if (!this.#closed) schedule();
     };
     const schedule = (): void => {
       this.#followTimer = setTimeout(() => void tick(), followMs);
       // Someone waiting on the others (a GraphWorker) keeps the process alive; a forgotten run does not.
       if (this.#watchers.size === 0) this.#followTimer.unref();
     };
-    this.#followNow = () => {
-      if (running) {
-        again = true;
-        return;
-      }
-      if (this.#followTimer !== null) clearTimeout(this.#followTimer);
-      void tick();
-    };
     schedule();
     const inStore = this.#inStore;
     if (inStore !== null) {
-      this.#stopListening = await inStore.store.listenReady(inStore.runId, () =>
-        this.#followNow?.(),
-      );
+      // A hint needs no look at the store: the worker claims ready work from the store itself.
+      this.#stopListening = await inStore.store.listenReady(inStore.runId, () => {
+        if (!this.#closed) this.#tell({ type: 'hinted' });
+      });
     }
   }
 
-  /** Loads the tasks `ids` as stored, puts in place those others changed, and completes the blocking; their ids. */
   async #loadChanged(ids: readonly string[]): Promise<string[]> {
     const inStore = this.#inStore;
-    if (inStore === null) {
-      const loaded = await loadAll(this.store, ids);
-      return this.#enqueue(async () => {
-        const adopted = this.#adopt(ids, loaded);
-        if (adopted.length > 0) await this.#complete();
-        return adopted;
-      });
-    }
-    const known = ids.map((taskId) => ({
-      taskId,
-      revision: this.#saved.get(taskId)?.revision ?? 0,
-    }));
-    const changes = await inStore.store.loadChanged(known);
+    const loaded = inStore === null ? await loadAll(this.store, ids) : [];
+    const changes = inStore === null ? null : await inStore.store.loadChanged(this.#known(ids));
     return this.#enqueue(async () => {
-      const adopted = this.#adoptChanges(ids, changes);
-      if (adopted.length > 0) await this.#complete();
+      this.#adoptedFailure = false;
+      const adopted =
+        changes === null ? this.#adopt(ids, loaded) : this.#adoptChanges(ids, changes);
+      if (adopted.length === 0) return adopted;
+      // Only a failure (or the end of one) can leave blocking to do; anything else is checked task by task.
+      if (this.#adoptedFailure || this.#repairDue) await this.#complete();
+      else this.#checkRules(adopted);
       return adopted;
     });
+  }
+
+  /** Refuses tasks whose state, as loaded, breaks a rule of the graph (a task started before a dependency merged). */
+  #checkRules(ids: readonly string[]): void {
+    for (const id of ids) {
+      const problem = this.#internals.brokenRule(id);
+      if (problem !== null) throw new SnapshotError('status', problem, id);
+    }
   }
 
   /**

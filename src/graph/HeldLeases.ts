@@ -5,9 +5,14 @@ import type { Lease, TaskStore } from '../store/TaskStore.js';
 interface Held {
   lease: Lease;
   sentAt: number;
+  /** When its last renewal was sent, answered or not. */
+  triedAt: number;
   /** Whether a renewal of it is under way. */
   renewing: boolean;
 }
+
+/** The longest delay a Node timer takes (a longer one fires after 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * The leases one worker of a shared run holds: renewed every third of `leaseMs` while held; a lease the store says
@@ -42,7 +47,7 @@ export class HeldLeases {
 
   /** Holds (and renews) a lease claimed elsewhere — a store's ready-claim — whose request was sent at `sentAt`. */
   hold(taskId: string, lease: Lease, sentAt: number): void {
-    this.#held.set(taskId, { lease, sentAt, renewing: false });
+    this.#held.set(taskId, { lease, sentAt, triedAt: sentAt, renewing: false });
     this.#startRenewing();
   }
 
@@ -78,14 +83,19 @@ export class HeldLeases {
     this.#held.clear();
   }
 
-  /** Milliseconds between two renewals. */
+  /** Milliseconds between two renewals: a third of the lease (at most the longest delay a timer takes). */
   get #interval(): number {
-    return Math.max(1, Math.floor(this.#leaseMs / 3));
+    return Math.max(1, Math.min(Math.floor(this.#leaseMs / 3), MAX_TIMER_MS));
+  }
+
+  /** Milliseconds between two looks at the leases: a quarter of a renewal's interval. */
+  get #tick(): number {
+    return Math.max(1, Math.floor(this.#interval / 4));
   }
 
   #startRenewing(): void {
     if (this.#timer !== null) return;
-    this.#timer = setInterval(() => this.#renewAll(), this.#interval);
+    this.#timer = setInterval(() => this.#look(), this.#tick);
     this.#timer.unref();
   }
 
@@ -96,15 +106,17 @@ export class HeldLeases {
   }
 
   /**
-   * Renews every lease held whose last renewal was answered, and drops those that cannot be renewed in time any
-   * more: a renewal still unanswered (a store that hangs) is no excuse to act on a lease that may have run out.
+   * Drops each lease that may run out before the next look — its last answered renewal (or claim) was sent a lease
+   * ago, less one look — and sends a renewal for each one whose interval has passed with none under way. A timer
+   * that comes late still renews a lease with time left; a renewal left unanswered is no excuse to act on a lease
+   * that may have run out.
    */
-  #renewAll(): void {
+  #look(): void {
     const now = Date.now();
     for (const [taskId, held] of [...this.#held]) {
-      if (now + this.#interval >= held.sentAt + this.#leaseMs) {
+      if (now >= held.sentAt + this.#leaseMs - this.#tick) {
         this.lost(taskId);
-      } else if (!held.renewing) {
+      } else if (!held.renewing && now >= held.triedAt + this.#interval) {
         void this.#renew(taskId, held);
       }
     }
@@ -113,6 +125,7 @@ export class HeldLeases {
   async #renew(taskId: string, held: Held): Promise<void> {
     const sentAt = Date.now();
     held.renewing = true;
+    held.triedAt = sentAt;
     try {
       const lease = await this.#store.renew(taskId, held.lease, { leaseMs: this.#leaseMs });
       if (this.#held.get(taskId) === held) {

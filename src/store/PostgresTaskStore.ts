@@ -105,7 +105,20 @@ const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 const idBytes = (taskId: string): Buffer => Buffer.from(taskId, 'utf8');
 /** The primary key of a task's row: the SHA-256 of its id's UTF-8 bytes, as the generated `task_key` column. */
-const keyOf = (taskId: string): Buffer => createHash('sha256').update(idBytes(taskId)).digest();
+/** How many task keys {@link keyOf} remembers (a run's follow asks for the same ones again and again). */
+const REMEMBERED_KEYS = 65_536;
+const knownKeys = new Map<string, Buffer>();
+
+/** The row key of a task: the SHA-256 of its id's UTF-8 bytes, computed once per id while remembered. */
+function keyOf(taskId: string): Buffer {
+  let key = knownKeys.get(taskId);
+  if (key === undefined) {
+    key = createHash('sha256').update(idBytes(taskId)).digest();
+    if (knownKeys.size >= REMEMBERED_KEYS) knownKeys.clear();
+    knownKeys.set(taskId, key);
+  }
+  return key;
+}
 const statusOf = (snapshot: unknown): string | null =>
   isRecord(snapshot) && typeof snapshot.status === 'string' ? snapshot.status : null;
 const attemptOf = (snapshot: unknown): number | null => {
@@ -145,7 +158,9 @@ export class PostgresTaskStore implements TaskStore, SharedRunStore {
     this.table = table;
     this.#quoted = `"${table}"`;
     this.#sql = postgresStatements(this.#quoted);
-    this.#statementPrefix = prepared ? `task-runtime:${table}:` : null;
+    // Short and fixed in length: PostgreSQL cuts names at 63 bytes, and a table name may take all of them.
+    const tableTag = createHash('sha256').update(table).digest('hex').slice(0, 12);
+    this.#statementPrefix = prepared ? `task-runtime:${tableTag}:` : null;
     this.#runNames = postgresRunNames(table);
     this.#runSql = postgresRunStatements(this.#quoted, this.#runNames);
     this.#ready = new PostgresReadyListener(connect, this.#runNames.channel);

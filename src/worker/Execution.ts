@@ -46,6 +46,25 @@ function sharedRunOf(run: GraphWorkerRun): DurableTaskGraphRuntime | null {
   return run instanceof DurableTaskGraphRuntime && run.workerId !== null ? run : null;
 }
 
+/** In a shared run, a worker picks among this many times its concurrency of the first ready tasks. */
+const SPREAD = 4;
+
+/** The ids in an order of `workerId`'s own (by an FNV-1a hash of worker and task), the same at every call. */
+function spreadFor(workerId: string, ids: readonly string[]): string[] {
+  const rank = (id: string): number => {
+    let hash = 0x811c9dc5;
+    for (const char of `${workerId}\u0000${id}`) {
+      hash ^= char.codePointAt(0) ?? 0;
+      hash = Math.imul(hash, 0x01000193);
+    }
+    return hash >>> 0;
+  };
+  return ids
+    .map((id) => [rank(id), id] as const)
+    .sort((a, b) => a[0] - b[0])
+    .map(([, id]) => id);
+}
+
 /** Whether the task's current attempt has been used (it ran, or failed), so the next one must be prepared. */
 function isAttemptUsed(view: TaskGraphTaskView): boolean {
   const { attempts } = view;
@@ -199,6 +218,8 @@ export class Execution {
       for (const id of ids) this.#dirty.add(id);
       this.#claimedElsewhere.clear();
       this.#takeOverDue = true;
+      this.#mayBeReady = true;
+    } else if (event.type === 'hinted') {
       this.#mayBeReady = true;
     } else {
       // Another worker may work the task now: this attempt must stop, and write nothing more.
@@ -387,7 +408,14 @@ export class Execution {
     // markRunning is saved), so the first `concurrency` hold a task for every free slot that one can be found for
     // — past those another worker was seen to claim.
     const skipped = this.#claimedElsewhere;
-    for (const id of this.#run.ready(concurrency + skipped.size)) {
+    const shared = this.#shared;
+    // In a shared run every worker would try the same first tasks and all but one would be refused: each takes
+    // them in an order of its own among the first few.
+    const candidates =
+      shared === null
+        ? this.#run.ready(concurrency + skipped.size)
+        : spreadFor(shared.workerId ?? '', this.#run.ready(concurrency * SPREAD + skipped.size));
+    for (const id of candidates) {
       if (this.#inFlight.has(id) || skipped.has(id)) continue;
       this.#start(id, 'work');
       if (this.#inFlight.size >= concurrency) return;
