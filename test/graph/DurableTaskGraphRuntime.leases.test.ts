@@ -7,6 +7,7 @@ import {
   DurableTaskGraphRuntime,
   type SharedRunEvent,
 } from '../../src/graph/DurableTaskGraphRuntime.js';
+import { MIN_LEASE_MS } from '../../src/graph/sharedRunOptions.js';
 import { TaskGraph } from '../../src/graph/TaskGraph.js';
 import { readPersistedTaskRuntime } from '../../src/runtime/snapshot.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
@@ -60,6 +61,8 @@ type RenewalMode = 'pass' | 'hold' | 'fail';
 function withRenewals(store: TaskStore, initial: RenewalMode = 'pass') {
   let mode = initial;
   let renewals = 0;
+  /** The local time the last answered renewal was sent, and when it was answered (0: none yet). */
+  const last = { sentAt: 0, answeredAt: 0 };
   let release = (): void => undefined;
   let released = new Promise<void>((resolve) => {
     release = resolve;
@@ -73,7 +76,11 @@ function withRenewals(store: TaskStore, initial: RenewalMode = 'pass') {
             throw new TaskStoreError(args[0], 'renew', 'the store cannot be reached (injected)');
           }
           if (mode === 'hold') await released;
-          return target.renew(...args);
+          const sentAt = Date.now();
+          const lease = await target.renew(...args);
+          last.sentAt = sentAt;
+          last.answeredAt = Date.now();
+          return lease;
         };
       }
       const value = Reflect.get(target, property, receiver);
@@ -85,6 +92,7 @@ function withRenewals(store: TaskStore, initial: RenewalMode = 'pass') {
     get renewals() {
       return renewals;
     },
+    last,
     /** From now on, renewals behave as `next` says; held ones go on (to the store) when it is not 'hold'. */
     set(next: RenewalMode) {
       mode = next;
@@ -483,5 +491,61 @@ describeWithPostgres('DurableTaskGraphRuntime leases on PostgreSQL', () => {
   leaseSuite(() => {
     const place = { connectionString: requirePostgresUrl(), table: tables.at(-1)?.name ?? '' };
     return { open: () => PostgresTaskStore.connect(place), config: place };
+  });
+});
+
+describe('DurableTaskGraphRuntime lease renewal timing on a FileTaskStore', () => {
+  const stores: TaskStore[] = [];
+  const runs: DurableTaskGraphRuntime[] = [];
+  afterEach(async () => {
+    for (const run of runs.splice(0)) run.close();
+    for (const store of stores.splice(0)) await store.close();
+  });
+
+  async function openRun(leaseMs: number) {
+    const store = await FileTaskStore.open(dirs.make());
+    stores.push(store);
+    const renewing = withRenewals(store);
+    const run = await DurableTaskGraphRuntime.open(renewing.store, graph, {
+      workerId: 'A',
+      leaseMs,
+      followMs: 60_000,
+    });
+    runs.push(run);
+    const lost: string[] = [];
+    run.watch((event) => {
+      if (event.type === 'leaseLost') lost.push(event.taskId);
+    });
+    return { run, store, renewing, lost };
+  }
+
+  // A renewal every third of the lease would be a timer delay above 2^31 - 1 ms for a lease over ~74.5 days
+  // (open accepts up to a year), which Node takes for 1 ms ("TimeoutOverflowWarning"): renewals in a loop.
+  it('should not renew a lease of 100 days every millisecond', async () => {
+    const { run, renewing } = await openRun(100 * 24 * 60 * 60 * 1000);
+    await run.markRunning('t');
+    await sleep(200);
+    expect(renewing.renewals).toBeLessThanOrEqual(1);
+    expect(run.holdsLease('t')).toBe(true);
+  });
+
+  // An event loop busy for a third of the lease (a loaded machine) makes the renewal timer late; the lease still
+  // has time left and no renewal is under way, so a renewal sent then lands in time: nothing is lost.
+  it('should renew, not drop, a lease with time left when its renewal timer comes late', async () => {
+    const { run, store, renewing, lost } = await openRun(MIN_LEASE_MS);
+    await run.markRunning('t');
+    await until('a renewal answered', () => renewing.last.answeredAt > 0);
+    // Busy until 70 ms before the lease set by the last renewal runs out (no renewal under way meanwhile).
+    const busyUntil = renewing.last.sentAt + MIN_LEASE_MS - 70;
+    while (Date.now() < busyUntil) {
+      // the event loop is late
+    }
+    const renewedBefore = renewing.renewals;
+    await sleep(40); // the late timer fires; a renewal sent now lands well before the lease runs out
+    expect(renewing.renewals).toBeGreaterThan(renewedBefore);
+    const stored = await store.load('t');
+    expect(Date.parse(stored?.lease?.expiresAt ?? '')).toBeGreaterThan(Date.now());
+    expect(lost).toEqual([]);
+    expect(run.holdsLease('t')).toBe(true);
   });
 });
