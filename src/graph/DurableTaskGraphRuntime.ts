@@ -415,12 +415,16 @@ export class DurableTaskGraphRuntime {
     return this.#enqueue(() => this.#release(taskId));
   }
 
-  /** Stops following other workers and renewing leases (a shared run); the store stays open. Idempotent. */
+  /**
+   * Stops following other workers and renewing leases (a shared run): the watchers hear `leaseLost` for each lease
+   * still held, which then runs out by itself. The store stays open. Idempotent.
+   */
   close(): void {
-    this.#closed = true;
+    if (this.#closed) return;
     if (this.#followTimer !== null) clearTimeout(this.#followTimer);
     this.#followTimer = null;
-    this.#leases?.close();
+    this.#leases?.close(); // tells the watchers of each lease still held: their attempts must stop
+    this.#closed = true;
     void this.#stopListening?.().catch(() => undefined);
     this.#stopListening = null;
   }

@@ -77,10 +77,13 @@ export class HeldLeases {
     this.#onLost(taskId);
   }
 
-  /** Stops renewing; the leases still held run out by themselves. */
+  /** Stops renewing; the leases still held run out by themselves, each reported to `onLost`. */
   close(): void {
     this.#stopRenewing();
+    const held = [...this.#held.keys()];
     this.#held.clear();
+    // Whoever acts on them must stop: from now on they only run out.
+    for (const taskId of held) this.#onLost(taskId);
   }
 
   /** Milliseconds between two renewals: a third of the lease (at most the longest delay a timer takes). */

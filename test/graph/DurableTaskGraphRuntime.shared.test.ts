@@ -85,6 +85,25 @@ describe('DurableTaskGraphRuntime (shared)', () => {
   });
 });
 
+describe('DurableTaskGraphRuntime.close (shared)', () => {
+  it('should tell its watchers that each lease it still held is lost, once', async () => {
+    const dir = dirs.make();
+    const run = await openShared(dir, [task('a'), task('b')], 'w1');
+    const heard: string[] = [];
+    run.watch((event) => {
+      if (event.type === 'leaseLost') heard.push(event.taskId);
+    });
+    await run.markRunning('a');
+    await run.markRunning('b');
+    await run.markPrCreated('b', 'https://example.com/pr/b');
+    await run.markPrMerged('b'); // b's lease was given back with the merge
+    run.close();
+    run.close();
+    expect(heard).toEqual(['a']);
+    expect(run.holdsLease('a')).toBe(false);
+  });
+});
+
 describeWithPostgres('DurableTaskGraphRuntime (shared) on PostgreSQL', () => {
   const tables: FreshTable[] = [];
   afterAll(async () => {
