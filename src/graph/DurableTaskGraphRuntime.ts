@@ -584,10 +584,13 @@ export class DurableTaskGraphRuntime {
   #refuseClaimed(taskId: string, event: TaskEventType): never {
     const { status } = this.#internals.runtime(taskId);
     const lease = this.#storedLeases.get(taskId) ?? null;
+    const until = `(until ${lease?.expiresAt} when last seen)`;
     const holder =
       lease === null
         ? 'another worker holds its lease'
-        : `worker '${lease.workerId}' holds its lease (until ${lease.expiresAt} when last seen)`;
+        : lease.workerId === this.workerId
+          ? `another process with this worker's id '${lease.workerId}' holds its lease ${until}: give each process an id of its own`
+          : `worker '${lease.workerId}' holds its lease ${until}`;
     const error = new IllegalTransitionError({
       taskId,
       status,

@@ -144,6 +144,11 @@ function twinSuite(place: () => Place): void {
         status: 'running',
         reason: 'claimedByAnotherWorker',
       });
+      // The message says why the twin's own id holds it, and what to do.
+      expect((refused as Error).message).toContain(
+        `another process with this worker's id '${TWIN}' holds its lease`,
+      );
+      expect((refused as Error).message).toContain('give each process an id of its own');
     }
     expect(await storedTask(observer, 't')).toEqual(claimed);
 
