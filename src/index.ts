@@ -73,7 +73,9 @@ export {
 export { FileTaskStore, type FileTaskStoreOptions } from './store/FileTaskStore.js';
 export { PostgresTaskStore, type PostgresTaskStoreOptions } from './store/PostgresTaskStore.js';
 export {
+  type ChangedTask,
   isSharedRunStore,
+  type KnownRevision,
   type ReadyClaim,
   type RunTaskEntry,
   type SharedRunStore,
@@ -107,6 +109,7 @@ export type {
   GraphWorkerListener,
   RecoveredEvent,
   RetryScheduledEvent,
+  StoreFailedEvent,
 } from './worker/events.js';
 export { GraphWorker, type GraphWorkerRun } from './worker/GraphWorker.js';
 export { NonRetryableError } from './worker/NonRetryableError.js';
