@@ -171,6 +171,8 @@ export class DurableTaskGraphRuntime {
   readonly #watchers = new Set<SharedRunListener>();
   /** A shared run on a store that finds ready work itself (PostgreSQL); null otherwise. */
   readonly #inStore: RunInStore | null;
+  /** Tasks claimReady just returned as stored: their START needs no reload of the task itself. */
+  readonly #justClaimed = new Set<string>();
   /** Stops listening for the store's hints that a task became ready. */
   #stopListening: (() => Promise<void>) | null = null;
   #heard: TaskRecord[] = [];
@@ -387,6 +389,7 @@ export class DurableTaskGraphRuntime {
       if (claim === null) return null;
       leases.hold(claim.taskId, claim.lease, sentAt);
       this.#adopt([claim.taskId], [claim.stored]);
+      this.#justClaimed.add(claim.taskId);
       return claim.taskId;
     });
   }
@@ -399,6 +402,7 @@ export class DurableTaskGraphRuntime {
   release(taskId: string): Promise<boolean> {
     this.#internals.runtime(taskId);
     return this.#enqueue(async () => {
+      this.#justClaimed.delete(taskId);
       if (this.#leases?.get(taskId) === undefined) return false;
       if (isLeasedStatus(this.#internals.runtime(taskId).status)) return false;
       await this.#release(taskId);
@@ -455,7 +459,9 @@ export class DurableTaskGraphRuntime {
         const unmerged = this.graph
           .dependenciesOf(taskId)
           .filter((id) => this.#internals.runtime(id).status !== TaskStatus.PR_MERGED);
-        await this.#reload([taskId, ...unmerged]);
+        // A task claimReady just returned is as stored (a change since meets START's save and is judged then).
+        const toLoad = this.#justClaimed.delete(taskId) ? unmerged : [taskId, ...unmerged];
+        if (toLoad.length > 0) await this.#reload(toLoad);
         if (!this.#internals.startable(taskId)) await this.#applyAndSave(start); // refused
         if (leases.get(taskId) === undefined) {
           const lease = await leases.claim(taskId, shared.workerId);
