@@ -698,9 +698,22 @@ export class DurableTaskGraphRuntime {
 
   /** Loads the tasks and puts in place those another worker saved since this run last saw them. Returns their ids. */
   async #reload(ids: readonly string[]): Promise<string[]> {
+    return (await this.#fetch(ids))();
+  }
+
+  /**
+   * Reads the tasks as stored — on a store that finds ready work itself, only what changed, in one statement — and
+   * resolves with the function that puts in place those newer than this run's (returning their ids), to be called
+   * when the run may change.
+   */
+  async #fetch(ids: readonly string[]): Promise<() => string[]> {
     const inStore = this.#inStore;
-    if (inStore === null) return this.#adopt(ids, await loadAll(this.store, ids));
-    return this.#adoptChanges(ids, await inStore.store.loadChanged(this.#known(ids)));
+    if (inStore === null) {
+      const loaded = await loadAll(this.store, ids);
+      return () => this.#adopt(ids, loaded);
+    }
+    const changes = await inStore.store.loadChanged(this.#known(ids));
+    return () => this.#adoptChanges(ids, changes);
   }
 
   /** The tasks with the revisions this run last saved or loaded, for {@link SharedRunStore.loadChanged}. */
@@ -762,14 +775,12 @@ export class DurableTaskGraphRuntime {
     }
   }
 
+  /** Loads what others changed among `ids`, puts it in place in call order, and completes the blocking it implies. */
   async #loadChanged(ids: readonly string[]): Promise<string[]> {
-    const inStore = this.#inStore;
-    const loaded = inStore === null ? await loadAll(this.store, ids) : [];
-    const changes = inStore === null ? null : await inStore.store.loadChanged(this.#known(ids));
+    const adopt = await this.#fetch(ids);
     return this.#enqueue(async () => {
       this.#adoptedFailure = false;
-      const adopted =
-        changes === null ? this.#adopt(ids, loaded) : this.#adoptChanges(ids, changes);
+      const adopted = adopt();
       if (adopted.length === 0) return adopted;
       // Only a failure (or the end of one) can leave blocking to do; anything else is checked task by task.
       if (this.#adoptedFailure || this.#repairDue) await this.#complete();

@@ -79,11 +79,8 @@ export class HeldLeases {
 
   /** Stops renewing; the leases still held run out by themselves, each reported to `onLost`. */
   close(): void {
-    this.#stopRenewing();
-    const held = [...this.#held.keys()];
-    this.#held.clear();
     // Whoever acts on them must stop: from now on they only run out.
-    for (const taskId of held) this.#onLost(taskId);
+    for (const taskId of [...this.#held.keys()]) this.lost(taskId);
   }
 
   /** Milliseconds between two renewals: a third of the lease (at most the longest delay a timer takes). */

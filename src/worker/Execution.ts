@@ -99,8 +99,8 @@ export class Execution {
   readonly #claimedElsewhere = new Set<string>();
   /** Shared runs: whether tasks may be waiting to be taken over from a lost worker. */
   #takeOverDue = true;
-  /** Shared runs: whether the store finds ready work itself (claimReady); then slots are filled from it. */
-  readonly #claimsFromStore: boolean;
+  /** The shared run, when its store finds ready work itself (claimReady): then slots are filled from the store. */
+  readonly #claimsFromStore: DurableTaskGraphRuntime | null;
   /** Claims of ready work under way (claimReady). */
   #claiming = 0;
   /** False once claimReady found nothing, until something may have made a task ready. */
@@ -123,7 +123,8 @@ export class Execution {
     this.#emit = emit;
     this.#signal = signal;
     this.#shared = sharedRunOf(run);
-    this.#claimsFromStore = this.#shared !== null && this.#shared.runId !== null;
+    this.#claimsFromStore =
+      this.#shared !== null && this.#shared.runId !== null ? this.#shared : null;
   }
 
   /** Runs until the run is settled (or stopped) with nothing in flight; rejects with a store failure. */
@@ -400,8 +401,8 @@ export class Execution {
       }
     }
     if (this.#inFlight.size >= concurrency) return;
-    if (this.#shared !== null && this.#claimsFromStore) {
-      this.#claimFromStore(this.#shared);
+    if (this.#claimsFromStore !== null) {
+      this.#claimFromStore(this.#claimsFromStore);
       return;
     }
     // At most `concurrency` of the first ready tasks can be in flight (a durable run lists a task until its
