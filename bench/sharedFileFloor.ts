@@ -18,6 +18,7 @@
  */
 import fs from 'node:fs';
 import { join } from 'node:path';
+import { durableReplace, FLOOR_MODULES } from './durableFloor.js';
 
 const DOCUMENT = 'doc.json';
 
@@ -26,20 +27,6 @@ export interface FloorTasks {
   readonly ids: readonly string[];
   /** Per task, in the order of `ids`: the JSON texts of the snapshots after START, PR_CREATED and PR_MERGED. */
   readonly steps: readonly (readonly string[])[];
-}
-
-/** Writes `text` to `file` in `dir` the cheapest durable, atomic way: temporary file, fsync, rename, fsync of `dir`. */
-function durableReplace(dir: string, file: string, text: string): void {
-  const tmp = join(dir, `${file}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    writeAll(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, join(dir, file));
-  fsyncDirectory(dir);
 }
 
 function writeAll(fd: number, text: string): void {
@@ -117,7 +104,12 @@ export function runFloorWorker(
     const steps = tasks.steps[index] ?? [];
     steps.forEach((snapshot, step) => {
       const last = step === steps.length - 1;
-      durableReplace(taskDir, DOCUMENT, document(step + 2, last ? null : lease, snapshot));
+      durableReplace(
+        FLOOR_MODULES,
+        taskDir,
+        DOCUMENT,
+        document(step + 2, last ? null : lease, snapshot),
+      );
     });
   });
   return claimed;

@@ -4,13 +4,13 @@
  * event loop's delay while it saves, 16 concurrent saves against the floor run in 16 threads at once, and list()
  * and listExpired() against one small read per task.
  */
-import fs from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import path, { join } from 'node:path';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { TaskRuntime } from '../src/runtime/TaskRuntime.js';
 import { FileTaskStore } from '../src/store/FileTaskStore.js';
+import { durableReplace, FLOOR_MODULES } from './durableFloor.js';
 import { typicalRuntime } from './fixtures.js';
 import { keep, log, median, type Settings, withTempDir } from './harness.js';
 import { type BenchGroup, durationRow, opsRow } from './rows.js';
@@ -45,39 +45,6 @@ const READ_CONCURRENCY = 64;
 const CONCURRENT_SAVES = 16;
 /** The sampling interval of the event-loop delay histogram, in milliseconds (its least). */
 const DELAY_RESOLUTION_MS = 1;
-
-/**
- * The floor of a durable save: `text` written to a temporary file, fsync'd, renamed over `file`, and the
- * directory fsync'd (what any atomic, durable replacement of a file costs), with synchronous calls: no hop to
- * another thread at all. It names nothing outside itself, as the floor's threads run it from its source text.
- */
-function durableReplace(
-  { fs, path }: { fs: typeof import('node:fs'); path: typeof import('node:path') },
-  dir: string,
-  file: string,
-  text: string,
-): void {
-  const tmp = path.join(dir, `${file}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    const bytes = Buffer.from(text, 'utf8');
-    for (let written = 0; written < bytes.length; ) {
-      written += fs.writeSync(fd, bytes, written, bytes.length - written);
-    }
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, path.join(dir, file));
-  const directory = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  try {
-    fs.fsyncSync(directory);
-  } finally {
-    fs.closeSync(directory);
-  }
-}
-
-const modules = { fs, path };
 
 /** One save of the floor: a directory, a file name in it, and the JSON. */
 interface FloorSave {
@@ -237,7 +204,8 @@ async function measureConcurrentSaves(
     }));
   const floorBatch = (batch: readonly TaskRuntime[]) => floor.run(floorSaves(batch));
   const inRowBatch = async (batch: readonly TaskRuntime[]) => {
-    for (const { dir, file, text } of floorSaves(batch)) durableReplace(modules, dir, file, text);
+    for (const { dir, file, text } of floorSaves(batch))
+      durableReplace(FLOOR_MODULES, dir, file, text);
   };
   try {
     let next = 0;
@@ -304,7 +272,7 @@ async function measureStore(settings: Settings): Promise<StoreTimings> {
           const { id } = runtime.task;
           revisions.set(id, await store.save(id, runtime.persist(), { expectedRevision: null }));
           // The floor replaces an existing file of the task, as the store replaces its document.
-          durableReplace(modules, floorDir, `${id}.json`, JSON.stringify(runtime.persist()));
+          durableReplace(FLOOR_MODULES, floorDir, `${id}.json`, JSON.stringify(runtime.persist()));
         }),
       );
     }
@@ -339,7 +307,7 @@ async function measureStore(settings: Settings): Promise<StoreTimings> {
         const start = performance.now();
         for (const runtime of chunk) {
           const text = JSON.stringify(runtime.persist());
-          durableReplace(modules, floorDir, `${runtime.task.id}.json`, text);
+          durableReplace(FLOOR_MODULES, floorDir, `${runtime.task.id}.json`, text);
         }
         timings.saveFloorMs.push((performance.now() - start) / chunk.length);
       };
