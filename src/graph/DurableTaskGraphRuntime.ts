@@ -45,8 +45,12 @@ import {
 
 /** How many tasks `open` loads at the same time (the store's I/O overlaps the restoring of what arrived). */
 const LOADS_AT_ONCE = 16;
-/** How many times a shared run applies a command again after another worker saved one of its tasks first. */
-const MAX_ROUNDS = 20;
+/**
+ * How many times in a row a shared run applies a command again after a save was refused without another worker's
+ * newer save to show for it (a refusal that loads newer tasks is progress, and is not counted: several workers
+ * blocking the same long list of dependents take turns at it for as long as it lasts).
+ */
+const MAX_STALLED_ROUNDS = 20;
 
 interface SavedTask {
   readonly snapshot: PersistedTaskRuntime;
@@ -251,6 +255,7 @@ export class DurableTaskGraphRuntime {
       run.#storedLeases.set(id, loaded[index]?.lease ?? null);
     });
     await run.#enqueue(async () => {
+      await run.#reloadBlockers(graph.taskIds); // read one by one, a block may have been read before its cause
       run.#repaired = Object.freeze(await run.#complete());
     });
     if (shared !== null) {
@@ -558,7 +563,7 @@ export class DurableTaskGraphRuntime {
    * only blocked dependents were saved first, the blocking is completed from what is stored.
    */
   async #applyAndSave(apply: () => string[]): Promise<void> {
-    for (let round = 1; ; round += 1) {
+    for (let stalled = 0; ; ) {
       if (this.#repairDue) await this.#complete();
       this.#heard = [];
       let changed: string[];
@@ -569,7 +574,8 @@ export class DurableTaskGraphRuntime {
         throw error;
       }
       const heard = this.#heard;
-      const saved = await this.#save(changed, round === MAX_ROUNDS);
+      const { saved, adopted } = await this.#save(changed, stalled === MAX_STALLED_ROUNDS);
+      if (saved < changed.length && adopted === 0) stalled += 1;
       if (saved === 0 && changed.length > 0) continue; // judged again on what is stored now
       if (saved < changed.length) await this.#complete();
       for (const record of heard) notifyListeners(this.#listeners, record);
@@ -620,7 +626,7 @@ export class DurableTaskGraphRuntime {
    * Returns the ids it blocked, in topological order.
    */
   async #complete(): Promise<string[]> {
-    for (let round = 1; ; round += 1) {
+    for (let stalled = 0; ; ) {
       this.#heard = [];
       const repaired = this.#internals.repair();
       const blocked = new Set(repaired);
@@ -631,7 +637,8 @@ export class DurableTaskGraphRuntime {
       const unsaved = this.graph.taskIds.filter((id) => blocked.has(id) || !this.#saved.has(id));
       const heard = this.#heard;
       this.#adoptedCreation = false;
-      const saved = await this.#save(unsaved, round === MAX_ROUNDS);
+      const { saved, adopted } = await this.#save(unsaved, stalled === MAX_STALLED_ROUNDS);
+      if (saved < unsaved.length && adopted === 0) stalled += 1;
       if (saved === unsaved.length && !this.#adoptedCreation) {
         this.#repairDue = false;
         for (const record of heard) notifyListeners(this.#listeners, record);
@@ -644,10 +651,11 @@ export class DurableTaskGraphRuntime {
    * Saves the tasks in order, each with the revision it expects (and its lease when held), and resolves with how
    * many were saved. When a save fails, every task not saved yet goes back to its stored state (a task never stored
    * is put back to a fresh one). In a shared run, a save refused because another worker wrote first (and not in
-   * the `last` round) loads that task and the rest as stored and resolves with its index; any other failure throws, and the next
-   * command completes the blocking first. Tasks no longer in flight give their leases back.
+   * the `last` round) loads that task and the rest as stored, and resolves with its index and how many of them were
+   * newer; any other failure throws, and the next command completes the blocking first. Tasks no longer in flight
+   * give their leases back.
    */
-  async #save(ids: readonly string[], last: boolean): Promise<number> {
+  async #save(ids: readonly string[], last: boolean): Promise<{ saved: number; adopted: number }> {
     for (const [index, id] of ids.entries()) {
       const snapshot = this.#internals.runtime(id).persist();
       const lease = this.#leases?.get(id);
@@ -669,8 +677,8 @@ export class DurableTaskGraphRuntime {
         for (const rest of ids.slice(index)) this.#rollBack(rest);
         if (error instanceof LeaseLostError) this.#leases?.lost(id);
         if (this.#shared !== null && isStaleWrite(error) && !last) {
-          await this.#reload(ids.slice(index)); // others may have written the rest as well
-          return index;
+          const adopted = await this.#reload(ids.slice(index)); // others may have written the rest as well
+          return { saved: index, adopted: adopted.length };
         }
         if (index > 0) this.#repairDue = true;
         throw error;
@@ -684,7 +692,7 @@ export class DurableTaskGraphRuntime {
         await this.#release(id);
       }
     }
-    return ids.length;
+    return { saved: ids.length, adopted: 0 };
   }
 
   /** Gives the task's lease back; a store failing to take it is let be (the lease runs out by itself). */
@@ -696,9 +704,23 @@ export class DurableTaskGraphRuntime {
     }
   }
 
-  /** Loads the tasks and puts in place those another worker saved since this run last saw them. Returns their ids. */
+  /**
+   * Loads the tasks and puts in place those another worker saved since this run last saw them, with the blockers
+   * they name (see {@link DurableTaskGraphRuntime.#reloadBlockers}). Returns their ids.
+   */
   async #reload(ids: readonly string[]): Promise<string[]> {
-    return (await this.#fetch(ids))();
+    const adopted = (await this.#fetch(ids))();
+    return [...adopted, ...(await this.#reloadBlockers(adopted))];
+  }
+
+  /**
+   * Reloads the dependencies that blocked any of `ids` and that this run does not know as failed for good. A block
+   * is saved after the failure that caused it, so that failure is stored by now; a run that put the block in place
+   * without it would take the block for one a reopen left behind, and lift it. Returns the ids put in place.
+   */
+  async #reloadBlockers(ids: readonly string[]): Promise<string[]> {
+    const blockers = this.#internals.blockersNotFailed(ids);
+    return blockers.length === 0 ? [] : this.#reload(blockers);
   }
 
   /**
@@ -782,6 +804,7 @@ export class DurableTaskGraphRuntime {
       this.#adoptedFailure = false;
       const adopted = adopt();
       if (adopted.length === 0) return adopted;
+      adopted.push(...(await this.#reloadBlockers(adopted)));
       // Only a failure (or the end of one) can leave blocking to do; anything else is checked task by task.
       if (this.#adoptedFailure || this.#repairDue) await this.#complete();
       else this.#checkRules(adopted);

@@ -100,6 +100,8 @@ export interface GraphRunInternals {
   runtime(taskId: string): TaskRuntime;
   /** Why the task's state breaks a rule of the graph, or null. */
   brokenRule(taskId: string): string | null;
+  /** The dependencies that blocked any of `taskIds` and are not failed for good in this run (yet), each once. */
+  blockersNotFailed(taskIds: readonly string[]): string[];
   /** Whether `markRunning(taskId)` would be accepted now (the task is among `ready()`). */
   startable(taskId: string): boolean;
 }
@@ -156,6 +158,12 @@ export class TaskGraphRuntime {
       replace: (taskId, runtime) => run.#replace(taskId, runtime),
       runtime: (taskId) => run.#runtime(taskId),
       brokenRule: (taskId) => run.#ruleBrokenBy(taskId),
+      blockersNotFailed: (taskIds) => {
+        const blockers = taskIds.map((id) => blockedByOf(standingOf(run.#runtime(id))));
+        return [...new Set(blockers)].filter(
+          (id): id is string => id !== null && !isFinalFailure(standingOf(run.#runtime(id))),
+        );
+      },
       startable: (taskId) => {
         const index = run.graph.indexOf(taskId);
         return run.#unmerged[index] === 0 && run.#startable[index] === 1;

@@ -1,5 +1,6 @@
 import { DurableTaskGraphRuntime } from '../../src/graph/DurableTaskGraphRuntime.js';
 import { TaskGraph } from '../../src/graph/TaskGraph.js';
+import { TaskStatus } from '../../src/machines/status.js';
 import { FileTaskStore } from '../../src/store/FileTaskStore.js';
 import { PostgresTaskStore } from '../../src/store/PostgresTaskStore.js';
 import type { TaskStore } from '../../src/store/TaskStore.js';
@@ -83,6 +84,33 @@ describe('DurableTaskGraphRuntime (shared)', () => {
     );
     expect(workers.size).toBeGreaterThan(1);
   });
+
+  it('should let six workers block the same long list of dependents at once, none giving up on the others', async () => {
+    const dir = dirs.make();
+    const roots = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
+    // Every root's final failure blocks the whole chain, so all six save the same blockings in the same order.
+    const chain = Array.from({ length: 200 }, (_, index) =>
+      index === 0 ? task('c0', ...roots) : task(`c${index}`, `c${index - 1}`),
+    );
+    const tasks = [...roots.map((id) => task(id)), ...chain];
+    const opened: DurableTaskGraphRuntime[] = [];
+    for (const root of roots) opened.push(await openShared(dir, tasks, `w-${root}`));
+    await Promise.all(opened.map((run, index) => run.markRunning(roots[index] as string)));
+    const failed = await Promise.allSettled(
+      opened.map((run, index) =>
+        run.markFailed(roots[index] as string, 'cannot succeed', { retryable: false }),
+      ),
+    );
+    expect(failed.filter((result) => result.status === 'rejected')).toEqual([]);
+    for (const run of opened) {
+      expect(chain.filter(({ id }) => run.task(id).status !== TaskStatus.FAILED)).toEqual([]);
+    }
+    const store = await FileTaskStore.open(dir);
+    stores.push(store);
+    const stored = await Promise.all(chain.map(({ id }) => store.load(id)));
+    // Each dependent was blocked once: created at revision 1, blocked at 2, by whichever worker came first.
+    expect(new Set(stored.map((task) => task?.revision))).toEqual(new Set([2]));
+  }, 60_000);
 });
 
 describe('DurableTaskGraphRuntime.close (shared)', () => {
