@@ -173,6 +173,13 @@ async function soak({ place, openStore }: Soak): Promise<void> {
       (task) => (task.dependencies ?? []).some(isFinalFailure) && statusOf(task.id) !== 'failed',
     );
     expect(unblocked).toEqual([]);
+    // No task blocked twice: a block is an attempt that failed without starting, and there is one per task at most.
+    const blockedTwice = tasks.filter(
+      (task) =>
+        (stored.get(task.id)?.context.attempts ?? []).filter((record) => record.startedAt === null)
+          .length > 1,
+    );
+    expect(blockedTwice.map((task) => task.id)).toEqual([]);
 
     // From the handlers' logs: no (task, attempt) worked twice, no task worked by two live workers at once.
     const log = readLog(logFile);
