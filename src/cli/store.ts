@@ -8,6 +8,7 @@ import {
   type TaskStore,
   TaskStoreError,
 } from '../index.js';
+import { isTableName } from '../store/PostgresTaskStore.js';
 import { CliError } from './exit.js';
 import { dirOption } from './options.js';
 import { dirFlag, shellQuote } from './paths.js';
@@ -38,8 +39,41 @@ export function storeOptions(verb: string, table = DEFAULT_PG_TABLE): Option[] {
       }
       return value;
     }),
-    new Option('--pg-table <name>', 'the table of the PostgresTaskStore').default(table),
+    new Option(
+      '--pg-table <name>',
+      'the table of the PostgresTaskStore (a lower-case SQL identifier)',
+    )
+      .default(table)
+      .argParser(tableName),
   ];
+}
+
+/** A commander argument parser for `--pg-table`: a name PostgresTaskStore accepts, or a usage error. */
+function tableName(value: string): string {
+  if (!isTableName(value)) {
+    throw new InvalidArgumentError(
+      'Expected a lower-case SQL identifier (a letter or _, then letters, digits or _; at most 63 characters), ' +
+        'such as task_runtime_tasks.',
+    );
+  }
+  return value;
+}
+
+/** A connection string to repeat in a suggested command line: its password hidden, quoted for a shell. */
+function pgArgument(connectionString: string): string {
+  return URL.canParse(connectionString)
+    ? shellQuote(withoutPassword(connectionString))
+    : "'<connection string>'";
+}
+
+/**
+ * The options naming the store, to repeat in a suggested command line: ` --dir …` (empty for the default
+ * directory), or ` --pg … --pg-table …` with the password hidden.
+ */
+export function storeFlagsOf(options: StoreOptions): string {
+  return options.pg === undefined
+    ? dirFlag(options.dir)
+    : ` --pg ${pgArgument(options.pg)} --pg-table ${shellQuote(options.pgTable)}`;
 }
 
 /** A connection string with its password replaced by `***`, to print. */
@@ -212,12 +246,22 @@ export async function openExistingStore(dir: string): Promise<FileTaskStore> {
 }
 
 /** What to do about a task of a FileTaskStore whose newest generation cannot be read. */
-export const DAMAGED_TASK_ADVICE =
+const DAMAGED_TASK_ADVICE =
   "The store may keep up to three older generations beside a task's newest one (tasks/<task>/g/<generation>/doc.json): " +
   '`task-runtime validate` on the newest doc.json lists them and how to go back to one by hand. ' +
   'Without one, restore the task from a backup, or delete its directory under tasks/ in the store.';
 
-/** The error to end a command with when some stored tasks could not be read. */
-export function damagedMessage(ids: readonly string[]): string {
-  return `${ids.length} stored task(s) cannot be read: ${ids.join(', ')}. ${DAMAGED_TASK_ADVICE}`;
+/** What to do about a task of a PostgresTaskStore whose snapshot cannot be read. */
+const DAMAGED_ROW_ADVICE =
+  "A PostgresTaskStore keeps only a task's newest snapshot (its row's snapshot_json, no older generations): " +
+  'restore the row from a backup of the table.';
+
+/** What to do about a stored task that cannot be read, in the store the options name. */
+export function damagedAdviceOf(options: StoreOptions): string {
+  return options.pg === undefined ? DAMAGED_TASK_ADVICE : DAMAGED_ROW_ADVICE;
+}
+
+/** The error to end a command with when some tasks stored in the store the options name could not be read. */
+export function damagedMessage(ids: readonly string[], options: StoreOptions): string {
+  return `${ids.length} stored task(s) cannot be read: ${ids.join(', ')}. ${damagedAdviceOf(options)}`;
 }

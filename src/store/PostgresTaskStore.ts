@@ -103,8 +103,15 @@ function leaseOf(row: LoadedRow | ChangedRow): Lease | null {
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/**
+ * Whether `value` can name a PostgresTaskStore's table: a lower-case SQL identifier (a letter or `_`, then
+ * letters, digits or `_`, at most 63 characters), such as `task_runtime_tasks`.
+ */
+export function isTableName(value: unknown): value is string {
+  return typeof value === 'string' && TABLE_NAME.test(value);
+}
+
 const idBytes = (taskId: string): Buffer => Buffer.from(taskId, 'utf8');
-/** The primary key of a task's row: the SHA-256 of its id's UTF-8 bytes, as the generated `task_key` column. */
 /** How many task keys {@link keyOf} remembers (a run's follow asks for the same ones again and again). */
 const REMEMBERED_KEYS = 65_536;
 const knownKeys = new Map<string, Buffer>();
@@ -173,7 +180,7 @@ export class PostgresTaskStore implements TaskStore, SharedRunStore {
       throw new InvalidArgumentError('connectionString', 'a PostgreSQL connection string', given);
     }
     const table = options.table ?? 'task_runtime_tasks';
-    if (typeof table !== 'string' || !TABLE_NAME.test(table)) {
+    if (!isTableName(table)) {
       throw new InvalidArgumentError(
         'table',
         'a lower-case SQL identifier such as task_runtime_tasks',

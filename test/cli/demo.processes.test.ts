@@ -334,6 +334,7 @@ describeWithPostgres('task-runtime demo --processes on PostgreSQL', () => {
     expectSharedRunSettled(result, await tableTasks(name), 20, 3);
     expect(result.stdout).toContain(`(table ${name}) (--tasks 20`);
     expect(result.stdout).toContain(`task-runtime status --pg `);
+    expect(result.stdout).toContain(`task-runtime history <task-id> --pg `);
     expect(result.stdout).toContain(`--pg-table ${name}`);
   });
 

@@ -72,6 +72,18 @@ describe('task-runtime usage', () => {
     [['history'], "missing required argument 'taskId'"],
     [['history', 'a', 'b'], 'too many arguments'],
     [['launch'], "unknown command 'launch'"],
+    [
+      ['graph', '--pg-table', 'Bad-Name'],
+      "option '--pg-table <name>' argument 'Bad-Name' is invalid. Expected a lower-case SQL identifier",
+    ],
+    [
+      ['history', 'spec', '--pg-table', 'x; drop table y'],
+      "option '--pg-table <name>' argument 'x; drop table y' is invalid. Expected a lower-case SQL identifier",
+    ],
+    [
+      ['status', '--dir', 'store', '--pg', 'postgresql://me@127.0.0.1/tasks'],
+      "option '-d, --dir <path>' cannot be used with option '--pg <url>'",
+    ],
   ])('should exit 2 and say what is wrong for %j', async (args, message) => {
     const result = await runCli(args);
     expect(result.code).toBe(2);

@@ -28,9 +28,9 @@ import { dirFlag, shellQuote } from '../paths.js';
 import {
   openStore,
   type StoreOptions,
+  storeFlagsOf,
   storeLabelOf,
   storeOptions,
-  withoutPassword,
 } from '../store.js';
 import { DEFAULT_PORT } from './serve.js';
 
@@ -168,13 +168,6 @@ function settingsOf(options: DemoOptions): DemoSettings {
   return { tasks, seed, failRate, maxAttempts, workers };
 }
 
-/** A connection string to repeat in a suggested command line: its password hidden, quoted for a shell. */
-function pgArgument(connectionString: string): string {
-  return URL.canParse(connectionString)
-    ? shellQuote(withoutPassword(connectionString))
-    : "'<connection string>'";
-}
-
 /**
  * Opens the store the options name: the FileTaskStore in --dir, or the PostgresTaskStore's table at --pg, each
  * created when missing; one that cannot be used is a CliError that says why.
@@ -184,7 +177,7 @@ async function openDemoStore(options: DemoOptions): Promise<DemoStore> {
   if (options.pg === undefined) {
     const file = await openStore(options.dir);
     const spec: SharedStoreSpec = { kind: 'file', dir: resolve(options.dir) };
-    return { store: file, file, label, flags: dirFlag(options.dir), spec };
+    return { store: file, file, label, flags: storeFlagsOf(options), spec };
   }
   const connectionString = options.pg;
   const table = options.pgTable;
@@ -200,7 +193,7 @@ async function openDemoStore(options: DemoOptions): Promise<DemoStore> {
     store,
     file: null,
     label,
-    flags: ` --pg ${pgArgument(connectionString)} --pg-table ${shellQuote(table)}`,
+    flags: storeFlagsOf(options),
     spec: { kind: 'pg', connectionString, table },
   };
 }
@@ -486,8 +479,9 @@ function printSummary(
     for (const note of workerNotes) console.log(note);
   }
   const { label, flags } = target;
-  const history = target.file === null ? '' : ` · task-runtime history <task-id>${flags}`;
-  console.log(`\nSaved in ${label}. Look closer: task-runtime status${flags}${history}`);
+  console.log(
+    `\nSaved in ${label}. Look closer: task-runtime status${flags} · task-runtime history <task-id>${flags}`,
+  );
   console.log(
     `See it live in the browser: task-runtime serve${flags}, then open http://127.0.0.1:${DEFAULT_PORT}/`,
   );

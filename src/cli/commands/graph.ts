@@ -10,9 +10,8 @@ import {
 import { renderSvg } from '../../diagram/graphviz.js';
 import { readStoredTasks, type StoredEntry } from '../../graph/storedTasks.js';
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
-import { dirOption } from '../options.js';
 import { dirFlag, shellQuote } from '../paths.js';
-import { damagedMessage, openExistingStore } from '../store.js';
+import { damagedMessage, openNamedStore, type StoreOptions, storeOptions } from '../store.js';
 
 const FORMATS = ['mermaid', 'svg', 'json'] as const;
 type GraphFormat = (typeof FORMATS)[number];
@@ -31,6 +30,7 @@ Formats:
 Examples:
   $ task-runtime graph --dir .task-runtime
   $ task-runtime graph --format svg --output graph.svg
+  $ task-runtime graph --pg postgresql://me@127.0.0.1:5432/tasks --pg-table task_runtime_demo
   $ task-runtime graph --format json | jq '.nodes[] | select(.blockedBy != null) | .id'
 ${EXIT_CODES_HELP}`;
 
@@ -61,19 +61,22 @@ function outputPath(value: string): string {
   return value;
 }
 
-interface GraphOptions {
-  readonly dir: string;
+/** The options of `task-runtime graph`, as commander parses them. */
+interface GraphOptions extends StoreOptions {
   readonly format: GraphFormat;
   readonly output?: string;
 }
 
-/** `task-runtime graph [--dir D] [--format mermaid|svg|json] [--output file]`: the stored dependency graph. */
+/**
+ * `task-runtime graph [--dir D | --pg URL [--pg-table T]] [--format mermaid|svg|json] [--output file]`: the
+ * stored dependency graph.
+ */
 export function createGraphCommand(): Command {
-  return new Command('graph')
-    .description(
-      "print the stored tasks' dependency graph, coloured by status, as Mermaid, SVG, or JSON",
-    )
-    .addOption(dirOption())
+  const command = new Command('graph').description(
+    "print the stored tasks' dependency graph, coloured by status, as Mermaid, SVG, or JSON",
+  );
+  for (const option of storeOptions('draw the graph of')) command.addOption(option);
+  return command
     .addOption(
       new Option('-f, --format <format>', 'what to print')
         .choices(FORMATS)
@@ -86,8 +89,7 @@ export function createGraphCommand(): Command {
     )
     .addHelpText('after', HELP_AFTER)
     .action(async (options: GraphOptions) => {
-      const { dir } = options;
-      const store = await openExistingStore(dir);
+      const { store, label } = await openNamedStore(options);
       let stored: StoredEntry[];
       try {
         stored = await readStoredTasks(store);
@@ -104,11 +106,13 @@ export function createGraphCommand(): Command {
       if (options.output === undefined) process.stdout.write(text);
       else await writeOutput(options.output, text);
       if (stored.length === 0) {
-        process.stderr.write(
-          `The task store ${shellQuote(dir)} is empty. Run \`task-runtime demo${dirFlag(dir)}\` to fill it.\n`,
-        );
+        const fill =
+          options.pg === undefined
+            ? ` Run \`task-runtime demo${dirFlag(options.dir)}\` to fill it.`
+            : '';
+        process.stderr.write(`The task store ${label} is empty.${fill}\n`);
       }
       const damaged = stored.filter(({ kind }) => kind === 'corrupt').map(({ id }) => id);
-      if (damaged.length > 0) throw new CliError(damagedMessage(damaged));
+      if (damaged.length > 0) throw new CliError(damagedMessage(damaged, options));
     });
 }

@@ -2,22 +2,27 @@ import { Command } from 'commander';
 import {
   type AttemptRecord,
   DurableTaskRuntime,
-  type FileTaskStore,
   SnapshotError,
+  type TaskStore,
 } from '../../index.js';
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
-import { dirOption } from '../options.js';
-import { dirFlag, shellQuote } from '../paths.js';
 import { colorStatus, formatDuration, formatTime, heading, pc, table } from '../render.js';
-import { DAMAGED_TASK_ADVICE, openExistingStore } from '../store.js';
+import {
+  damagedAdviceOf,
+  openNamedStore,
+  type StoreOptions,
+  storeFlagsOf,
+  storeOptions,
+} from '../store.js';
 
 const HELP_AFTER = `
 Shows the task's attempt ledger as a timeline: one row per attempt used, with its start and end (times from
 the orchestrator's clock), duration, outcome, error and PR URL; then the task's concerns. An attempt that
 failed before it started (a task blocked by its dependency) has no start time.
 
-Example:
+Examples:
   $ task-runtime history impl-login --dir .task-runtime
+  $ task-runtime history impl-login --pg postgresql://me@127.0.0.1:5432/tasks --pg-table task_runtime_demo
 ${EXIT_CODES_HELP}`;
 
 function duration(record: AttemptRecord): string {
@@ -60,41 +65,43 @@ function similarIds(wanted: string, ids: readonly string[]): string[] {
     .slice(0, 5);
 }
 
+/** The stored task `taskId`; a CliError that says why not when it is missing (naming close ids) or damaged. */
 async function loadOrExplain(
-  store: FileTaskStore,
+  store: TaskStore,
   taskId: string,
-  dir: string,
+  label: string,
+  options: StoreOptions,
 ): Promise<DurableTaskRuntime> {
   let task: DurableTaskRuntime | null;
   try {
     task = await DurableTaskRuntime.load(store, taskId);
   } catch (error) {
     if (!(error instanceof SnapshotError)) throw error;
-    throw new CliError(`${error.message} Its history cannot be shown. ${DAMAGED_TASK_ADVICE}`);
+    throw new CliError(`${error.message} Its history cannot be shown. ${damagedAdviceOf(options)}`);
   }
   if (task !== null) return task;
   const similar = similarIds(taskId, await store.list());
   throw new CliError(
-    `No task '${taskId}' in ${shellQuote(dir)}.` +
+    `No task '${taskId}' in ${label}.` +
       (similar.length > 0 ? ` Did you mean ${similar.map((id) => `'${id}'`).join(', ')}?` : '') +
-      ` See the stored ids with \`task-runtime status${dirFlag(dir)}\`.`,
+      ` See the stored ids with \`task-runtime status${storeFlagsOf(options)}\`.`,
   );
 }
 
 /** `task-runtime history <taskId>`: a task's attempt ledger as a timeline, plus its concerns. */
 export function createHistoryCommand(): Command {
-  return new Command('history')
+  const command = new Command('history')
     .description(
       "show a task's attempts as a timeline (start, end, duration, outcome, error, PR) and its concerns",
     )
-    .argument('<taskId>', 'the id of a stored task (see `task-runtime status`)')
-    .addOption(dirOption())
+    .argument('<taskId>', 'the id of a stored task (see `task-runtime status`)');
+  for (const option of storeOptions('show a task of')) command.addOption(option);
+  return command
     .addHelpText('after', HELP_AFTER)
-    .action(async (taskId: string, options: { readonly dir: string }) => {
-      const { dir } = options;
-      const store = await openExistingStore(dir);
+    .action(async (taskId: string, options: StoreOptions) => {
+      const { store, label } = await openNamedStore(options);
       try {
-        const task = await loadOrExplain(store, taskId, dir);
+        const task = await loadOrExplain(store, taskId, label, options);
         const { attemptNum, error } = task.state;
         console.log(
           `${heading(task.task.id)} (${task.task.role}): ${colorStatus(task.status)}, attempt ${attemptNum}` +

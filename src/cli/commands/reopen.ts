@@ -34,10 +34,14 @@ function reasonText(value: string): string {
 }
 
 /** The run of every task stored in `store`, opened as a DurableTaskGraphRuntime with the stored limits. */
-async function openStoredRun(store: TaskStore, label: string): Promise<DurableTaskGraphRuntime> {
+async function openStoredRun(
+  store: TaskStore,
+  label: string,
+  options: StoreOptions,
+): Promise<DurableTaskGraphRuntime> {
   const stored = await readStoredTasks(store);
   const damaged = stored.filter(({ kind }) => kind === 'corrupt').map(({ id }) => id);
-  if (damaged.length > 0) throw new CliError(damagedMessage(damaged));
+  if (damaged.length > 0) throw new CliError(damagedMessage(damaged, options));
   if (stored.length === 0)
     throw new CliError(`The task store ${label} is empty: nothing to reopen.`);
   const tasks = stored.flatMap((entry) =>
@@ -80,7 +84,7 @@ export function createReopenCommand(): Command {
       const { store, label } = await openNamedStore(options);
       let opened: DurableTaskGraphRuntime | null = null;
       try {
-        const run = await openStoredRun(store, label);
+        const run = await openStoredRun(store, label, options);
         opened = run;
         if (!run.graph.has(id)) {
           const known = run.graph.taskIds.join(', ');

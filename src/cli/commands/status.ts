@@ -112,7 +112,7 @@ export function createStatusCommand(): Command {
           console.log(`Run outcome: ${outcome}`);
         }
         const damaged = stored.filter(({ kind }) => kind === 'corrupt').map(({ id }) => id);
-        if (damaged.length > 0) throw new CliError(damagedMessage(damaged));
+        if (damaged.length > 0) throw new CliError(damagedMessage(damaged, options));
       } finally {
         await store.close();
       }
