@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   FileTaskStore,
   PostgresTaskStore,
@@ -9,7 +9,7 @@ import {
   TaskStoreError,
 } from '../index.js';
 import { isTableName } from '../store/PostgresTaskStore.js';
-import { CliError } from './exit.js';
+import { CliError, ExitCode } from './exit.js';
 import { dirOption } from './options.js';
 import { dirFlag, shellQuote } from './paths.js';
 
@@ -24,28 +24,39 @@ export interface StoreOptions {
 const DEFAULT_PG_TABLE = 'task_runtime_tasks';
 
 /**
- * `--dir`, `--pg` and `--pg-table`, for a command that `verb`s a store of either kind; `--pg-table` defaults to
- * `table`.
+ * Adds `--dir`, `--pg` and `--pg-table` to a command that `verb`s a store of either kind; `--pg-table` defaults to
+ * `table` and is a usage error without `--pg`.
  */
-export function storeOptions(verb: string, table = DEFAULT_PG_TABLE): Option[] {
-  return [
-    dirOption('the task store directory (a FileTaskStore)').conflicts('pg'),
-    new Option(
-      '--pg <url>',
-      `${verb} a PostgresTaskStore instead: its connection string`,
-    ).argParser((value) => {
-      if (value.trim() === '') {
-        throw new InvalidArgumentError('Expected a PostgreSQL connection string.');
-      }
-      return value;
-    }),
-    new Option(
-      '--pg-table <name>',
-      'the table of the PostgresTaskStore (a lower-case SQL identifier)',
+export function addStoreOptions(command: Command, verb: string, table = DEFAULT_PG_TABLE): Command {
+  command
+    .addOption(dirOption('the task store directory (a FileTaskStore)').conflicts('pg'))
+    .addOption(
+      new Option(
+        '--pg <url>',
+        `${verb} a PostgresTaskStore instead: its connection string`,
+      ).argParser((value) => {
+        if (value.trim() === '') {
+          throw new InvalidArgumentError('Expected a PostgreSQL connection string.');
+        }
+        return value;
+      }),
     )
-      .default(table)
-      .argParser(tableName),
-  ];
+    .addOption(
+      new Option(
+        '--pg-table <name>',
+        'the table of the PostgresTaskStore (a lower-case SQL identifier)',
+      )
+        .default(table)
+        .argParser(tableName),
+    );
+  return command.hook('preAction', (self) => {
+    if (self.getOptionValueSource('pgTable') === 'cli' && self.opts().pg === undefined) {
+      self.error(
+        `error: option '--pg-table <name>' names a table of a PostgresTaskStore: expected --pg <url> with it, given no --pg`,
+        { code: 'task-runtime.pgTableWithoutPg', exitCode: ExitCode.USAGE },
+      );
+    }
+  });
 }
 
 /** A commander argument parser for `--pg-table`: a name PostgresTaskStore accepts, or a usage error. */

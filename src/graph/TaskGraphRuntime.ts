@@ -612,7 +612,7 @@ export class TaskGraphRuntime {
       for (const id of this.graph.taskIds) {
         const blockedBy = blockedByOf(standingOf(this.#runtime(id)));
         if (blockedBy === null || isFinalFailure(standingOf(this.#runtime(blockedBy)))) continue;
-        const reason = `the block by '${blockedBy}' was lifted on open ('${blockedBy}' was reopened, and the reopen was interrupted before this task was saved)`;
+        const reason = `the block by '${blockedBy}' was lifted ('${blockedBy}' was reopened, and this task was not yet saved back to pending)`;
         this.#unblock(id, reason, changed);
         returned.push(id);
       }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { DurableTaskRuntime } from '../../src/runtime/DurableTaskRuntime.js';
 import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
 import { PostgresTaskStore } from '../../src/store/PostgresTaskStore.js';
@@ -329,6 +330,22 @@ describeWithPostgres('task-runtime --pg-table', () => {
         [TAG],
       );
       expect(found).toEqual([]);
+    },
+  );
+});
+
+describe('task-runtime --pg-table without --pg', () => {
+  it.each(COMMANDS)(
+    'should be a usage error (exit code 2) for %s that names both options, leaving the directory untouched',
+    async (...args) => {
+      const dir = storeDir();
+      const result = await runCli([...args, '--dir', dir, '--pg-table', `t_${TAG}`]);
+      expect([result.code, result.stdout]).toEqual([2, '']);
+      expect(result.stderr).toContain(
+        "error: option '--pg-table <name>' names a table of a PostgresTaskStore: expected --pg <url> with it, given no --pg",
+      );
+      expect(result.stderr).toContain(`(see \`task-runtime ${args[0]} --help\`)`);
+      expect(existsSync(dir)).toBe(false);
     },
   );
 });

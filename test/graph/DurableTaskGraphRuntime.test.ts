@@ -270,10 +270,8 @@ describe('DurableTaskGraphRuntime', () => {
       expect((await storedStatuses()).c).toBe('pending');
     });
 
-    // Known bug: the reopened task is saved first; when a later save of the same reopen fails (or the process dies
-    // between them), its returned dependents stay stored as blocked by a task that no longer failed for good. open
-    // does not repair that, and neither the reopened task (pending) nor a blocked one (blockedByDependency) can be
-    // reopened again, so they stay failed for good. Remove `.failing` once open completes an interrupted reopen.
+    // The reopened task is saved first: when a later save of the same reopen fails (or the process dies between
+    // them), its dependents stay stored as blocked by a task that no longer failed for good, and open returns them.
     it.each([2, 3, 4])(
       'should leave, when save %i of a reopen fails, a stored run that open makes whole',
       async (n) => {
@@ -297,6 +295,13 @@ describe('DurableTaskGraphRuntime', () => {
             blockedBy,
             final: true,
           });
+        }
+        const returned = reopened.repaired.filter((id) => reopened.task(id).status === 'pending');
+        expect(returned.length).toBeGreaterThan(0);
+        for (const id of returned) {
+          expect(reopened.task(id).artifacts.concerns.at(-1)).toMatch(
+            /^reopened: the block by '\w+' was lifted \('\w+' was reopened, and this task was not yet saved back to pending\)/,
+          );
         }
       },
     );

@@ -26,11 +26,11 @@ import { CliError, EXIT_CODES_HELP, ExitCode } from '../exit.js';
 import { integerIn, rate } from '../options.js';
 import { dirFlag, shellQuote } from '../paths.js';
 import {
+  addStoreOptions,
   openStore,
   type StoreOptions,
   storeFlagsOf,
   storeLabelOf,
-  storeOptions,
 } from '../store.js';
 import { DEFAULT_PORT } from './serve.js';
 
@@ -147,7 +147,7 @@ export function createDemoCommand(): Command {
         .default(1)
         .argParser(integerIn(1, MAX_PROCESSES)),
     );
-  for (const option of storeOptions('run the demo on', DEMO_PG_TABLE)) command.addOption(option);
+  addStoreOptions(command, 'run the demo on', DEMO_PG_TABLE);
   return command
     .option('--fresh', 'delete the stored tasks first and start a new run')
     .addHelpText('after', HELP_AFTER)

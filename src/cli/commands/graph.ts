@@ -11,7 +11,7 @@ import { renderSvg } from '../../diagram/graphviz.js';
 import { readStoredTasks, type StoredEntry } from '../../graph/storedTasks.js';
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
 import { dirFlag, shellQuote } from '../paths.js';
-import { damagedMessage, openNamedStore, type StoreOptions, storeOptions } from '../store.js';
+import { addStoreOptions, damagedMessage, openNamedStore, type StoreOptions } from '../store.js';
 
 const FORMATS = ['mermaid', 'svg', 'json'] as const;
 type GraphFormat = (typeof FORMATS)[number];
@@ -75,7 +75,7 @@ export function createGraphCommand(): Command {
   const command = new Command('graph').description(
     "print the stored tasks' dependency graph, coloured by status, as Mermaid, SVG, or JSON",
   );
-  for (const option of storeOptions('draw the graph of')) command.addOption(option);
+  addStoreOptions(command, 'draw the graph of');
   return command
     .addOption(
       new Option('-f, --format <format>', 'what to print')

@@ -8,11 +8,11 @@ import {
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
 import { colorStatus, formatDuration, formatTime, heading, pc, table } from '../render.js';
 import {
+  addStoreOptions,
   damagedAdviceOf,
   openNamedStore,
   type StoreOptions,
   storeFlagsOf,
-  storeOptions,
 } from '../store.js';
 
 const HELP_AFTER = `
@@ -95,7 +95,7 @@ export function createHistoryCommand(): Command {
       "show a task's attempts as a timeline (start, end, duration, outcome, error, PR) and its concerns",
     )
     .argument('<taskId>', 'the id of a stored task (see `task-runtime status`)');
-  for (const option of storeOptions('show a task of')) command.addOption(option);
+  addStoreOptions(command, 'show a task of');
   return command
     .addHelpText('after', HELP_AFTER)
     .action(async (taskId: string, options: StoreOptions) => {

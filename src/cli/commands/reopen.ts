@@ -3,7 +3,7 @@ import { readStoredTasks } from '../../graph/storedTasks.js';
 import { DurableTaskGraphRuntime, TaskGraph, type TaskStore } from '../../index.js';
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
 import { integerIn } from '../options.js';
-import { damagedMessage, openNamedStore, type StoreOptions, storeOptions } from '../store.js';
+import { addStoreOptions, damagedMessage, openNamedStore, type StoreOptions } from '../store.js';
 
 const HELP_AFTER = `
 An operator's second chance for a task that failed for good (not retryable, or out of attempts): the task
@@ -77,7 +77,7 @@ export function createReopenCommand(): Command {
         .default(1)
         .argParser(integerIn(1, 1000)),
     );
-  for (const option of storeOptions('reopen a task of')) command.addOption(option);
+  addStoreOptions(command, 'reopen a task of');
   return command
     .addHelpText('after', HELP_AFTER)
     .action(async (id: string, options: ReopenCommandOptions) => {

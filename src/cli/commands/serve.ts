@@ -6,10 +6,10 @@ import type { TaskStore } from '../../index.js';
 import { CliError, ExitCode } from '../exit.js';
 import { integerIn } from '../options.js';
 import {
+  addStoreOptions,
   openNamedStoreOnceThere,
   type StoreOpening,
   type StoreOptions,
-  storeOptions,
 } from '../store.js';
 
 /** The port `serve` listens on unless `--port` says otherwise. */
@@ -117,7 +117,7 @@ export function createServeCommand(): Command {
   const command = new Command('serve').description(
     'serve a live, read-only dashboard of a task store in the browser',
   );
-  for (const option of storeOptions('serve')) command.addOption(option);
+  addStoreOptions(command, 'serve');
   return command
     .addOption(
       new Option('-p, --port <port>', 'the port to listen on; 0 for any free port (0-65535)')

@@ -9,7 +9,7 @@ import {
 import { CliError, EXIT_CODES_HELP } from '../exit.js';
 import { dirFlag } from '../paths.js';
 import { colorStatus, formatTimeWithZone, pc, table } from '../render.js';
-import { damagedMessage, openNamedStore, type StoreOptions, storeOptions } from '../store.js';
+import { addStoreOptions, damagedMessage, openNamedStore, type StoreOptions } from '../store.js';
 
 const HELP_AFTER = `
 Columns: task id, status, current attempt number (from 0), and the last error in its ledger (with the attempt
@@ -76,7 +76,7 @@ export function createStatusCommand(): Command {
   const command = new Command('status').description(
     'list the stored tasks: id, status, attempt, who holds it, last error (or who blocked it)',
   );
-  for (const option of storeOptions('list')) command.addOption(option);
+  addStoreOptions(command, 'list');
   return command
     .addOption(new Option('--json', 'print JSON for other tools instead of a table'))
     .addHelpText('after', HELP_AFTER)
