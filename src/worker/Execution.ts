@@ -105,6 +105,8 @@ export class Execution {
   #claiming = 0;
   /** False once claimReady found nothing, until something may have made a task ready. */
   #mayBeReady = true;
+  /** How many times something may have made a task ready: a claim that found nothing counts only if none came since it was sent. */
+  #readyHints = 0;
   /** Shared runs: a store failure left some task's next step undone: every task is looked at again on the next follow. */
   #recheckAll = false;
   #stopping = false;
@@ -135,7 +137,7 @@ export class Execution {
     const unsubscribe = this.#run.subscribe((record: TaskRecord) => {
       if (record.rejected) return;
       this.#dirty.add(record.taskId);
-      this.#mayBeReady = true;
+      this.#maybeReadyAgain();
       this.#wake();
     });
     const unwatch = this.#shared?.watch((event) => this.#heard(event)) ?? (() => undefined);
@@ -219,9 +221,9 @@ export class Execution {
       for (const id of ids) this.#dirty.add(id);
       this.#claimedElsewhere.clear();
       this.#takeOverDue = true;
-      this.#mayBeReady = true;
+      this.#maybeReadyAgain();
     } else if (event.type === 'hinted') {
-      this.#mayBeReady = true;
+      this.#maybeReadyAgain();
     } else {
       // Another worker may work the task now: this attempt must stop, and write nothing more.
       const attempt = this.#inFlight.get(event.taskId);
@@ -428,10 +430,12 @@ export class Execution {
     const { concurrency } = this.#options;
     while (this.#mayBeReady && this.#inFlight.size + this.#claiming < concurrency) {
       this.#claiming += 1;
+      const hintsWhenSent = this.#readyHints;
       shared.claimReady().then(
         (taskId) => {
           this.#claiming -= 1;
-          if (taskId === null) this.#mayBeReady = false;
+          // A hint that came while the claim was under way may be for a task the claim could not see yet.
+          if (taskId === null) this.#mayBeReady = this.#readyHints !== hintsWhenSent;
           else if (this.#stopping || this.#fatal !== null || this.#inFlight.has(taskId)) {
             void shared.release(taskId).catch(() => undefined);
           } else {
@@ -449,11 +453,17 @@ export class Execution {
     }
   }
 
+  /** Something may have made a task ready: claim from the store again. */
+  #maybeReadyAgain(): void {
+    this.#readyHints += 1;
+    this.#mayBeReady = true;
+  }
+
   #start(taskId: string, from: 'work' | 'merge'): void {
     const attempt = new Attempt(taskId, () => {
       this.#inFlight.delete(taskId);
       this.#dirty.add(taskId);
-      this.#mayBeReady = true;
+      this.#maybeReadyAgain();
       this.#wake();
     });
     this.#inFlight.set(taskId, attempt);
