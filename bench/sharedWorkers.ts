@@ -31,7 +31,9 @@
  * time goes; not for measuring).
  */
 import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -130,9 +132,11 @@ function workerChildren(count: number): LineChild[] {
 interface WorkerReport {
   readonly outcome: string;
   readonly ms: number;
+  readonly cpuMs: number;
   readonly started: number;
   readonly claimedElsewhere: number;
   readonly refused: number;
+  readonly refusals: Readonly<Record<string, number>>;
   readonly followed: number;
 }
 
@@ -156,10 +160,21 @@ class Tally {
   claimedElsewhere = 0;
   refused = 0;
   followed = 0;
+  /** The worker processes' CPU time, and the machine's busy CPU time (all processes, the server's included). */
+  workerCpuMs = 0;
+  machineBusyMs = 0;
+  wallMs = 0;
+  readonly refusals = new Map<string, number>();
 
-  add(reports: readonly WorkerReport[]): void {
+  add(reports: readonly WorkerReport[], machine: { busyMs: number; wallMs: number }): void {
     this.rounds += 1;
+    this.machineBusyMs += machine.busyMs;
+    this.wallMs += machine.wallMs;
     for (const report of reports) {
+      this.workerCpuMs += report.cpuMs;
+      for (const [what, count] of Object.entries(report.refusals)) {
+        this.refusals.set(what, (this.refusals.get(what) ?? 0) + count);
+      }
       this.started += report.started;
       this.claimedElsewhere += report.claimedElsewhere;
       this.refused += report.refused;
@@ -172,8 +187,27 @@ class Tally {
     return (
       `per round: ${per(this.started)} attempts started, ${per(this.claimedElsewhere)} markRunning refused ` +
       `(claimed by another process), ${per(this.refused)} other refusals, ` +
-      `${(this.followed / Math.max(1, this.rounds) / processes).toFixed(1)} follows per process`
+      `${(this.followed / Math.max(1, this.rounds) / processes).toFixed(1)} follows per process; refused: ` +
+      `${[...this.refusals].map(([what, count]) => `${what} ${per(count)}`).join(', ') || 'none'}; CPU per task: ` +
+      `${(this.workerCpuMs / Math.max(1, this.started)).toFixed(2)} ms in the worker processes, ` +
+      `${(this.machineBusyMs / Math.max(1, this.started)).toFixed(2)} ms on the whole machine ` +
+      `(busy ${Math.round((100 * this.machineBusyMs) / Math.max(1, this.wallMs * availableParallelism()))}% of its cores)`
     );
+  }
+}
+
+/** The CPU time every core of the machine has spent busy since boot, in ms (Linux's /proc/stat; 0 elsewhere). */
+function machineBusyMs(): number {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    const ticks = [user, nice, system, irq, softirq, steal].reduce<number>(
+      (sum, n) => sum + (n ?? 0),
+      0,
+    );
+    return ticks * 10; // USER_HZ is 100 on Linux
+  } catch {
+    return 0;
   }
 }
 
@@ -191,6 +225,7 @@ async function runWorkerProcesses(
   const run = runOptions();
   for (const child of children) child.send({ cmd: 'open', store, prefix, size, run });
   await Promise.all(children.map((child) => child.next()));
+  const busyAtStart = machineBusyMs();
   const start = performance.now();
   for (const child of children) child.send({ cmd: 'go', concurrency: concurrency() });
   let end = start;
@@ -207,7 +242,7 @@ async function runWorkerProcesses(
   const started = reports.reduce((sum, report) => sum + report.started, 0);
   if (started !== size)
     throw new Error(`the worker processes started ${started} attempts, not ${size}`);
-  tally?.add(reports);
+  tally?.add(reports, { busyMs: machineBusyMs() - busyAtStart, wallMs: end - start });
   return end - start;
 }
 

@@ -7,9 +7,9 @@
  *   with `prefix` (bench/sharedWorkersGraph.ts) with `DurableTaskGraphRuntime.open(store, graph, { workerId, ...run })`,
  *   and answers `{ opened: true }`;
  * - `{ cmd: 'go', concurrency }`: runs `new GraphWorker(run, { work, merge, concurrency }).run()` with no-op handlers
- *   and answers `{ outcome, ms, started, claimedElsewhere, refused, followed }` (this process's milliseconds from the
- *   command to the outcome, the attempts it started, its markRunning refused because another worker held the lease,
- *   its other commands refused, the follows it heard), then closes the run and the store;
+ *   and answers `{ outcome, ms, cpuMs, started, claimedElsewhere, refused, refusals, followed }` (this process's milliseconds
+ *   from the command to the outcome, the CPU time it used meanwhile, the attempts it started, its markRunning refused because another worker held the lease,
+ *   its other commands refused (and how many of each event and reason), the follows it heard), then closes the run and the store;
  * - `{ cmd: 'wake', trial, store, prefix, run }`: opens the shared run of a dependency and its dependent
  *   (bench/sharedWorkersGraph.ts) and starts a GraphWorker on it (concurrency 1); answers `{ opened: true }` once it
  *   runs, `{ trial, at }` (epoch ms) when `work` is called for the dependent, and `{ outcome }` when `run()` ends;
@@ -107,27 +107,35 @@ async function go(concurrency: number): Promise<void> {
   let refused = 0;
   let claimedElsewhere = 0;
   let followed = 0;
+  const refusals: Record<string, number> = {};
   const unsubscribe = run.subscribe((record) => {
     if (!record.rejected) {
       if (record.event === 'START') started += 1;
     } else if (record.reason === 'claimedByAnotherWorker') claimedElsewhere += 1;
-    else refused += 1;
+    else {
+      refused += 1;
+      const what = `${record.event} ${record.reason}`;
+      refusals[what] = (refusals[what] ?? 0) + 1;
+    }
   });
   const unwatch = run.watch((event) => {
     if (event.type === 'followed') followed += 1;
   });
   const start = performance.now();
+  const cpuAtStart = process.cpuUsage();
   const outcome = await new GraphWorker(run, {
     work: async () => ({ prUrl: PR_URL }),
     merge: async () => {},
     concurrency,
   }).run();
   const ms = performance.now() - start;
+  const cpu = process.cpuUsage(cpuAtStart);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   unsubscribe();
   unwatch();
   run.close();
   await store.close();
-  send({ outcome, ms, started, claimedElsewhere, refused, followed });
+  send({ outcome, ms, cpuMs, started, claimedElsewhere, refused, refusals, followed });
 }
 
 async function wake(command: Extract<ChildCommand, { cmd: 'wake' }>): Promise<void> {

@@ -81,14 +81,16 @@ export {
   type SharedRunStore,
 } from './store/sharedRunStore.js';
 export { MAX_TASK_ID_LENGTH } from './store/storeArguments.js';
-export type {
-  DeleteOptions,
-  Lease,
-  LeaseOptions,
-  LeaseRef,
-  SaveOptions,
-  StoredTask,
-  TaskStore,
+export {
+  canLoadMany,
+  type DeleteOptions,
+  type Lease,
+  type LeaseOptions,
+  type LeaseRef,
+  type ManyTaskLoader,
+  type SaveOptions,
+  type StoredTask,
+  type TaskStore,
 } from './store/TaskStore.js';
 export {
   type AgentConfig,

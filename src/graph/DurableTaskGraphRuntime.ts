@@ -24,7 +24,7 @@ import {
   type RunTaskEntry,
   type SharedRunStore,
 } from '../store/sharedRunStore.js';
-import type { Lease, StoredTask, TaskStore } from '../store/TaskStore.js';
+import { canLoadMany, type Lease, type StoredTask, type TaskStore } from '../store/TaskStore.js';
 import { HeldLeases } from './HeldLeases.js';
 import {
   checkSharedRunOptions,
@@ -80,8 +80,9 @@ export type InFlightStatus = typeof TaskStatus.RUNNING | typeof TaskStatus.PR_CR
 const isLeasedStatus = (status: TaskStatus): status is InFlightStatus =>
   status === TaskStatus.RUNNING || status === TaskStatus.PR_CREATED;
 
-/** Loads the tasks, {@link LOADS_AT_ONCE} at a time; null for a task not stored. */
+/** Loads the tasks (in one go from a store that can, else {@link LOADS_AT_ONCE} at a time); null for one not stored. */
 async function loadAll(store: TaskStore, ids: readonly string[]): Promise<(StoredTask | null)[]> {
+  if (canLoadMany(store)) return store.loadMany(ids);
   const loaded: (StoredTask | null)[] = [];
   for (let start = 0; start < ids.length; start += LOADS_AT_ONCE) {
     const batch = ids.slice(start, start + LOADS_AT_ONCE);

@@ -23,6 +23,11 @@ export type FileStoreJob =
       readonly generations: string;
     }
   | {
+      /** The `read` of each of `generations` in one job; a read that throws gives its error in its place. */
+      readonly kind: 'readMany';
+      readonly generations: readonly string[];
+    }
+  | {
       /**
        * A task's first generation: `text` written durably to `file` inside `staging/<generation>/`, `staging`
        * renamed to `target` (`<taskDir>/g`), then `taskDir` fsync'd, and `tasksDir` too when `taskDir` was new;
@@ -84,9 +89,16 @@ export type ReadOutcome =
   /** The newest generation's document vanished `maxRounds` times in a row. */
   | { readonly kind: 'unstable' };
 
+/** A read of a `readMany` job that threw: the error, as it crossed back. */
+export interface ReadFailure {
+  readonly kind: 'failed';
+  readonly error: ThreadError;
+}
+
 /** What each kind of job resolves to. */
 export interface FileStoreJobResults {
   readonly read: ReadOutcome;
+  readonly readMany: readonly (ReadOutcome | ReadFailure)[];
   /** Whether this job created the generation (false: another writer did first). */
   readonly create: boolean;
   /** Whether this job created the generation (false: another writer did first, or the one read is gone). */
@@ -203,6 +215,23 @@ export function fileStoreThread(): void {
     return { kind: 'unstable' };
   };
 
+  /** What crosses back of an error thrown here: its message and the fields of a system error. */
+  const threadErrorOf = (thrown: unknown): ThreadError => {
+    const { message, code, errno, syscall, path, dest } =
+      thrown instanceof Error
+        ? (thrown as NodeJS.ErrnoException & { dest?: string })
+        : { message: String(thrown) };
+    return { message, code, errno, syscall, path, dest };
+  };
+
+  const readOrFailure = (generations: string): ReadOutcome | ReadFailure => {
+    try {
+      return read(generations);
+    } catch (thrown) {
+      return { kind: 'failed', error: threadErrorOf(thrown) };
+    }
+  };
+
   const create = (job: Extract<FileStoreJob, { kind: 'create' }>): Done => {
     try {
       fs.mkdirSync(dirname(job.file), { recursive: true });
@@ -300,6 +329,8 @@ export function fileStoreThread(): void {
     switch (job.kind) {
       case 'read':
         return [read(job.generations), null];
+      case 'readMany':
+        return [job.generations.map(readOrFailure), null];
       case 'create':
         return create(job);
       case 'advance':
@@ -319,11 +350,7 @@ export function fileStoreThread(): void {
       cleanUp = after;
       parentPort.postMessage({ ok: true, value, cleaning: after !== null } satisfies ThreadReply);
     } catch (thrown) {
-      const { message, code, errno, syscall, path, dest } =
-        thrown instanceof Error
-          ? (thrown as NodeJS.ErrnoException & { dest?: string })
-          : { message: String(thrown) };
-      const error = { message, code, errno, syscall, path, dest };
+      const error = threadErrorOf(thrown);
       parentPort.postMessage({ ok: false, error, cleaning: false } satisfies ThreadReply);
     }
     if (cleanUp === null) return;

@@ -201,7 +201,7 @@ class FileStoreThreadPool {
 }
 
 /** An Error like the one a thread threw: same message, and the `code`, `errno`, `syscall`… of a system error. */
-function rebuiltError(thrown: ThreadError): Error {
+export function rebuiltError(thrown: ThreadError): Error {
   const error = new Error(thrown.message) as Error & Record<string, unknown>;
   for (const [key, value] of Object.entries(thrown)) {
     if (key !== 'message' && value !== undefined) error[key] = value;

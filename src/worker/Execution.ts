@@ -46,23 +46,14 @@ function sharedRunOf(run: GraphWorkerRun): DurableTaskGraphRuntime | null {
   return run instanceof DurableTaskGraphRuntime && run.workerId !== null ? run : null;
 }
 
-/** In a shared run, a worker picks among this many times its concurrency of the first ready tasks. */
-const SPREAD = 4;
-
-/** The ids in an order of `workerId`'s own (by an FNV-1a hash of worker and task), the same at every call. */
-function spreadFor(workerId: string, ids: readonly string[]): string[] {
-  const rank = (id: string): number => {
-    let hash = 0x811c9dc5;
-    for (const char of `${workerId}\u0000${id}`) {
-      hash ^= char.codePointAt(0) ?? 0;
-      hash = Math.imul(hash, 0x01000193);
-    }
-    return hash >>> 0;
-  };
-  return ids
-    .map((id) => [rank(id), id] as const)
-    .sort((a, b) => a[0] - b[0])
-    .map(([, id]) => id);
+/** A rank of `id` of `workerId`'s own (an FNV-1a hash of worker and task), the same at every call. */
+function spreadRank(workerId: string, id: string): number {
+  let hash = 0x811c9dc5;
+  for (const char of `${workerId}\u0000${id}`) {
+    hash ^= char.codePointAt(0) ?? 0;
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
 }
 
 /** Whether the task's current attempt has been used (it ran, or failed), so the next one must be prepared. */
@@ -101,6 +92,8 @@ export class Execution {
   #takeOverDue = true;
   /** The shared run, when its store finds ready work itself (claimReady): then slots are filled from the store. */
   readonly #claimsFromStore: DurableTaskGraphRuntime | null;
+  /** Shared runs: each task's rank in this worker's own order of ready tasks, computed once. */
+  readonly #spreadRanks = new Map<string, number>();
   /** Claims of ready work under way (claimReady). */
   #claiming = 0;
   /** False once claimReady found nothing, until something may have made a task ready. */
@@ -413,16 +406,31 @@ export class Execution {
     const skipped = this.#claimedElsewhere;
     const shared = this.#shared;
     // In a shared run every worker would try the same first tasks and all but one would be refused: each takes
-    // them in an order of its own among the first few.
+    // the ready tasks in an order of its own, so that what others started since it last followed them is seldom
+    // what it tries.
     const candidates =
       shared === null
         ? this.#run.ready(concurrency + skipped.size)
-        : spreadFor(shared.workerId ?? '', this.#run.ready(concurrency * SPREAD + skipped.size));
+        : this.#spread(shared.workerId ?? '', this.#run.ready());
     for (const id of candidates) {
       if (this.#inFlight.has(id) || skipped.has(id)) continue;
       this.#start(id, 'work');
       if (this.#inFlight.size >= concurrency) return;
     }
+  }
+
+  /** `ids` in `workerId`'s own order (see {@link spreadRank}). */
+  #spread(workerId: string, ids: readonly string[]): string[] {
+    const ranks = this.#spreadRanks;
+    const rankOf = (id: string): number => {
+      let rank = ranks.get(id);
+      if (rank === undefined) {
+        rank = spreadRank(workerId, id);
+        ranks.set(id, rank);
+      }
+      return rank;
+    };
+    return [...ids].sort((a, b) => rankOf(a) - rankOf(b));
   }
 
   /** Claims ready tasks from the store (one statement each) for the free slots, and starts them. */
