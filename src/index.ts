@@ -74,6 +74,8 @@ export { FileTaskStore, type FileTaskStoreOptions } from './store/FileTaskStore.
 export { PostgresTaskStore, type PostgresTaskStoreOptions } from './store/PostgresTaskStore.js';
 export {
   type ChangedTask,
+  type ChangeLoader,
+  canLoadChanged,
   isSharedRunStore,
   type KnownRevision,
   type ReadyClaim,
@@ -81,16 +83,14 @@ export {
   type SharedRunStore,
 } from './store/sharedRunStore.js';
 export { MAX_TASK_ID_LENGTH } from './store/storeArguments.js';
-export {
-  canLoadMany,
-  type DeleteOptions,
-  type Lease,
-  type LeaseOptions,
-  type LeaseRef,
-  type ManyTaskLoader,
-  type SaveOptions,
-  type StoredTask,
-  type TaskStore,
+export type {
+  DeleteOptions,
+  Lease,
+  LeaseOptions,
+  LeaseRef,
+  SaveOptions,
+  StoredTask,
+  TaskStore,
 } from './store/TaskStore.js';
 export {
   type AgentConfig,

@@ -20,11 +20,12 @@ import {
 import { runDigest } from '../store/runDigest.js';
 import {
   type ChangedTask,
+  canLoadChanged,
   isSharedRunStore,
   type RunTaskEntry,
   type SharedRunStore,
 } from '../store/sharedRunStore.js';
-import { canLoadMany, type Lease, type StoredTask, type TaskStore } from '../store/TaskStore.js';
+import type { Lease, StoredTask, TaskStore } from '../store/TaskStore.js';
 import { HeldLeases } from './HeldLeases.js';
 import {
   checkSharedRunOptions,
@@ -80,9 +81,16 @@ export type InFlightStatus = typeof TaskStatus.RUNNING | typeof TaskStatus.PR_CR
 const isLeasedStatus = (status: TaskStatus): status is InFlightStatus =>
   status === TaskStatus.RUNNING || status === TaskStatus.PR_CREATED;
 
-/** Loads the tasks (in one go from a store that can, else {@link LOADS_AT_ONCE} at a time); null for one not stored. */
+/**
+ * Loads the tasks (in one go from a store that tells what changed, else {@link LOADS_AT_ONCE} at a time); null for
+ * one not stored.
+ */
 async function loadAll(store: TaskStore, ids: readonly string[]): Promise<(StoredTask | null)[]> {
-  if (canLoadMany(store)) return store.loadMany(ids);
+  if (canLoadChanged(store)) {
+    const found = await store.loadChanged(ids.map((taskId) => ({ taskId, revision: 0 })));
+    const byId = new Map(found.map((change) => [change.taskId, change.stored]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
   const loaded: (StoredTask | null)[] = [];
   for (let start = 0; start < ids.length; start += LOADS_AT_ONCE) {
     const batch = ids.slice(start, start + LOADS_AT_ONCE);
@@ -137,9 +145,7 @@ async function openInStore(
   const entries = runEntries(graph, options);
   const runId = shared.runId ?? defaultRunId(entries);
   await store.openRun(runId, entries);
-  const found = await store.loadChanged(graph.taskIds.map((taskId) => ({ taskId, revision: 0 })));
-  const byId = new Map(found.map((change) => [change.taskId, change.stored]));
-  return { place: { store, runId }, loaded: graph.taskIds.map((id) => byId.get(id) ?? null) };
+  return { place: { store, runId }, loaded: await loadAll(store, graph.taskIds) };
 }
 
 /**
@@ -730,12 +736,12 @@ export class DurableTaskGraphRuntime {
    * when the run may change.
    */
   async #fetch(ids: readonly string[]): Promise<() => string[]> {
-    const inStore = this.#inStore;
-    if (inStore === null) {
-      const loaded = await loadAll(this.store, ids);
+    const { store } = this;
+    if (!canLoadChanged(store)) {
+      const loaded = await loadAll(store, ids);
       return () => this.#adopt(ids, loaded);
     }
-    const changes = await inStore.store.loadChanged(this.#known(ids));
+    const changes = await store.loadChanged(this.#known(ids));
     return () => this.#adoptChanges(ids, changes);
   }
 

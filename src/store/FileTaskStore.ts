@@ -16,10 +16,12 @@ import {
   serializeDocument,
   type TaskDocument,
 } from './fileStoreDocument.js';
-import type { FileStoreJob, ReadOutcome } from './fileStoreThread.js';
+import type { FileStoreJob, ReadOutcome, SeenDocument } from './fileStoreThread.js';
 import { type FileStoreThreads, rebuiltError, useFileStoreThreads } from './fileStoreThreadPool.js';
+import type { ChangedTask, ChangeLoader, KnownRevision } from './sharedRunStore.js';
 import {
   checkDeleteOptions,
+  checkKnownRevisions,
   checkLeaseOptions,
   checkLeaseRef,
   checkSaveOptions,
@@ -77,9 +79,9 @@ const THREAD_DATA = {
 };
 /** Task directories read at once by list() and listExpired(). */
 const LIST_CONCURRENCY = 64;
-/** How many tasks one thread job of {@link FileTaskStore.loadMany} reads. */
+/** How many tasks one thread job of {@link FileTaskStore.loadChanged} reads. */
 const READS_PER_JOB = 256;
-/** Tasks whose last written generation an instance remembers (without the snapshot: about 200 bytes each). */
+/** Tasks whose last written (and last seen) generation an instance remembers (without the snapshot: about 200 bytes each). */
 const REMEMBERED_TASKS = 16_384;
 /** A temporary file of a dead process older than this is removed when a store is opened. */
 const ABANDONED_AFTER_MS = 60_000;
@@ -89,6 +91,22 @@ interface Current extends TaskDocument {
   readonly generation: number;
   /** Read from the version 1 layout: the task is upgraded before it changes. */
   readonly legacy: boolean;
+}
+
+/** A task as loadChanged last read it: enough to tell, without reading it, that it is unchanged. */
+interface SeenTask extends SeenDocument {
+  readonly revision: number;
+  readonly lease: Lease | null;
+}
+
+/** Sets `key` in `map`, first forgetting the oldest entry when it holds {@link REMEMBERED_TASKS}. */
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  if (map.size >= REMEMBERED_TASKS) {
+    const oldest = map.keys().next();
+    if (oldest.done !== true) map.delete(oldest.value);
+  }
+  map.set(key, value);
 }
 
 /** Options of {@link FileTaskStore.open}. */
@@ -140,7 +158,7 @@ const exists = (current: Current | null): current is Current =>
  * const store = await FileTaskStore.open('./.task-runtime');
  * const revision = await store.save('login', runtime.persist(), { expectedRevision: null });
  */
-export class FileTaskStore implements TaskStore {
+export class FileTaskStore implements TaskStore, ChangeLoader {
   /** The store's directory, absolute. */
   readonly dir: string;
   readonly #tasksDir: string;
@@ -156,6 +174,8 @@ export class FileTaskStore implements TaskStore {
    * disk. A stale entry costs one more round (its compare-and-set fails, or `decide` refuses), never a wrong write.
    */
   readonly #written = new Map<string, Current>();
+  /** What loadChanged last read of each task, by its directory, without the snapshot (see {@link SeenTask}). */
+  readonly #seen = new Map<string, SeenTask>();
 
   private constructor(dir: string, clock: () => Date) {
     this.dir = dir;
@@ -195,40 +215,59 @@ export class FileTaskStore implements TaskStore {
   }
 
   /**
-   * The latest snapshot of each of `taskIds` (null for one not stored), as {@link FileTaskStore.load} would give it,
-   * read in a few jobs of the store's threads instead of one per task.
+   * {@link ChangeLoader.loadChanged}: what changed among `known`, read in a few jobs of the store's threads. A task
+   * this instance saw unchanged since (same generation, its document's time and size the same) is not read again.
    */
-  async loadMany(taskIds: readonly string[]): Promise<(StoredTask | null)[]> {
-    this.#checkOpen('load');
-    if (!Array.isArray(taskIds)) {
-      throw new InvalidArgumentError('taskIds', 'an array of task ids', describeValue(taskIds));
-    }
-    for (const taskId of taskIds) checkTaskId(taskId);
-    const taskDirs = taskIds.map((taskId) => this.#taskDir(taskId));
-    const loaded: (StoredTask | null)[] = [];
-    for (let start = 0; start < taskIds.length; start += READS_PER_JOB) {
-      const dirs = taskDirs.slice(start, start + READS_PER_JOB);
+  async loadChanged(known: readonly KnownRevision[]): Promise<ChangedTask[]> {
+    this.#checkOpen('loadChanged');
+    checkKnownRevisions(known);
+    const changed: ChangedTask[] = [];
+    for (let start = 0; start < known.length; start += READS_PER_JOB) {
+      const chunk = known.slice(start, start + READS_PER_JOB);
+      const dirs = chunk.map((entry) => this.#taskDir(entry.taskId));
+      const seen = chunk.map((entry, index) => {
+        const task = this.#seen.get(dirs[index] as string);
+        return task !== undefined && task.revision === entry.revision ? task : null;
+      });
+      const generations = dirs.map((dir) => join(dir, GENERATIONS));
       const found = await this.#track(
-        this.#threads
-          .run({ kind: 'readMany', generations: dirs.map((dir) => join(dir, GENERATIONS)) })
-          .catch((cause: unknown) => {
-            throw this.#ioError(taskIds[start] ?? null, 'load', cause);
-          }),
+        this.#threads.run({ kind: 'readMany', generations, seen }).catch((cause: unknown) => {
+          throw this.#ioError(null, 'loadChanged', cause);
+        }),
       );
       for (const [index, outcome] of found.entries()) {
-        const taskId = taskIds[start + index] as string;
+        const { taskId, revision } = chunk[index] as KnownRevision;
+        const dir = dirs[index] as string;
         if (outcome.kind === 'failed') {
-          throw this.#ioError(taskId, 'load', rebuiltError(outcome.error));
+          throw this.#ioError(taskId, 'loadChanged', rebuiltError(outcome.error));
         }
-        const current = await this.#currentOf(outcome, dirs[index] as string, taskId, 'load');
-        loaded.push(
-          exists(current)
-            ? { snapshot: current.snapshot, revision: current.revision, lease: current.lease }
-            : null,
-        );
+        if (outcome.kind === 'seen') {
+          const { lease } = seen[index] as SeenTask;
+          if (lease !== null) changed.push({ taskId, lease, stored: null });
+          continue;
+        }
+        const current = await this.#currentOf(outcome, dir, taskId, 'loadChanged');
+        this.#seen.delete(dir);
+        if (!exists(current)) continue;
+        if (outcome.kind === 'document') {
+          const { mtimeMs, size } = outcome;
+          remember(this.#seen, dir, {
+            generation: current.generation,
+            mtimeMs,
+            size,
+            revision: current.revision,
+            lease: current.lease,
+          });
+        }
+        const { snapshot, lease } = current;
+        if (current.revision !== revision) {
+          changed.push({ taskId, lease, stored: { snapshot, revision: current.revision, lease } });
+        } else if (lease !== null) {
+          changed.push({ taskId, lease, stored: null });
+        }
       }
     }
-    return loaded;
+    return changed;
   }
 
   /** @inheritDoc */
@@ -654,12 +693,8 @@ export class FileTaskStore implements TaskStore {
   }
 
   #remember(taskId: string, document: TaskDocument, generation: number): void {
-    if (this.#written.size >= REMEMBERED_TASKS) {
-      const oldest = this.#written.keys().next();
-      if (oldest.done !== true) this.#written.delete(oldest.value);
-    }
     const { revision, deleted, fencingToken, lease } = document;
-    this.#written.set(taskId, {
+    remember(this.#written, taskId, {
       taskId,
       revision,
       deleted,

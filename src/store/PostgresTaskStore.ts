@@ -25,6 +25,7 @@ import {
 } from './sharedRunStore.js';
 import {
   checkDeleteOptions,
+  checkKnownRevisions,
   checkLeaseOptions,
   checkLeaseRef,
   checkSaveOptions,
@@ -556,28 +557,7 @@ export class PostgresTaskStore implements TaskStore, SharedRunStore {
    */
   async loadChanged(known: readonly KnownRevision[]): Promise<ChangedTask[]> {
     this.#checkOpen('loadChanged');
-    if (!Array.isArray(known)) {
-      throw new InvalidArgumentError(
-        'known',
-        'an array of { taskId, revision }',
-        describeValue(known),
-      );
-    }
-    known.forEach((entry: unknown, index) => {
-      const at = `known[${index}]`;
-      if (!isRecord(entry)) {
-        throw new InvalidArgumentError(at, 'an object { taskId, revision }', describeValue(entry));
-      }
-      checkTaskId(entry.taskId);
-      const { revision } = entry;
-      if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
-        throw new InvalidArgumentError(
-          `${at}.revision`,
-          'a revision: an integer ≥ 0 (0 for a task never seen)',
-          describeValue(revision),
-        );
-      }
-    });
+    checkKnownRevisions(known);
     let result: { rows: ChangedRow[] };
     try {
       result = await this.#pool.query<ChangedRow>(

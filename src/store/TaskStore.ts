@@ -64,14 +64,3 @@ export interface TaskStore {
   /** Releases the store's resources; later calls fail. */
   close(): Promise<void>;
 }
-
-/** A store that reads many tasks in one go (FileTaskStore): a durable run uses it to open and to follow others. */
-export interface ManyTaskLoader {
-  /** The latest snapshot of each of `taskIds` (null for one not stored), in their order. */
-  loadMany(taskIds: readonly string[]): Promise<(StoredTask | null)[]>;
-}
-
-/** Whether `store` reads many tasks in one go ({@link ManyTaskLoader}). */
-export function canLoadMany(store: TaskStore): store is TaskStore & ManyTaskLoader {
-  return typeof (store as Partial<ManyTaskLoader>).loadMany === 'function';
-}

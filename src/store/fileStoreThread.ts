@@ -23,9 +23,14 @@ export type FileStoreJob =
       readonly generations: string;
     }
   | {
-      /** The `read` of each of `generations` in one job; a read that throws gives its error in its place. */
+      /**
+       * The `read` of each of `generations` in one job, with its document's time and size; where `seen[i]` names
+       * the newest generation, and its document's time and size are the same, `{ kind: 'seen' }` without reading
+       * it. A read that throws gives its error in its place.
+       */
       readonly kind: 'readMany';
       readonly generations: readonly string[];
+      readonly seen: readonly (SeenDocument | null)[];
     }
   | {
       /**
@@ -89,16 +94,26 @@ export type ReadOutcome =
   /** The newest generation's document vanished `maxRounds` times in a row. */
   | { readonly kind: 'unstable' };
 
-/** A read of a `readMany` job that threw: the error, as it crossed back. */
-export interface ReadFailure {
-  readonly kind: 'failed';
-  readonly error: ThreadError;
+/** A generation's document as a `readMany` job saw it: generations never change, so this tells a hand's edit. */
+export interface SeenDocument {
+  readonly generation: number;
+  readonly mtimeMs: number;
+  readonly size: number;
 }
+
+/** What a `readMany` job found of one task. */
+export type ReadManyOutcome =
+  | Exclude<ReadOutcome, { kind: 'document' }>
+  | (Extract<ReadOutcome, { kind: 'document' }> & Omit<SeenDocument, 'generation'>)
+  /** The document is the one `seen` named. */
+  | { readonly kind: 'seen' }
+  /** The read threw: the error, as it crossed back. */
+  | { readonly kind: 'failed'; readonly error: ThreadError };
 
 /** What each kind of job resolves to. */
 export interface FileStoreJobResults {
   readonly read: ReadOutcome;
-  readonly readMany: readonly (ReadOutcome | ReadFailure)[];
+  readonly readMany: readonly ReadManyOutcome[];
   /** Whether this job created the generation (false: another writer did first). */
   readonly create: boolean;
   /** Whether this job created the generation (false: another writer did first, or the one read is gone). */
@@ -224,9 +239,22 @@ export function fileStoreThread(): void {
     return { message, code, errno, syscall, path, dest };
   };
 
-  const readOrFailure = (generations: string): ReadOutcome | ReadFailure => {
+  const readMany = (generations: string, seen: SeenDocument | null): ReadManyOutcome => {
     try {
-      return read(generations);
+      if (seen !== null) {
+        const newest = generationsBelow(
+          fs.readdirSync(generations),
+          Number.POSITIVE_INFINITY,
+        ).pop();
+        if (newest === seen.generation) {
+          const stat = fs.statSync(join(generations, String(newest), document));
+          if (stat.mtimeMs === seen.mtimeMs && stat.size === seen.size) return { kind: 'seen' };
+        }
+      }
+      const found = read(generations);
+      if (found.kind !== 'document') return found;
+      const { mtimeMs, size } = fs.statSync(found.file);
+      return { ...found, mtimeMs, size };
     } catch (thrown) {
       return { kind: 'failed', error: threadErrorOf(thrown) };
     }
@@ -330,7 +358,12 @@ export function fileStoreThread(): void {
       case 'read':
         return [read(job.generations), null];
       case 'readMany':
-        return [job.generations.map(readOrFailure), null];
+        return [
+          job.generations.map((generations, index) =>
+            readMany(generations, job.seen[index] ?? null),
+          ),
+          null,
+        ];
       case 'create':
         return create(job);
       case 'advance':

@@ -41,12 +41,31 @@ export interface ChangedTask {
 }
 
 /**
+ * A store that tells what changed among many tasks in one go (PostgresTaskStore in one statement, FileTaskStore in a
+ * few jobs of its threads): a durable run opens and follows the other workers with it.
+ */
+export interface ChangeLoader {
+  /**
+   * What changed among `known` since a worker last saw them: each task stored at another revision (with its
+   * snapshot) or holding a lease (with the lease only, when its revision is the same), in no particular order. A
+   * task not listed back is stored at the revision given, with no lease; one not stored at all is not listed.
+   * @throws {InvalidArgumentError} for a bad task id or revision.
+   */
+  loadChanged(known: readonly KnownRevision[]): Promise<ChangedTask[]>;
+}
+
+/** Whether `store` tells what changed among many tasks in one go ({@link ChangeLoader}). */
+export function canLoadChanged(store: TaskStore): store is TaskStore & ChangeLoader {
+  return typeof (store as Partial<ChangeLoader>).loadChanged === 'function';
+}
+
+/**
  * What a store can do for shared runs beyond {@link TaskStore}: find the next ready task of a run without loading
  * the run, and tell idle workers when one may have become ready. A run is named by an id the caller chooses, so
  * several runs share one store without seeing each other's work; a task id is one task in the store, so two runs
  * that list the same id share that task.
  */
-export interface SharedRunStore {
+export interface SharedRunStore extends ChangeLoader {
   /**
    * Registers the run's tasks, in this order, with their dependencies, and creates the tasks not stored yet, all in
    * one transaction: no worker sees half a run. Idempotent; of concurrent callers every call succeeds and each task
@@ -70,13 +89,6 @@ export interface SharedRunStore {
    * @throws {InvalidArgumentError} for a bad `runId`; {@link TaskStoreError} when the store cannot listen.
    */
   listenReady(runId: string, listener: () => void): Promise<() => Promise<void>>;
-  /**
-   * What changed among `known` since a worker last saw them, in one read: each task stored at another revision
-   * (with its snapshot) or holding a lease (with the lease only, when its revision is the same). A task not listed
-   * back is stored at the revision given, with no lease; one not stored at all is not listed.
-   * @throws {InvalidArgumentError} for a bad task id or revision.
-   */
-  loadChanged(known: readonly KnownRevision[]): Promise<ChangedTask[]>;
 }
 
 /** Whether `store` can serve shared runs itself ({@link SharedRunStore}). */

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import { describeValue, isNonEmptyString, isPositiveInteger, isRecord } from '../validation.js';
+import type { KnownRevision } from './sharedRunStore.js';
 import type { DeleteOptions, LeaseOptions, LeaseRef, SaveOptions } from './TaskStore.js';
 
 /** The longest task id a store holds, in UTF-16 code units. */
@@ -133,4 +134,30 @@ export function serializeSnapshot(snapshot: unknown): string {
 export function needsLiveWorker(snapshot: unknown): boolean {
   const status = isRecord(snapshot) ? snapshot.status : undefined;
   return status === 'running' || status === 'pr_created';
+}
+
+/** Checks the argument of `loadChanged`: an array of `{ taskId, revision }`, each revision an integer ≥ 0. */
+export function checkKnownRevisions(known: unknown): asserts known is readonly KnownRevision[] {
+  if (!Array.isArray(known)) {
+    throw new InvalidArgumentError(
+      'known',
+      'an array of { taskId, revision }',
+      describeValue(known),
+    );
+  }
+  known.forEach((entry: unknown, index) => {
+    const at = `known[${index}]`;
+    if (!isRecord(entry)) {
+      throw new InvalidArgumentError(at, 'an object { taskId, revision }', describeValue(entry));
+    }
+    checkTaskId(entry.taskId);
+    const { revision } = entry;
+    if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision < 0) {
+      throw new InvalidArgumentError(
+        `${at}.revision`,
+        'a revision: an integer ≥ 0 (0 for a task never seen)',
+        describeValue(revision),
+      );
+    }
+  });
 }

@@ -13,6 +13,7 @@ import type { TaskStore } from '../../src/store/TaskStore.js';
 import { AgentRole } from '../../src/task/enums.js';
 import { rejectionOf } from '../support/errors.js';
 import { mulberry32, SEED } from '../support/random.js';
+import { describeChangeLoaderContract } from './changeLoaderContract.js';
 import { describeLeaseContract, snapshotIn } from './leaseContract.js';
 import {
   describeWithPostgres,
@@ -57,6 +58,8 @@ describeWithPostgres('PostgresTaskStore', () => {
   describeTaskStoreContract('PostgresTaskStore without prepared statements', () =>
     openStore({ preparedStatements: false }),
   );
+
+  describeChangeLoaderContract('PostgresTaskStore', () => openStore());
 
   describeLeaseContract('PostgresTaskStore', async () => {
     const store = await openStore();
