@@ -660,20 +660,25 @@ export class DurableTaskGraphRuntime {
    * is put back to a fresh one). In a shared run, a save refused because another worker wrote first (and not in
    * the `last` round) loads that task and the rest as stored, and resolves with its index and how many of them were
    * newer; any other failure throws, and the next command completes the blocking first. Tasks no longer in flight
-   * give their leases back.
+   * give their leases back with their saves.
    */
   async #save(ids: readonly string[], last: boolean): Promise<{ saved: number; adopted: number }> {
     for (const [index, id] of ids.entries()) {
-      const snapshot = this.#internals.runtime(id).persist();
+      const runtime = this.#internals.runtime(id);
+      const snapshot = runtime.persist();
       const lease = this.#leases?.get(id);
       const expectedRevision = this.#saved.get(id)?.revision ?? null;
+      // A task no longer in flight gives its lease back with this save.
+      const releaseLease = lease !== undefined && !isLeasedStatus(runtime.status);
+      const setAside = releaseLease ? this.#leases?.setAside(id) : undefined;
       try {
         const revision = await this.store.save(id, snapshot, {
           expectedRevision,
-          ...(lease === undefined ? {} : { lease }),
+          ...(lease === undefined ? {} : { lease, releaseLease }),
         });
         this.#saved.set(id, { snapshot, revision });
       } catch (error) {
+        if (setAside !== undefined) this.#leases?.putBack(id, setAside);
         if (this.#shared !== null && error instanceof ConflictError && expectedRevision === null) {
           // Another worker opening the run created the task first: its copy is the task.
           this.#rollBack(id);
@@ -689,14 +694,6 @@ export class DurableTaskGraphRuntime {
         }
         if (index > 0) this.#repairDue = true;
         throw error;
-      }
-    }
-    for (const id of ids) {
-      if (
-        this.#leases?.get(id) !== undefined &&
-        !isLeasedStatus(this.#internals.runtime(id).status)
-      ) {
-        await this.#release(id);
       }
     }
     return { saved: ids.length, adopted: 0 };

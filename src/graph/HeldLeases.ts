@@ -2,7 +2,7 @@ import { LeaseLostError } from '../errors.js';
 import type { Lease, TaskStore } from '../store/TaskStore.js';
 
 /** A lease this worker holds, and the local time before the request that last set its expiry was sent. */
-interface Held {
+export interface Held {
   lease: Lease;
   sentAt: number;
   /** When its last renewal was sent, answered or not. */
@@ -62,6 +62,22 @@ export class HeldLeases {
     } catch (error) {
       if (!(error instanceof LeaseLostError)) throw error;
     }
+  }
+
+  /**
+   * Sets the task's lease aside while a save that ends it is under way: it is neither renewed nor reported lost
+   * meanwhile. Give it to {@link HeldLeases.putBack} when that save fails; forget it when it succeeds.
+   */
+  setAside(taskId: string): Held | undefined {
+    const held = this.#held.get(taskId);
+    if (held !== undefined) this.forget(taskId);
+    return held;
+  }
+
+  /** Holds again a lease set aside by {@link HeldLeases.setAside} (the save that was to end it failed). */
+  putBack(taskId: string, held: Held): void {
+    this.#held.set(taskId, held);
+    this.#startRenewing();
   }
 
   /** Forgets the task's lease without telling the store (it runs out by itself). */

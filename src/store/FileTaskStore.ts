@@ -276,7 +276,7 @@ export class FileTaskStore implements TaskStore, ChangeLoader {
     checkTaskId(taskId);
     checkSaveOptions(options);
     const snapshotText = serializeSnapshot(snapshot);
-    const { expectedRevision, lease } = options;
+    const { expectedRevision, lease, releaseLease = false } = options;
     const next = await this.#change(taskId, 'save', snapshotText, (current) => {
       if (lease !== undefined) requireLease(taskId, current, lease);
       checkExpected(taskId, expectedRevision, current);
@@ -285,7 +285,7 @@ export class FileTaskStore implements TaskStore, ChangeLoader {
         revision: (current?.revision ?? 0) + 1,
         deleted: false,
         fencingToken: current?.fencingToken ?? 0,
-        lease: current?.deleted === false ? current.lease : null,
+        lease: current?.deleted === false && !releaseLease ? current.lease : null,
         snapshot: undefined,
       };
     });

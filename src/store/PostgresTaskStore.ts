@@ -312,9 +312,13 @@ export class PostgresTaskStore implements TaskStore, SharedRunStore {
     checkTaskId(taskId);
     checkSaveOptions(options);
     const text = serializeSnapshot(snapshot);
-    const { expectedRevision, lease } = options;
+    const { expectedRevision, lease, releaseLease = false } = options;
     const status = statusOf(snapshot);
-    if (expectedRevision !== null && (status === 'running' || status === 'pr_created')) {
+    if (
+      expectedRevision !== null &&
+      !releaseLease &&
+      (status === 'running' || status === 'pr_created')
+    ) {
       // Most saves of an attempt: one that leaves the task open runs nothing of the shared runs' trigger.
       const values = [keyOf(taskId), text, status, attemptOf(snapshot), expectedRevision];
       const { rowCount } =
@@ -340,7 +344,7 @@ export class PostgresTaskStore implements TaskStore, SharedRunStore {
           ? await this.#query(taskId, 'save', [keyOf(taskId), ...row, expectedRevision])
           : await this.#query(
               taskId,
-              'saveLeased',
+              releaseLease ? 'saveReleasing' : 'saveLeased',
               [keyOf(taskId), ...row, expectedRevision, lease.workerId, lease.token],
               'save',
             );

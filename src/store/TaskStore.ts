@@ -25,6 +25,8 @@ export interface SaveOptions {
   readonly expectedRevision: number | null;
   /** When given, the save is refused with LeaseLostError unless this is the task's current lease. */
   readonly lease?: LeaseRef;
+  /** With `lease`: the lease ends with this save, in the same write (as `release` right after it would). */
+  readonly releaseLease?: boolean;
 }
 
 /** Options of {@link TaskStore.delete}. */

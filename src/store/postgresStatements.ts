@@ -9,8 +9,9 @@
  */
 export function postgresStatements(quoted: string) {
   const task = 'task_key = $1::bytea';
-  const save = `UPDATE ${quoted} SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
-        startable = $5, updated_at = now()
+  const setSaved = `SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
+        startable = $5, updated_at = now()`;
+  const save = `UPDATE ${quoted} ${setSaved}
       WHERE ${task} AND NOT deleted AND revision = $6`;
   const inFlight = `UPDATE ${quoted} SET revision = revision + 1, snapshot_json = $2, status = $3, attempt_num = $4,
         updated_at = now()
@@ -29,6 +30,9 @@ export function postgresStatements(quoted: string) {
     save,
     /** A save that also needs the lease of worker `$7` with fencing token `$8`. */
     saveLeased: `${save} AND lease_owner = $7 AND fencing_token = $8`,
+    /** {@link saveLeased} that also ends the lease, in the same write. */
+    saveReleasing: `UPDATE ${quoted} ${setSaved}, lease_owner = NULL, lease_expires_at = NULL
+      WHERE ${task} AND NOT deleted AND revision = $6 AND lease_owner = $7 AND fencing_token = $8`,
     /**
      * The save of a task in flight (running or pr_created) over one still open (pending, running or pr_created):
      * revision `$5` becomes `$5 + 1`. It leaves `startable` as it was (only read while pending), so it does not

@@ -34,12 +34,23 @@ export function checkSaveOptions(options: unknown): asserts options is SaveOptio
   if (!isRecord(options)) {
     throw new InvalidArgumentError(
       'options',
-      'an object { expectedRevision, lease? }',
+      'an object { expectedRevision, lease?, releaseLease? }',
       describeValue(options),
     );
   }
   checkRevision(options.expectedRevision, true);
   if (options.lease !== undefined) checkLeaseRef(options.lease);
+  const { releaseLease } = options;
+  if (releaseLease !== undefined && typeof releaseLease !== 'boolean') {
+    throw new InvalidArgumentError('releaseLease', 'a boolean', describeValue(releaseLease));
+  }
+  if (releaseLease === true && options.lease === undefined) {
+    throw new InvalidArgumentError(
+      'releaseLease',
+      'true only with the lease it ends (options.lease)',
+      'true without a lease',
+    );
+  }
 }
 
 /** Checks the options of a delete: `{ expectedRevision }` with a positive integer. */

@@ -7,7 +7,7 @@ import {
 import type { TaskStatus } from '../../src/machines/status.js';
 import type { PersistedTaskRuntime } from '../../src/runtime/snapshot.js';
 import { TaskRuntime } from '../../src/runtime/TaskRuntime.js';
-import type { Lease, LeaseRef, TaskStore } from '../../src/store/TaskStore.js';
+import type { Lease, LeaseRef, SaveOptions, TaskStore } from '../../src/store/TaskStore.js';
 import { AgentRole } from '../../src/task/enums.js';
 import { rejectionOf } from '../support/errors.js';
 
@@ -315,6 +315,66 @@ export function describeLeaseContract(name: string, open: () => Promise<LeaseHar
           impostor,
         );
         await expect(store.load('a')).resolves.toMatchObject({ revision: 1 });
+      });
+
+      it('should end the lease in the same write with releaseLease, so another worker claims at once', async () => {
+        await stored('a', 'pr_created');
+        const lease = granted(await store.claim('a', 'worker-1', { leaseMs: LONG }));
+        const merged = snapshotIn('a', 'pr_merged');
+
+        await expect(
+          store.save('a', merged, { expectedRevision: 1, lease, releaseLease: true }),
+        ).resolves.toBe(2);
+
+        await expect(store.load('a')).resolves.toEqual({
+          snapshot: merged,
+          revision: 2,
+          lease: null,
+        });
+        await expectLeaseLost(() => store.renew('a', lease, { leaseMs: LONG }), 'a', lease);
+        await expectLeaseLost(() => store.release('a', lease), 'a', lease);
+        await expectLeaseLost(
+          () => store.save('a', { late: true }, { expectedRevision: 2, lease }),
+          'a',
+          lease,
+        );
+        const next = granted(await store.claim('a', 'worker-2', { leaseMs: LONG }));
+        expect(next.token).toBeGreaterThan(lease.token);
+      });
+
+      it('should keep the lease when a save with releaseLease is refused, and save nothing', async () => {
+        await stored('a');
+        const lease = granted(await store.claim('a', 'worker-1', { leaseMs: LONG }));
+        const before = await store.load('a');
+        const refused = await rejectionOf(() =>
+          store.save('a', snapshotIn('a', 'failed'), {
+            expectedRevision: 7,
+            lease,
+            releaseLease: true,
+          }),
+        );
+        expect(refused).toBeInstanceOf(TaskRuntimeError);
+        await expect(store.load('a')).resolves.toEqual(before);
+        await expect(store.claim('a', 'worker-2', { leaseMs: LONG })).resolves.toBeNull();
+      });
+
+      it('should refuse releaseLease without a lease, or not a boolean, with InvalidArgumentError naming it', async () => {
+        await stored('a');
+        const lease = granted(await store.claim('a', 'worker-1', { leaseMs: LONG }));
+        const before = await store.load('a');
+        for (const options of [
+          { expectedRevision: 1, releaseLease: true },
+          { expectedRevision: 1, lease, releaseLease: 'yes' },
+          { expectedRevision: 1, lease, releaseLease: 1 },
+          { expectedRevision: 1, lease, releaseLease: null },
+        ]) {
+          const error = await rejectionOf(() =>
+            store.save('a', { bad: true }, options as unknown as SaveOptions),
+          );
+          expect(error).toBeInstanceOf(InvalidArgumentError);
+          expect(error).toMatchObject({ argument: 'releaseLease' });
+        }
+        await expect(store.load('a')).resolves.toEqual(before);
       });
 
       it('should throw LeaseLostError when no lease was ever taken', async () => {
