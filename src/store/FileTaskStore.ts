@@ -16,7 +16,12 @@ import {
   serializeDocument,
   type TaskDocument,
 } from './fileStoreDocument.js';
-import type { FileStoreJob, ReadOutcome, SeenDocument } from './fileStoreThread.js';
+import type {
+  FileStoreJob,
+  ReadManyOutcome,
+  ReadOutcome,
+  SeenDocument,
+} from './fileStoreThread.js';
 import { type FileStoreThreads, rebuiltError, useFileStoreThreads } from './fileStoreThreadPool.js';
 import type { ChangedTask, ChangeLoader, KnownRevision } from './sharedRunStore.js';
 import {
@@ -81,6 +86,8 @@ const THREAD_DATA = {
 const LIST_CONCURRENCY = 64;
 /** How many tasks one thread job of {@link FileTaskStore.loadChanged} reads. */
 const READS_PER_JOB = 256;
+/** How many of those jobs {@link FileTaskStore.loadChanged} keeps under way at once. */
+const CHUNKS_AHEAD = 3;
 /** Tasks whose last written (and last seen) generation an instance remembers (without the snapshot: about 200 bytes each). */
 const REMEMBERED_TASKS = 16_384;
 /** A temporary file of a dead process older than this is removed when a store is opened. */
@@ -97,6 +104,14 @@ interface Current extends TaskDocument {
 interface SeenTask extends SeenDocument {
   readonly revision: number;
   readonly lease: Lease | null;
+}
+
+/** One chunk of a {@link FileTaskStore.loadChanged}: its entries, their directories, what was seen of them, the job. */
+interface ChunkRead {
+  readonly chunk: readonly KnownRevision[];
+  readonly dirs: readonly string[];
+  readonly seen: readonly (SeenTask | null)[];
+  readonly found: Promise<readonly ReadManyOutcome[]>;
 }
 
 /** Sets `key` in `map`, first forgetting the oldest entry when it holds {@link REMEMBERED_TASKS}. */
@@ -214,6 +229,22 @@ export class FileTaskStore implements TaskStore, ChangeLoader {
       : null;
   }
 
+  /** Starts the thread job that reads one chunk of {@link FileTaskStore.loadChanged}. */
+  #readChunk(chunk: readonly KnownRevision[]): ChunkRead {
+    const dirs = chunk.map((entry) => this.#taskDir(entry.taskId));
+    const seen = chunk.map((entry, index) => {
+      const task = this.#seen.get(dirs[index] as string);
+      return task !== undefined && task.revision === entry.revision ? task : null;
+    });
+    const generations = dirs.map((dir) => join(dir, GENERATIONS));
+    const found = this.#track(
+      this.#threads.run({ kind: 'readMany', generations, seen }).catch((cause: unknown) => {
+        throw this.#ioError(null, 'loadChanged', cause);
+      }),
+    );
+    return { chunk, dirs, seen, found };
+  }
+
   /**
    * {@link ChangeLoader.loadChanged}: what changed among `known`, read in a few jobs of the store's threads. A task
    * this instance saw unchanged since (same generation, its document's time and size the same) is not read again.
@@ -222,19 +253,19 @@ export class FileTaskStore implements TaskStore, ChangeLoader {
     this.#checkOpen('loadChanged');
     checkKnownRevisions(known);
     const changed: ChangedTask[] = [];
-    for (let start = 0; start < known.length; start += READS_PER_JOB) {
-      const chunk = known.slice(start, start + READS_PER_JOB);
-      const dirs = chunk.map((entry) => this.#taskDir(entry.taskId));
-      const seen = chunk.map((entry, index) => {
-        const task = this.#seen.get(dirs[index] as string);
-        return task !== undefined && task.revision === entry.revision ? task : null;
-      });
-      const generations = dirs.map((dir) => join(dir, GENERATIONS));
-      const found = await this.#track(
-        this.#threads.run({ kind: 'readMany', generations, seen }).catch((cause: unknown) => {
-          throw this.#ioError(null, 'loadChanged', cause);
-        }),
-      );
+    // Jobs run a few chunks ahead, so that the threads read the next chunks while this thread parses one.
+    const jobs: ChunkRead[] = [];
+    const startJob = (chunkStart: number): void => {
+      if (chunkStart >= known.length) return;
+      const job = this.#readChunk(known.slice(chunkStart, chunkStart + READS_PER_JOB));
+      job.found.catch(ignore); // awaited in turn below; one that fails after an earlier failure is let be
+      jobs.push(job);
+    };
+    for (let ahead = 0; ahead < CHUNKS_AHEAD; ahead += 1) startJob(ahead * READS_PER_JOB);
+    for (let start = 0, turn = 0; start < known.length; start += READS_PER_JOB, turn += 1) {
+      const { chunk, dirs, seen, found: reading } = jobs[turn] as ChunkRead;
+      const found = await reading;
+      startJob(start + CHUNKS_AHEAD * READS_PER_JOB);
       for (const [index, outcome] of found.entries()) {
         const { taskId, revision } = chunk[index] as KnownRevision;
         const dir = dirs[index] as string;
