@@ -96,10 +96,13 @@ export class Execution {
   readonly #spreadRanks = new Map<string, number>();
   /** Claims of ready work under way (claimReady). */
   #claiming = 0;
-  /** False once claimReady found nothing, until something may have made a task ready. */
-  #mayBeReady = true;
-  /** How many times something may have made a task ready: a claim that found nothing counts only if none came since it was sent. */
+  /** How many times something may have made a task ready (a hint, a follow, a record, an attempt's end). */
   #readyHints = 0;
+  /**
+   * {@link Execution.#readyHints} when a claim last found nothing: until more come, no task is ready. A claim sent
+   * before a hint that found nothing does not count against that hint.
+   */
+  #nothingReadyAt = -1;
   /** Shared runs: a store failure left some task's next step undone: every task is looked at again on the next follow. */
   #recheckAll = false;
   #stopping = false;
@@ -436,14 +439,17 @@ export class Execution {
   /** Claims ready tasks from the store (one statement each) for the free slots, and starts them. */
   #claimFromStore(shared: DurableTaskGraphRuntime): void {
     const { concurrency } = this.#options;
-    while (this.#mayBeReady && this.#inFlight.size + this.#claiming < concurrency) {
+    while (
+      this.#nothingReadyAt !== this.#readyHints &&
+      this.#inFlight.size + this.#claiming < concurrency
+    ) {
       this.#claiming += 1;
       const hintsWhenSent = this.#readyHints;
       shared.claimReady().then(
         (taskId) => {
           this.#claiming -= 1;
           // A hint that came while the claim was under way may be for a task the claim could not see yet.
-          if (taskId === null) this.#mayBeReady = this.#readyHints !== hintsWhenSent;
+          if (taskId === null) this.#nothingReadyAt = hintsWhenSent;
           else if (this.#stopping || this.#fatal !== null || this.#inFlight.has(taskId)) {
             void shared.release(taskId).catch(() => undefined);
           } else {
@@ -453,7 +459,7 @@ export class Execution {
         },
         (error: unknown) => {
           this.#claiming -= 1;
-          this.#mayBeReady = false; // until the run follows the store again
+          this.#nothingReadyAt = this.#readyHints; // until the run follows the store again
           this.#refused(error);
           this.#wake();
         },
@@ -464,7 +470,6 @@ export class Execution {
   /** Something may have made a task ready: claim from the store again. */
   #maybeReadyAgain(): void {
     this.#readyHints += 1;
-    this.#mayBeReady = true;
   }
 
   #start(taskId: string, from: 'work' | 'merge'): void {
