@@ -6,6 +6,7 @@ import { fileNameForTaskId } from '../../src/store/taskIdFileName.js';
 import { rejectionOf } from '../support/errors.js';
 import { tempDirs } from '../support/tempDir.js';
 import { describeChangeLoaderContract } from './changeLoaderContract.js';
+import { documentFile } from './fileStoreLayout.js';
 
 /*
  * FileTaskStore.loadChanged: what changed among many tasks, read in a few jobs of the store's threads, a task seen
@@ -18,10 +19,6 @@ const temp = tempDirs('file-task-store-load-changed-');
 afterAll(() => temp.removeAll());
 
 describeChangeLoaderContract('FileTaskStore', () => FileTaskStore.open(temp.make()));
-
-/** The document of generation `generation` of a task stored in `dir`. */
-const documentFile = (dir: string, taskId: string, generation: number): string =>
-  join(dir, 'tasks', fileNameForTaskId(taskId), 'g', String(generation), 'doc.json');
 
 describe('FileTaskStore.loadChanged', () => {
   let dir: string;

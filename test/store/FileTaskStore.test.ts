@@ -23,6 +23,7 @@ import { DOCUMENT_VERSION, FileTaskStore } from '../../src/store/FileTaskStore.j
 import { fileNameForTaskId } from '../../src/store/taskIdFileName.js';
 import { rejectionOf } from '../support/errors.js';
 import { tempDirs } from '../support/tempDir.js';
+import { documentFile } from './fileStoreLayout.js';
 import { describeLeaseContract } from './leaseContract.js';
 import { describeTaskStoreContract, HOSTILE_TASK_IDS } from './taskStoreContract.js';
 
@@ -65,11 +66,6 @@ function contents(root: string): Record<string, string> {
       : readFileSync(join(root, path)).toString('base64');
   }
   return files;
-}
-
-/** The file of one stored generation of a task (each save or delete writes the next one). */
-function documentFile(storeDir: string, taskId: string, generation: number): string {
-  return join(storeDir, 'tasks', fileNameForTaskId(taskId), 'g', String(generation), 'doc.json');
 }
 
 describeTaskStoreContract('FileTaskStore', () => FileTaskStore.open(temp.make()));
